@@ -1,0 +1,49 @@
+# MedSite. `make run` for a local demo, `make test` for the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# Development defaults are switched on here, explicitly; settings.py alone is fail-closed.
+DEV_ENV := DJANGO_DEBUG=true
+# The test suite runs against real PostgreSQL and Redis (override the URLs if yours differ).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/medsite
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
+
+WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
+
+.PHONY: install run web worker migrate seed test lint clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(DEV_ENV) $(PY) manage.py seed_demo
+
+# Web on http://127.0.0.1:8000, an inference worker and a training worker; Ctrl-C stops all three.
+run: seed
+	@echo "MedSite: http://127.0.0.1:8000  (Ctrl-C stops web and workers)"
+	@$(DEV_ENV) sh -c 'trap "kill 0" INT TERM EXIT; \
+	  $(WORKER) --queues inference --concurrency 1 --hostname inference@%h & \
+	  $(WORKER) --queues default,training --concurrency 1 --hostname training@%h & \
+	  $(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
+	  wait'
+
+test: install
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,35 @@
+"""allauth adapter: sign-up is open only to someone holding a valid invitation."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
+
+from accounts import services
+from accounts.models import Invitation
+
+SESSION_KEY = "medsite_invitation_token"
+
+
+def pending_invitation(request) -> Invitation | None:
+    token = request.session.get(SESSION_KEY) if request is not None else None
+    if not token:
+        return None
+    invitation = Invitation.objects.filter(token=token).select_related("site").first()
+    return invitation if invitation and invitation.is_usable() else None
+
+
+class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        return pending_invitation(request) is not None
+
+    def clean_email(self, email: str) -> str:
+        email = super().clean_email(email)
+        invitation = pending_invitation(self.request)
+        if invitation is None or invitation.email != email.lower():
+            raise forms.ValidationError("Use the email address the invitation was sent to.")
+        return email.lower()
+
+    def save_user(self, request, user, form, commit=True):
+        user = super().save_user(request, user, form, commit=False)
+        services.invitation_accept(invitation=pending_invitation(request), user=user)
+        request.session.pop(SESSION_KEY, None)
+        return user

@@ -1,0 +1,105 @@
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("Users need an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who logs in with their email address."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class Site(models.Model):
+    """A hospital or department. Every patient belongs to exactly one site."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    RADIOLOGIST = "radiologist", "Radiologist"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    """A user's role at one site. A user may belong to several sites."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "site"], name="one_membership_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.site}"
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Invitation(models.Model):
+    """An admin's invitation: the only way to sign up."""
+
+    email = models.EmailField()
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    token = models.CharField(max_length=64, unique=True, default=_new_token, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email} ({self.get_role_display()} at {self.site})"
+
+    @property
+    def expires_at(self):
+        return self.created_at + timedelta(days=settings.INVITATION_VALID_DAYS)
+
+    def is_usable(self) -> bool:
+        return self.accepted_at is None and timezone.now() < self.expires_at

@@ -1,0 +1,95 @@
+from django.contrib import admin, messages
+
+from diagnosis.models import (
+    AuditEvent,
+    Image,
+    ModelVersion,
+    Patient,
+    Prediction,
+    RetrainingItem,
+    Review,
+    Study,
+    TrainingRun,
+)
+from diagnosis.services.registry import model_activate
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Patient)
+class PatientAdmin(ReadOnlyAdmin):
+    list_display = ["mrn", "site", "sex", "birth_date", "created_at"]
+    list_filter = ["site"]
+    search_fields = ["mrn"]
+
+
+@admin.register(Study)
+class StudyAdmin(ReadOnlyAdmin):
+    list_display = ["id", "patient", "modality", "body_part", "study_date", "created_at"]
+    list_filter = ["modality", "patient__site"]
+
+
+@admin.register(Image)
+class ImageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "study", "format", "width", "height", "status", "uploaded_at"]
+    list_filter = ["status", "format"]
+    exclude = ["file", "original_name"]
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "image", "label", "model_version", "inference_ms", "created_at"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["id", "prediction", "decision", "label", "reviewer", "created_at"]
+
+
+@admin.register(RetrainingItem)
+class RetrainingItemAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task", "label", "created_at", "claimed_at"]
+    list_filter = ["task", "label"]
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task", "status", "progress", "created_at", "finished_at"]
+    list_filter = ["status", "task"]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ["short_sha", "task", "status", "threshold", "created_at"]
+    list_filter = ["task", "status"]
+    actions = ["activate"]
+
+    @admin.action(description="Make the selected version the active model of its task")
+    def activate(self, request, queryset) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = model_activate(model_version=queryset.get(), actor=request.user)
+        self.message_user(request, f"{version} is now the active {version.task} model.")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser  # needed for the action; fields stay read-only below
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_email", "site", "action", "object_type", "object_id", "ip"]
+    list_filter = ["action", "object_type", "site"]
+    search_fields = ["actor_email", "object_id"]

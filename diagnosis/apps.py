@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DiagnosisConfig(AppConfig):
+    name = "diagnosis"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from diagnosis import checks, receivers  # noqa: F401  (registers checks and auth-event receivers)

@@ -1,0 +1,42 @@
+from django import forms
+
+from diagnosis.models import Patient, Study
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = ["site", "mrn", "name", "birth_date", "sex"]
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+        self.fields["site"].empty_label = None
+
+
+class StudyForm(forms.ModelForm):
+    class Meta:
+        model = Study
+        fields = ["modality", "body_part", "study_date", "accession_number", "description"]
+        widgets = {"study_date": forms.DateInput(attrs={"type": "date"})}
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/png,image/jpeg"}))
+
+    def clean_files(self):
+        return self.files.getlist("files")
+
+
+class ReviewForm(forms.Form):
+    label = forms.ChoiceField()
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, classes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].choices = [(c, c) for c in classes]

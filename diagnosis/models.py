@@ -1,0 +1,249 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Site
+
+
+class Patient(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=64, help_text="Medical record number, unique within the site")
+    name = models.CharField(max_length=200)
+    birth_date = models.DateField(null=True, blank=True)
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+        UNKNOWN = "U", "Unknown"
+
+    sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["site", "mrn"], name="unique_mrn_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.mrn})"
+
+
+class Study(models.Model):
+    class Modality(models.TextChoices):
+        CR = "CR", "Computed radiography (CR)"
+        DX = "DX", "Digital radiography (DX)"
+        MR = "MR", "Magnetic resonance (MR)"
+        CT = "CT", "Computed tomography (CT)"
+        OT = "OT", "Other (OT)"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
+    accession_number = models.CharField(max_length=64, blank=True)
+    modality = models.CharField(max_length=2, choices=Modality.choices, default=Modality.CR)
+    body_part = models.CharField(max_length=64, default="CHEST")
+    study_date = models.DateField(null=True, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return f"{self.get_modality_display()} {self.body_part} {self.study_date or ''}".strip()
+
+    @property
+    def site(self) -> Site:
+        return self.patient.site
+
+
+class Image(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        NO_MODEL = "no_model", "No model for this kind of image"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="images")
+    file = models.FileField(upload_to="images/%Y/%m/", max_length=255)
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=16)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bits = models.PositiveSmallIntegerField()
+    sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk} ({self.format} {self.width}x{self.height})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
+
+    def current_prediction(self) -> "Prediction | None":
+        """The newest prediction (uses prefetched rows when present)."""
+        return next(iter(self.predictions.all()), None)
+
+
+class ModelVersion(models.Model):
+    """A registered model bundle. Exactly one active version per task."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    task = models.CharField(max_length=64)
+    classes = models.JSONField()
+    bundle_sha256 = models.CharField(max_length=64, unique=True)
+    image_size = models.PositiveIntegerField()
+    threshold = models.FloatField(null=True, blank=True)
+    positive_class = models.CharField(max_length=64, blank=True)
+    metrics = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["task"], condition=Q(status="active"), name="one_active_model_per_task")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} {self.short_sha}"
+
+    @property
+    def short_sha(self) -> str:
+        return self.bundle_sha256[:12]
+
+
+class Prediction(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    probabilities = models.JSONField(help_text="Probability per class name")
+    label = models.CharField(max_length=64)
+    threshold = models.FloatField(null=True, blank=True)
+    inference_ms = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="one_prediction_per_image_and_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (image {self.image_id}, model {self.model_version_id})"
+
+    def current_review(self) -> "Review | None":
+        return next(iter(self.reviews.all()), None)
+
+    def sorted_probabilities(self) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+
+
+class Review(models.Model):
+    """A radiologist's decision on a prediction. Append-only: a new review supersedes older ones."""
+
+    class Decision(models.TextChoices):
+        CONFIRM = "confirm", "Confirm"
+        CORRECT = "correct", "Correct"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    label = models.CharField(max_length=64, help_text="The label the radiologist stands behind")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()}: {self.label}"
+
+
+class RetrainingItem(models.Model):
+    """A reviewed image waiting to be used in the next training run."""
+
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="retraining_items")
+    review = models.OneToOneField(Review, on_delete=models.PROTECT, related_name="retraining_item")
+    task = models.CharField(max_length=64)
+    label = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    task = models.CharField(max_length=64)
+    source = models.CharField(max_length=500, help_text="Dataset path the run trained on")
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.JSONField(default=dict, help_text="Last epoch reported: epoch, epochs, loss, val_loss")
+    error = models.TextField(blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, from where. Rows are only ever inserted."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        CREATE = "create", "Created"
+        VIEW = "view", "Viewed"
+        DOWNLOAD = "download", "Downloaded"
+        REVIEW = "review", "Reviewed"
+        ACTIVATE = "activate", "Activated model"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True, help_text="Kept if the user is later deleted")
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"
+        )

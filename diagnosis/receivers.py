@@ -1,0 +1,28 @@
+"""Authentication events go to the audit trail. Django only reports them as signals."""
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from diagnosis.models import AuditEvent
+from diagnosis.services.audit import SYSTEM, Client, audit_record
+
+
+def _client(request) -> Client:
+    return Client.from_request(request) if request is not None else SYSTEM
+
+
+@receiver(user_logged_in, dispatch_uid="audit_login")
+def audit_login(sender, request, user, **kwargs) -> None:
+    audit_record(actor=user, action=AuditEvent.Action.LOGIN, client=_client(request))
+
+
+@receiver(user_logged_out, dispatch_uid="audit_logout")
+def audit_logout(sender, request, user, **kwargs) -> None:
+    audit_record(actor=user, action=AuditEvent.Action.LOGOUT, client=_client(request))
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # credentials are already scrubbed of the password by Django; keep only the address tried.
+    tried = str(credentials.get("email") or credentials.get("username") or "")[:254]
+    audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email=tried, client=_client(request))

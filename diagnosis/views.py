@@ -1,0 +1,179 @@
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
+from diagnosis import access
+from diagnosis.forms import PatientForm, ReviewForm, StudyForm, UploadForm
+from diagnosis.models import AuditEvent, Image, ModelVersion, Patient, Prediction, Review, TrainingRun
+from diagnosis.services import records, review
+from diagnosis.services.audit import Client, audit_record
+
+CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+@login_required
+def home(request):
+    sites = access.sites_for(request.user)
+    query = request.GET.get("q", "").strip()
+    patients = Patient.objects.filter(site__in=sites).select_related("site")
+    if query:
+        patients = patients.filter(Q(mrn__icontains=query) | Q(name__icontains=query))
+    context = {
+        "sites": sites,
+        "patients": patients[:100],
+        "query": query,
+        "can_create": access.sites_for(request.user, [Role.CLINICIAN]).exists(),
+        "is_radiologist": access.sites_for(request.user, [Role.RADIOLOGIST]).exists(),
+        "active_models": ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE),
+        "training_runs": TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]),
+    }
+    return render(request, "diagnosis/home.html", context)
+
+
+@login_required
+def patient_create(request):
+    sites = access.sites_for(request.user, [Role.CLINICIAN])
+    if not sites.exists():
+        raise PermissionDenied("Only clinicians register patients.")
+    form = PatientForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        patient = records.patient_create(
+            **form.cleaned_data, created_by=request.user, client=Client.from_request(request)
+        )
+        return redirect("diagnosis:patient_detail", pk=patient.pk)
+    return render(request, "diagnosis/patient_form.html", {"form": form})
+
+
+@login_required
+def patient_detail(request, pk: int):
+    patient = access.get_patient_for_user(request, pk)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        obj=patient,
+        site=patient.site,
+        client=Client.from_request(request),
+    )
+    context = {
+        "patient": patient,
+        "studies": patient.studies.all(),
+        "study_form": StudyForm(),
+        "can_create": access.role_at(request.user, patient.site) == Role.CLINICIAN,
+    }
+    return render(request, "diagnosis/patient_detail.html", context)
+
+
+@login_required
+def study_create(request, patient_pk: int):
+    patient = access.get_patient_for_user(request, patient_pk, roles=[Role.CLINICIAN])
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = records.study_create(
+            patient=patient, **form.cleaned_data, created_by=request.user, client=Client.from_request(request)
+        )
+        return redirect("diagnosis:study_detail", pk=study.pk)
+    return render(request, "diagnosis/study_form.html", {"form": form, "patient": patient})
+
+
+@login_required
+def study_detail(request, pk: int):
+    study = access.get_study_for_user(request, pk)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        obj=study,
+        site=study.site,
+        client=Client.from_request(request),
+    )
+    return render(request, "diagnosis/study_detail.html", _study_context(request, study, UploadForm()))
+
+
+@login_required
+def study_results(request, pk: int):
+    """The live part of the study page, polled by htmx until every image is finished."""
+    study = access.get_study_for_user(request, pk)
+    return render(request, "diagnosis/_results.html", _study_context(request, study, None))
+
+
+@login_required
+@require_POST
+def study_upload(request, pk: int):
+    study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
+    form = UploadForm(request.POST, request.FILES)
+    errors = []
+    if form.is_valid():
+        for file in form.cleaned_data["files"]:
+            try:
+                records.image_upload(
+                    study=study, file=file, uploaded_by=request.user, client=Client.from_request(request)
+                )
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+    status = 400 if errors or not form.is_valid() else 200
+    if status == 200:
+        return redirect("diagnosis:study_detail", pk=study.pk)
+    context = _study_context(request, study, form) | {"upload_errors": errors}
+    return render(request, "diagnosis/study_detail.html", context, status=status)
+
+
+def _study_context(request, study, upload_form) -> dict:
+    role = access.role_at(request.user, study.site)
+    images = list(study.images.prefetch_related("predictions__model_version", "predictions__reviews__reviewer"))
+    return {
+        "study": study,
+        "images": images,
+        "pending": any(image.is_pending for image in images),
+        "can_upload": role == Role.CLINICIAN,
+        "can_review": role == Role.RADIOLOGIST,
+        "upload_form": upload_form,
+    }
+
+
+@login_required
+def image_file(request, pk: int):
+    """The only way an image file leaves the server: authenticated, site-checked, audited."""
+    image = access.get_image_for_user(request, pk)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.DOWNLOAD,
+        obj=image,
+        site=image.study.site,
+        client=Client.from_request(request),
+    )
+    response = FileResponse(
+        image.file.open("rb"), content_type=CONTENT_TYPES.get(image.format, "application/octet-stream")
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def review_submit(request, prediction_pk: int):
+    prediction = access.get_prediction_for_user(request, prediction_pk, roles=[Role.RADIOLOGIST])
+    form = ReviewForm(request.POST, classes=prediction.model_version.classes)
+    if not form.is_valid():
+        return render(request, "diagnosis/review_invalid.html", {"form": form, "prediction": prediction}, status=400)
+    review.review_submit(
+        prediction=prediction, reviewer=request.user, **form.cleaned_data, client=Client.from_request(request)
+    )
+    return redirect("diagnosis:study_detail", pk=prediction.image.study_id)
+
+
+@login_required
+def worklist(request):
+    sites = access.sites_for(request.user, [Role.RADIOLOGIST])
+    if not sites.exists():
+        raise PermissionDenied("The worklist is for radiologists.")
+    reviewed = Review.objects.filter(prediction=OuterRef("pk"))
+    predictions = (
+        Prediction.objects.filter(image__study__patient__site__in=sites, image__status=Image.Status.DONE)
+        .filter(~Exists(reviewed))
+        .select_related("image__study__patient", "model_version")
+        .order_by("created_at")
+    )
+    return render(request, "diagnosis/worklist.html", {"predictions": predictions[:200]})
