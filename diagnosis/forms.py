@@ -26,11 +26,20 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
-class UploadForm(forms.Form):
-    files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True, "accept": "image/png,image/jpeg"}))
+class MultipleFileField(forms.FileField):
+    """A file field that accepts several files (Django's documented recipe)."""
 
-    def clean_files(self):
-        return self.files.getlist("files")
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class UploadForm(forms.Form):
+    files = MultipleFileField()
 
 
 class ReviewForm(forms.Form):

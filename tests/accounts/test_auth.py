@@ -1,0 +1,90 @@
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts.models import Invitation, Membership, Role, User
+from accounts.services import invitation_create
+from diagnosis.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_by_email_is_audited(client, clinician, password):
+    response = client.post(reverse("account_login"), {"login": clinician.email, "password": password})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN)
+    assert event.actor == clinician
+    assert event.ip == "127.0.0.1"
+
+
+def test_failed_login_is_audited_without_password(client, clinician):
+    response = client.post(reverse("account_login"), {"login": clinician.email, "password": "wrong-password"})
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
+    assert event.actor is None
+    assert event.actor_email == clinician.email
+    assert "wrong-password" not in str(event.__dict__)
+
+
+def test_logout_is_audited(client, clinician):
+    client.force_login(clinician)
+    client.post(reverse("account_logout"))
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.LOGOUT, actor=clinician).exists()
+
+
+def test_signup_is_closed_without_invitation(client):
+    response = client.post(
+        reverse("account_signup"), {"email": "walk-in@x.example", "password1": "a-long-pass-1", "password2": "a-long-pass-1"}
+    )
+    assert b"invitation only" in response.content
+    assert not User.objects.filter(email="walk-in@x.example").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invitation_signup_creates_user_with_role(client, site, site_admin):
+    invitation = invitation_create(
+        email="New.Doctor@Hospital.example", site=site, role=Role.RADIOLOGIST, invited_by=site_admin,
+        base_url="https://medsite.example",
+    )
+    assert len(mail.outbox) == 1
+    link = f"https://medsite.example/accounts/invitation/{invitation.token}/"
+    assert link in mail.outbox[0].body
+
+    response = client.get(reverse("accounts:invitation_accept", args=[invitation.token]))
+    assert response.status_code == 302
+    password = "a-strong-pass-2026"
+    response = client.post(
+        reverse("account_signup"), {"email": "new.doctor@hospital.example", "password1": password, "password2": password}
+    )
+    assert response.status_code == 302
+    user = User.objects.get(email="new.doctor@hospital.example")
+    assert Membership.objects.get(user=user).role == Role.RADIOLOGIST
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is not None
+    # Single use: the link no longer works.
+    client.logout()
+    assert client.get(reverse("accounts:invitation_accept", args=[invitation.token])).status_code == 410
+
+
+def test_invitation_requires_the_invited_address(client, site, site_admin):
+    invitation = Invitation.objects.create(email="invited@hospital.example", site=site, role=Role.CLINICIAN)
+    client.get(reverse("accounts:invitation_accept", args=[invitation.token]))
+    password = "a-strong-pass-2026"
+    response = client.post(
+        reverse("account_signup"), {"email": "someone.else@x.example", "password1": password, "password2": password}
+    )
+    assert response.status_code == 200
+    assert b"the invitation was sent to" in response.content
+    assert not User.objects.filter(email="someone.else@x.example").exists()
+
+
+def test_admin_manages_users_sites_and_memberships(client, site):
+    admin = User.objects.create_superuser("root@hospital.example", "pw-for-admin-123")
+    client.force_login(admin)
+    for name in ["user", "site", "membership", "invitation"]:
+        assert client.get(reverse(f"admin:accounts_{name}_changelist")).status_code == 200
+    response = client.post(
+        reverse("admin:accounts_invitation_add"), {"email": "viaadmin@hospital.example", "site": site.pk, "role": "clinician"}
+    )
+    assert response.status_code == 302
+    assert Invitation.objects.filter(email="viaadmin@hospital.example").exists()

@@ -1,0 +1,120 @@
+"""Shared fixtures: three personas per site (HC's alice/bob/charlie), images, and a tiny real model bundle."""
+
+import io
+
+import numpy as np
+import PIL.Image
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import Role
+from mlcore.bundle import save_bundle
+from mlcore.config import ModelConfig
+from mlcore.data import Dataset, Split
+from mlcore.train import train
+from tests.factories import PASSWORD, MembershipFactory, PatientFactory, SiteFactory, StudyFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher_and_private_dirs(settings, tmp_path):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = settings.STORAGES | {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media", "base_url": None},
+        }
+    }
+    settings.MEDSITE_MODEL_ROOT = tmp_path / "models"
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory(name="St Elsewhere")
+
+
+@pytest.fixture
+def other_site(db):
+    return SiteFactory(name="County General")
+
+
+def _member(site, role):
+    return MembershipFactory(site=site, role=role).user
+
+
+@pytest.fixture
+def clinician(site):
+    return _member(site, Role.CLINICIAN)
+
+
+@pytest.fixture
+def radiologist(site):
+    return _member(site, Role.RADIOLOGIST)
+
+
+@pytest.fixture
+def site_admin(site):
+    return _member(site, Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(other_site):
+    """A clinician at another site: must see 404 for this site's records."""
+    return _member(other_site, Role.CLINICIAN)
+
+
+@pytest.fixture
+def patient(site):
+    return PatientFactory(site=site)
+
+
+@pytest.fixture
+def study(patient):
+    return StudyFactory(patient=patient)
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+def png_bytes(size=(64, 64), mode="L", bright_centre=True) -> bytes:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 60, size=(size[1], size[0]), dtype=np.uint8)
+    if bright_centre:
+        pixels[size[1] // 4 : -size[1] // 4, size[0] // 4 : -size[0] // 4] = 220
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(pixels).convert(mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def png_upload():
+    def _make(name="chest.png", **kwargs):
+        return SimpleUploadedFile(name, png_bytes(**kwargs), content_type="image/png")
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A real, trained Keras bundle for the chest-xray task (16x16 toy images, seconds on a CPU)."""
+    def split(n, seed):
+        rng = np.random.default_rng(seed)
+        images = rng.integers(0, 60, size=(2 * n, 16, 16), dtype=np.uint8)
+        images[n:, 4:12, 4:12] = 220
+        return Split(images, np.array([0] * n + [1] * n))
+
+    data = Dataset(classes=("normal", "pneumonia"), train=split(20, 1), val=split(8, 2), test=None,
+                   source_sha256="0" * 64)
+    config = ModelConfig(task="chest-xray", classes=data.classes, image_size=16, epochs=2, batch_size=8)
+    return save_bundle(train(config, data), tmp_path_factory.mktemp("bundles")).path
