@@ -108,13 +108,15 @@ def png_upload():
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A real, trained Keras bundle for the chest-xray task (16x16 toy images, seconds on a CPU)."""
+
     def split(n, seed):
         rng = np.random.default_rng(seed)
         images = rng.integers(0, 60, size=(2 * n, 16, 16), dtype=np.uint8)
         images[n:, 4:12, 4:12] = 220
         return Split(images, np.array([0] * n + [1] * n))
 
-    data = Dataset(classes=("normal", "pneumonia"), train=split(20, 1), val=split(8, 2), test=None,
-                   source_sha256="0" * 64)
+    data = Dataset(
+        classes=("normal", "pneumonia"), train=split(20, 1), val=split(8, 2), test=None, source_sha256="0" * 64
+    )
     config = ModelConfig(task="chest-xray", classes=data.classes, image_size=16, epochs=2, batch_size=8)
     return save_bundle(train(config, data), tmp_path_factory.mktemp("bundles")).path

@@ -64,8 +64,22 @@ def process(args: list[str], *, env: dict[str, str], log: Path, ready: str, time
 
 def worker(env: dict[str, str], log: Path):
     """A Celery worker on all three queues, as `make run` starts it."""
-    args = [sys.executable, "-m", "celery", "-A", "medsite", "worker", "--queues", "default,inference,training",
-            "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"]
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "medsite",
+        "worker",
+        "--queues",
+        "default,inference,training",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
+    ]
     return process(args, env=env, log=log, ready="ready.")
 
 

@@ -34,7 +34,8 @@ def test_logout_is_audited(client, clinician):
 
 def test_signup_is_closed_without_invitation(client):
     response = client.post(
-        reverse("account_signup"), {"email": "walk-in@x.example", "password1": "a-long-pass-1", "password2": "a-long-pass-1"}
+        reverse("account_signup"),
+        {"email": "walk-in@x.example", "password1": "a-long-pass-1", "password2": "a-long-pass-1"},
     )
     assert b"invitation only" in response.content
     assert not User.objects.filter(email="walk-in@x.example").exists()
@@ -43,7 +44,10 @@ def test_signup_is_closed_without_invitation(client):
 @pytest.mark.django_db(transaction=True)
 def test_invitation_signup_creates_user_with_role(client, site, site_admin):
     invitation = invitation_create(
-        email="New.Doctor@Hospital.example", site=site, role=Role.RADIOLOGIST, invited_by=site_admin,
+        email="New.Doctor@Hospital.example",
+        site=site,
+        role=Role.RADIOLOGIST,
+        invited_by=site_admin,
         base_url="https://medsite.example",
     )
     assert len(mail.outbox) == 1
@@ -54,7 +58,8 @@ def test_invitation_signup_creates_user_with_role(client, site, site_admin):
     assert response.status_code == 302
     password = "a-strong-pass-2026"
     response = client.post(
-        reverse("account_signup"), {"email": "new.doctor@hospital.example", "password1": password, "password2": password}
+        reverse("account_signup"),
+        {"email": "new.doctor@hospital.example", "password1": password, "password2": password},
     )
     assert response.status_code == 302
     user = User.objects.get(email="new.doctor@hospital.example")
@@ -84,7 +89,8 @@ def test_admin_manages_users_sites_and_memberships(client, site):
     for name in ["user", "site", "membership", "invitation"]:
         assert client.get(reverse(f"admin:accounts_{name}_changelist")).status_code == 200
     response = client.post(
-        reverse("admin:accounts_invitation_add"), {"email": "viaadmin@hospital.example", "site": site.pk, "role": "clinician"}
+        reverse("admin:accounts_invitation_add"),
+        {"email": "viaadmin@hospital.example", "site": site.pk, "role": "clinician"},
     )
     assert response.status_code == 302
     assert Invitation.objects.filter(email="viaadmin@hospital.example").exists()

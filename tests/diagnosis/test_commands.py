@@ -33,7 +33,8 @@ def test_seed_demo_creates_one_user_per_role_idempotently(settings, tmp_path):
     call_command("seed_demo")
     roles = dict(Membership.objects.values_list("user__email", "role"))
     assert roles == {
-        "clinician@demo.medsite": Role.CLINICIAN, "radiologist@demo.medsite": Role.RADIOLOGIST,
+        "clinician@demo.medsite": Role.CLINICIAN,
+        "radiologist@demo.medsite": Role.RADIOLOGIST,
         "admin@demo.medsite": Role.ADMIN,
     }
     assert User.objects.get(email="admin@demo.medsite").is_staff

@@ -28,8 +28,9 @@ def _database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_skeleton_on_postgres_and_redis_with_live_worker(client, clinician, radiologist, study, png_upload, tiny_bundle,
-                                                         tmp_path):
+def test_skeleton_on_postgres_and_redis_with_live_worker(
+    client, clinician, radiologist, study, png_upload, tiny_bundle, tmp_path
+):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not (
         settings.CELERY_BROKER_URL.startswith("redis://")
     ):
@@ -37,8 +38,11 @@ def test_skeleton_on_postgres_and_redis_with_live_worker(client, clinician, radi
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     version = model_register(bundle_path=tiny_bundle, activate=True)
     env = live.clean_env(
-        DJANGO_DEBUG="true", DATABASE_URL=_database_url(), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        MEDSITE_MEDIA_ROOT=str(settings.MEDIA_ROOT), MEDSITE_MODEL_ROOT=str(settings.MEDSITE_MODEL_ROOT),
+        DJANGO_DEBUG="true",
+        DATABASE_URL=_database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        MEDSITE_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        MEDSITE_MODEL_ROOT=str(settings.MEDSITE_MODEL_ROOT),
         MEDSITE_VAR_DIR=str(tmp_path / "var"),
     )
     with live.worker(env, tmp_path / "worker.log"):
@@ -46,9 +50,14 @@ def test_skeleton_on_postgres_and_redis_with_live_worker(client, clinician, radi
         response = client.post(reverse("diagnosis:study_upload", args=[study.pk]), {"files": png_upload()})
         assert response.status_code == 302
         image = Image.objects.get(study=study)
-        live.wait_for(lambda: Image.objects.get(pk=image.pk).status != Image.Status.QUEUED and
-                      Image.objects.get(pk=image.pk).status != Image.Status.PROCESSING, timeout=120,
-                      what="the worker to predict")
+        live.wait_for(
+            lambda: (
+                Image.objects.get(pk=image.pk).status != Image.Status.QUEUED
+                and Image.objects.get(pk=image.pk).status != Image.Status.PROCESSING
+            ),
+            timeout=120,
+            what="the worker to predict",
+        )
 
     image.refresh_from_db()
     assert image.status == Image.Status.DONE, (image.failure_reason, (tmp_path / "worker.log").read_text())
@@ -98,14 +107,17 @@ def test_embedded_default_sqlite_filesystem_broker_separate_processes(tmp_path, 
         for email in ["clinician@demo.medsite", "radiologist@demo.medsite", "admin@demo.medsite"]:
             _login(base, email)
         clinician = _login(base, "clinician@demo.medsite")
-        patient_page = _post(clinician, f"{base}/patients/new/",
-                             data={"site": "1", "mrn": "E2E-1", "name": "Pat Example", "sex": "F"})
+        patient_page = _post(
+            clinician, f"{base}/patients/new/", data={"site": "1", "mrn": "E2E-1", "name": "Pat Example", "sex": "F"}
+        )
         patient_pk = re.search(r"/patients/(\d+)/$", patient_page.url).group(1)
-        study_page = _post(clinician, f"{base}/patients/{patient_pk}/studies/new/",
-                           data={"modality": "DX", "body_part": "chest"})
+        study_page = _post(
+            clinician, f"{base}/patients/{patient_pk}/studies/new/", data={"modality": "DX", "body_part": "chest"}
+        )
         study_pk = re.search(r"/studies/(\d+)/$", study_page.url).group(1)
-        upload = _post(clinician, f"{base}/studies/{study_pk}/upload/",
-                       files={"files": ("chest.png", png_bytes(), "image/png")})
+        upload = _post(
+            clinician, f"{base}/studies/{study_pk}/upload/", files={"files": ("chest.png", png_bytes(), "image/png")}
+        )
         assert upload.status_code == 200 and 'hx-trigger="every 2s"' in upload.text  # the page polls while pending
 
         results_url = f"{base}/studies/{study_pk}/results/"

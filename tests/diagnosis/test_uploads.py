@@ -26,10 +26,14 @@ def _stored_files(settings):
 
 def _bomb_png(width=60000, height=60000) -> bytes:
     """A tiny PNG whose header claims a huge image."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    )
 
 
 def _image_bytes(mode, fmt="PNG", size=(32, 24)) -> bytes:
@@ -37,7 +41,7 @@ def _image_bytes(mode, fmt="PNG", size=(32, 24)) -> bytes:
     array = np.random.default_rng(1).integers(0, 255, size=(size[1], size[0]), dtype=np.uint8)
     image = PIL.Image.fromarray(array)
     if mode == "I;16":
-        image = PIL.Image.fromarray((array.astype(np.uint16) * 257))
+        image = PIL.Image.fromarray(array.astype(np.uint16) * 257)
     else:
         image = image.convert(mode)
     image.save(buffer, format=fmt)
@@ -46,8 +50,15 @@ def _image_bytes(mode, fmt="PNG", size=(32, 24)) -> bytes:
 
 @pytest.mark.parametrize(
     ("name", "mode", "fmt", "bits"),
-    [("g.png", "L", "PNG", 8), ("rgb.png", "RGB", "PNG", 8), ("rgba.png", "RGBA", "PNG", 8), ("pal.png", "P", "PNG", 8),
-     ("g16.png", "I;16", "PNG", 16), ("g.jpg", "L", "JPEG", 8), ("rgb.jpeg", "RGB", "JPEG", 8)],
+    [
+        ("g.png", "L", "PNG", 8),
+        ("rgb.png", "RGB", "PNG", 8),
+        ("rgba.png", "RGBA", "PNG", 8),
+        ("pal.png", "P", "PNG", 8),
+        ("g16.png", "I;16", "PNG", 16),
+        ("g.jpg", "L", "JPEG", 8),
+        ("rgb.jpeg", "RGB", "JPEG", 8),
+    ],
 )
 def test_accepted_images_are_stored_and_queued(login, clinician, study, settings, name, mode, fmt, bits):
     response = _upload(login(clinician), study, SimpleUploadedFile(name, _image_bytes(mode, fmt)))

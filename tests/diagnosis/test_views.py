@@ -82,7 +82,9 @@ def test_clinician_creates_study(login, clinician, patient):
 @pytest.mark.parametrize(("user_fixture", "status"), [("radiologist", 403), ("site_admin", 403), ("outsider", 404)])
 def test_study_create_refused(request, login, patient, user_fixture, status):
     user = request.getfixturevalue(user_fixture)
-    response = login(user).post(reverse("diagnosis:study_create", args=[patient.pk]), {"modality": "CR", "body_part": "C"})
+    response = login(user).post(
+        reverse("diagnosis:study_create", args=[patient.pk]), {"modality": "CR", "body_part": "C"}
+    )
     assert response.status_code == status
     assert not Study.objects.exists()
 

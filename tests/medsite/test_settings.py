@@ -43,13 +43,17 @@ def test_bad_boolean_is_refused():
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path)})
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_system_check_catches_contradictions(tmp_path):
-    result = _manage("check", env=PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path), "CELERY_TASK_ALWAYS_EAGER": "true"})
+    result = _manage(
+        "check", env=PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path), "CELERY_TASK_ALWAYS_EAGER": "true"}
+    )
     assert result.returncode != 0
     assert "medsite.E003" in result.stderr
 

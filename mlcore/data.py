@@ -1,0 +1,319 @@
+"""Datasets: MedMNIST .npz files, class-per-folder image trees, single images and tf.data pipelines."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps
+from sklearn.model_selection import train_test_split
+
+from mlcore.config import ModelConfig
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+TRAIN_DIR_NAMES = ("training", "train")
+TEST_DIR_NAMES = ("testing", "test")
+
+# Label names from MedMNIST's own info table, keyed by file stem.
+MEDMNIST_CLASSES: dict[str, tuple[str, ...]] = {
+    "pneumoniamnist": ("normal", "pneumonia"),
+    "breastmnist": ("malignant", "normal, benign"),
+    "octmnist": ("choroidal neovascularization", "diabetic macular edema", "drusen", "normal"),
+}
+
+_HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message is meant for a human."""
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Images (uint8, N x H x W grayscale) and their integer labels (int64, N)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim != 3:
+            raise DataError(f"images must be uint8 (N, H, W), got {self.images.dtype} {self.images.shape}")
+        if self.labels.ndim != 1 or not np.issubdtype(self.labels.dtype, np.integer):
+            raise DataError(f"labels must be integers of shape (N,), got {self.labels.dtype} {self.labels.shape}")
+        if len(self.images) != len(self.labels) or len(self.labels) == 0:
+            raise DataError(f"{len(self.images)} images and {len(self.labels)} labels: need the same, non-zero count")
+        object.__setattr__(self, "labels", self.labels.astype(np.int64, copy=False))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train/val(/test) splits with class names and a hash identifying the source data."""
+
+    classes: tuple[str, ...]
+    train: Split
+    val: Split
+    test: Split | None
+    source_sha256: str
+
+
+def load_npz(path: str | Path, *, classes: tuple[str, ...] | None = None) -> Dataset:
+    """Load a MedMNIST-style .npz (train/val/test _images and _labels)."""
+    path = Path(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path.name}: {exc}") from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(f"{path.name} is a single array, not an .npz archive of splits")
+    with loaded:
+        missing = [k for k in ("train_images", "train_labels", "val_images", "val_labels") if k not in loaded.files]
+        if missing:
+            raise DataError(f"{path.name} lacks {', '.join(missing)} (expected MedMNIST layout)")
+        has_test = "test_images" in loaded.files and "test_labels" in loaded.files
+        splits = {
+            name: _npz_split(loaded[f"{name}_images"], loaded[f"{name}_labels"], name)
+            for name in ("train", "val", "test")
+            if name != "test" or has_test
+        }
+    n_classes = 1 + max(int(s.labels.max()) for s in splits.values())
+    names = _class_names(path, classes, max(n_classes, 2))
+    return Dataset(
+        classes=names,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits.get("test"),
+        source_sha256=sha256_file(path),
+    )
+
+
+def load_folder_tree(root: str | Path, *, image_size: int = 64, val_fraction: float = 0.15, seed: int = 42) -> Dataset:
+    """Load root/{Training|train}/<cls>/* (+ optional {Testing|test}/<cls>/*), or root/<cls>/*.
+
+    Images are resized to image_size x image_size so that they stack. Validation is carved from
+    train, stratified and seeded; exact duplicate images are kept on the same side of that split.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a directory")
+    top = {d.name.lower(): d for d in _subdirs(root)}
+    train_dir = next((top[n] for n in TRAIN_DIR_NAMES if n in top), None)
+    test_dir = next((top[n] for n in TEST_DIR_NAMES if n in top), None) if train_dir else None
+    train_dir = train_dir or root
+    classes = tuple(sorted(d.name for d in _subdirs(train_dir)))
+    if len(classes) < 2:
+        raise DataError(f"{train_dir} needs at least two class folders, found {list(classes)}")
+    if test_dir is not None:
+        extra = sorted({d.name for d in _subdirs(test_dir)} - set(classes))
+        if extra:
+            raise DataError(f"test classes {extra} do not exist in {train_dir.name}")
+
+    digests: list[tuple[str, str]] = []
+    images, labels, pixel_hashes = _read_class_folders(root, train_dir, classes, image_size, digests, every_class=True)
+    test = None
+    if test_dir is not None:
+        test_images, test_labels, _ = _read_class_folders(
+            root, test_dir, classes, image_size, digests, every_class=False
+        )
+        test = Split(test_images, test_labels)
+    train_idx, val_idx = _stratified_group_split(labels, pixel_hashes, val_fraction, seed)
+    return Dataset(
+        classes=classes,
+        train=Split(images[train_idx], labels[train_idx]),
+        val=Split(images[val_idx], labels[val_idx]),
+        test=test,
+        source_sha256=_tree_sha256(digests),
+    )
+
+
+def load_source(path: str | Path, *, image_size: int = 64, seed: int = 42) -> Dataset:
+    """Load a dataset from an .npz file or a class-per-folder directory."""
+    path = Path(path)
+    if path.is_dir():
+        return load_folder_tree(path, image_size=image_size, seed=seed)
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return load_npz(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    raise DataError(f"{path.name}: expected an .npz file or a directory of class folders")
+
+
+def load_image(source: str | Path | BinaryIO) -> np.ndarray:
+    """Decode one image (path or binary file object) to uint8 grayscale (H, W), EXIF orientation applied."""
+    try:
+        with Image.open(source) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
+            if img.mode in _HIGH_BIT_MODES:
+                return _stretch_to_uint8(np.asarray(img))
+            if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
+                # Transparent areas become black, the usual background of a radiograph.
+                rgba = img.convert("RGBA")
+                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+            return np.asarray(img.convert("L"), dtype=np.uint8)
+    except _PIL_ERRORS as exc:
+        raise DataError(f"unreadable image: {exc}") from exc
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_dataset(split: Split, mode: str, cfg: ModelConfig) -> tf.data.Dataset:
+    """Batched (float32 (B, H, W, 1) raw 0..255, int64 label) pipeline; augmented in "train" mode only."""
+    if mode not in ("train", "eval"):
+        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+    ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels)).cache()
+    if mode == "train":
+        ds = ds.shuffle(len(split.labels), seed=cfg.seed, reshuffle_each_iteration=True)
+        augment = _augmenter(cfg.seed)
+        ds = ds.map(lambda x, y: (augment(_to_float(x), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y: (_to_float(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _augmenter(seed: int) -> keras.layers.Pipeline:
+    """Small geometric and intensity jitter.
+
+    No horizontal flip: on a chest X-ray the heart's side matters (a flip fakes dextrocardia),
+    and laterality is part of the finding in other modalities too.
+    """
+    return keras.layers.Pipeline(
+        [
+            keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +-11 degrees
+            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
+            keras.layers.RandomContrast(0.1, value_range=(0, 255), seed=seed + 2),
+        ]
+    )
+
+
+def _to_float(image: tf.Tensor) -> tf.Tensor:
+    return tf.cast(image, tf.float32)[..., tf.newaxis]
+
+
+def _npz_split(images: np.ndarray, labels: np.ndarray, name: str) -> Split:
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    elif images.ndim == 4 and images.shape[-1] == 3:
+        luma = images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        images = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise DataError(f"{name}_images must be uint8 (N, H, W[, 1|3]), got {images.dtype} {images.shape}")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise DataError(f"{name}_labels has shape {labels.shape}: multi-label data is not supported")
+    if not np.issubdtype(labels.dtype, np.integer) or (labels.size and labels.min() < 0):
+        raise DataError(f"{name}_labels must be non-negative integers")
+    return Split(images, labels.astype(np.int64))
+
+
+def _class_names(path: Path, classes: tuple[str, ...] | None, n_classes: int) -> tuple[str, ...]:
+    if classes is not None:
+        if len(classes) < n_classes:
+            raise DataError(f"{len(classes)} class names given but labels go up to {n_classes - 1}")
+        return tuple(classes)
+    stem = path.stem.lower().split("_")[0]  # "pneumoniamnist_128" -> "pneumoniamnist"
+    known = MEDMNIST_CLASSES.get(stem)
+    if known is not None:
+        if len(known) < n_classes:
+            raise DataError(f"{path.name}: labels go up to {n_classes - 1} but {stem} has {len(known)} classes")
+        return known
+    return tuple(f"class_{i}" for i in range(n_classes))
+
+
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _read_class_folders(
+    root: Path,
+    split_dir: Path,
+    classes: tuple[str, ...],
+    image_size: int,
+    digests: list[tuple[str, str]],
+    *,
+    every_class: bool,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read every image under split_dir/<cls>/; appends (relpath, file sha256) to digests."""
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    pixel_hashes: list[str] = []
+    for label, name in enumerate(classes):
+        class_dir = split_dir / name
+        files = _image_files(class_dir) if class_dir.is_dir() else []
+        if not files and every_class:
+            raise DataError(f"class folder {class_dir.relative_to(root)} has no images")
+        for file in files:
+            rel = file.relative_to(root).as_posix()
+            data = file.read_bytes()
+            try:
+                pixels = load_image(io.BytesIO(data))
+            except DataError as exc:
+                raise DataError(f"{rel}: {exc}") from exc
+            digests.append((rel, hashlib.sha256(data).hexdigest()))
+            pixel_hashes.append(hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest())
+            images.append(_resize(pixels, image_size))
+            labels.append(label)
+    if not images:
+        raise DataError(f"{split_dir} has no images")
+    return np.stack(images), np.array(labels, dtype=np.int64), pixel_hashes
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
+    # Bilinear with Pillow's support scaling is antialiased, like the model's Resizing(antialias=True).
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _stratified_group_split(
+    labels: np.ndarray, groups: list[str], val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded train/val split of distinct images; duplicates follow their first copy."""
+    first: dict[str, int] = {}
+    for i, g in enumerate(groups):
+        first.setdefault(g, i)
+    reps = np.array(sorted(first.values()))
+    try:
+        _, val_reps = train_test_split(reps, test_size=val_fraction, stratify=labels[reps], random_state=seed)
+    except ValueError as exc:
+        raise DataError(
+            f"too few images per class for a {val_fraction:.0%} stratified validation split: {exc}"
+        ) from exc
+    val_groups = {groups[i] for i in val_reps}
+    in_val = np.array([g in val_groups for g in groups])
+    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+
+
+def _stretch_to_uint8(arr: np.ndarray) -> np.ndarray:
+    arr = arr.astype(np.float64)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    return np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _tree_sha256(entries: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for rel, sha in sorted(entries):
+        digest.update(f"{rel}\t{sha}\n".encode())
+    return digest.hexdigest()

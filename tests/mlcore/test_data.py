@@ -1,0 +1,219 @@
+"""Tests for mlcore.data: npz and folder-tree loading, image decoding, tf.data pipelines."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mlcore.config import ModelConfig
+from mlcore.data import DataError, Split, load_folder_tree, load_image, load_npz, load_source, make_dataset
+
+
+def _write_npz(path: Path, n_classes: int = 2, with_test: bool = True) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for name, n in (("train", 12), ("val", 6), ("test", 6)):
+        if name == "test" and not with_test:
+            continue
+        arrays[f"{name}_images"] = rng.integers(0, 256, size=(n, 8, 8), dtype=np.uint8)
+        arrays[f"{name}_labels"] = (np.arange(n) % n_classes).reshape(n, 1).astype(np.uint8)
+    np.savez_compressed(path, **arrays)
+
+
+def _write_png(path: Path, value: int, size: tuple[int, int] = (20, 30)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", size, color=value).save(path)
+
+
+def _make_tree(root: Path, per_class: int = 10) -> None:
+    for cls, value in (("bright", 220), ("dark", 30)):
+        for i in range(per_class):
+            _write_png(root / cls / f"{i:02d}.png", value + i)
+
+
+def test_load_npz_reads_medmnist_layout(tmp_path: Path) -> None:
+    path = tmp_path / "pneumoniamnist.npz"
+    _write_npz(path)
+    data = load_npz(path)
+    assert data.classes == ("normal", "pneumonia")
+    assert data.train.images.shape == (12, 8, 8) and data.train.images.dtype == np.uint8
+    assert data.train.labels.shape == (12,) and data.train.labels.dtype == np.int64
+    assert data.val.images.shape == (6, 8, 8)
+    assert data.test is not None and data.test.labels.tolist() == [0, 1, 0, 1, 0, 1]
+    assert data.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_load_npz_names_unknown_classes_by_index(tmp_path: Path) -> None:
+    path = tmp_path / "mystery.npz"
+    _write_npz(path, n_classes=3, with_test=False)
+    data = load_npz(path)
+    assert data.classes == ("class_0", "class_1", "class_2")
+    assert data.test is None
+
+
+def test_load_npz_uses_given_classes(tmp_path: Path) -> None:
+    path = tmp_path / "pneumoniamnist.npz"
+    _write_npz(path)
+    assert load_npz(path, classes=("neg", "pos")).classes == ("neg", "pos")
+    with pytest.raises(DataError):
+        load_npz(path, classes=("only",))
+
+
+def test_load_npz_rejects_missing_keys_and_garbage(tmp_path: Path) -> None:
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, train_images=np.zeros((2, 4, 4), np.uint8), train_labels=np.zeros((2, 1), np.uint8))
+    with pytest.raises(DataError, match="val_images"):
+        load_npz(partial)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip archive")
+    with pytest.raises(DataError):
+        load_npz(garbage)
+
+
+def test_load_folder_tree_training_testing_layout(tmp_path: Path) -> None:
+    _make_tree(tmp_path / "Training")
+    for cls, value in (("bright", 200), ("dark", 50)):
+        for i in range(3):
+            _write_png(tmp_path / "Testing" / cls / f"t{i}.jpg", value + i)
+    data = load_folder_tree(tmp_path, image_size=16, val_fraction=0.2, seed=0)
+    assert data.classes == ("bright", "dark")
+    assert data.train.images.shape[1:] == (16, 16)
+    assert len(data.train.labels) + len(data.val.labels) == 20
+    assert sorted(np.bincount(data.val.labels).tolist()) == [2, 2]
+    assert data.test is not None and data.test.images.shape == (6, 16, 16)
+    assert data.test.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    # bright class folder holds bright pixels after resizing
+    assert data.test.images[data.test.labels == 0].min() >= 199
+
+
+def test_load_folder_tree_flat_layout_and_hash(tmp_path: Path) -> None:
+    _make_tree(tmp_path)
+    first = load_folder_tree(tmp_path, image_size=16)
+    assert first.classes == ("bright", "dark") and first.test is None
+    assert load_folder_tree(tmp_path, image_size=16).source_sha256 == first.source_sha256
+    _write_png(tmp_path / "dark" / "00.png", 99)
+    assert load_folder_tree(tmp_path, image_size=16).source_sha256 != first.source_sha256
+
+
+def test_load_folder_tree_keeps_duplicates_in_one_split(tmp_path: Path) -> None:
+    for cls, value in (("a", 10), ("b", 240)):
+        for i in range(12):
+            _write_png(tmp_path / cls / f"{i:02d}.png", value + i // 2)  # every image twice
+    data = load_folder_tree(tmp_path, image_size=8, val_fraction=0.25, seed=3)
+    train_values = {int(img[0, 0]) for img in data.train.images}
+    val_values = {int(img[0, 0]) for img in data.val.images}
+    assert len(data.val.labels) > 0 and not train_values & val_values
+
+
+def test_load_folder_tree_rejects_bad_trees(tmp_path: Path) -> None:
+    _write_png(tmp_path / "only" / "0.png", 1)
+    with pytest.raises(DataError, match="two class folders"):
+        load_folder_tree(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        load_folder_tree(tmp_path)
+    (tmp_path / "empty" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match="broken.png"):
+        load_folder_tree(tmp_path)
+
+
+def test_load_source_dispatches_on_path(tmp_path: Path) -> None:
+    npz = tmp_path / "pneumoniamnist.npz"
+    _write_npz(npz)
+    tree = tmp_path / "tree"
+    _make_tree(tree)
+    assert load_source(npz).classes == ("normal", "pneumonia")
+    assert load_source(tree, image_size=8).train.images.shape[1:] == (8, 8)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(DataError):
+        load_source(tmp_path / "notes.txt")
+    with pytest.raises(DataError, match="does not exist"):
+        load_source(tmp_path / "missing.npz")
+
+
+def _encoded(img: Image.Image, fmt: str, **params: object) -> io.BytesIO:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **params)
+    buf.seek(0)
+    return buf
+
+
+def test_load_image_scales_16_bit_by_min_max() -> None:
+    ramp = np.linspace(1000, 5000, 64, dtype=np.uint16).reshape(8, 8)
+    pixels = load_image(_encoded(Image.fromarray(ramp), "PNG"))
+    assert pixels.dtype == np.uint8 and pixels.shape == (8, 8)
+    assert pixels.min() == 0 and pixels.max() == 255
+    assert np.all(np.diff(pixels.reshape(-1).astype(int)) >= 0)
+
+
+def test_load_image_composites_rgba_on_black() -> None:
+    rgba = np.zeros((4, 6, 4), dtype=np.uint8)
+    rgba[:, :3] = (255, 255, 255, 255)  # opaque white left half
+    rgba[:, 3:] = (255, 255, 255, 0)  # transparent white right half
+    pixels = load_image(_encoded(Image.fromarray(rgba, mode="RGBA"), "PNG"))
+    assert pixels.shape == (4, 6)
+    assert (pixels[:, :3] == 255).all() and (pixels[:, 3:] == 0).all()
+
+
+def test_load_image_converts_palette() -> None:
+    img = Image.new("P", (5, 3))
+    img.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    img.putpixel((0, 0), 1)
+    pixels = load_image(_encoded(img, "PNG"))
+    assert pixels.shape == (3, 5) and pixels[0, 0] == 255 and pixels[1, 1] == 0
+
+
+def test_load_image_applies_exif_orientation(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    path = tmp_path / "rotated.jpg"
+    Image.new("L", (20, 10), color=128).save(path, format="JPEG", exif=exif)
+    assert np.asarray(Image.open(path)).shape == (10, 20)
+    assert load_image(path).shape == (20, 10)
+    assert load_image(str(path)).shape == (20, 10)
+
+
+def test_load_image_rejects_garbage() -> None:
+    with pytest.raises(DataError):
+        load_image(io.BytesIO(b"definitely not an image"))
+    with pytest.raises(DataError):
+        load_image("/nonexistent/image.png")
+
+
+def test_split_validates_arrays() -> None:
+    with pytest.raises(DataError):
+        Split(np.zeros((2, 4, 4), np.float32), np.zeros(2, np.int64))
+    with pytest.raises(DataError):
+        Split(np.zeros((2, 4, 4), np.uint8), np.zeros(3, np.int64))
+
+
+def _cfg(batch_size: int = 4) -> ModelConfig:
+    return ModelConfig(task="t", classes=("a", "b"), image_size=8, batch_size=batch_size)
+
+
+def test_make_dataset_eval_feeds_raw_float_pixels_in_order() -> None:
+    images = np.arange(6 * 8 * 8, dtype=np.int64).reshape(6, 8, 8) % 256
+    split = Split(images.astype(np.uint8), np.array([0, 1, 0, 1, 1, 0]))
+    batches = list(make_dataset(split, "eval", _cfg()).as_numpy_iterator())
+    assert [len(y) for _, y in batches] == [4, 2]
+    x = np.concatenate([b[0] for b in batches])
+    assert x.dtype == np.float32 and x.shape == (6, 8, 8, 1)
+    np.testing.assert_array_equal(x[..., 0], split.images.astype(np.float32))
+    assert np.concatenate([b[1] for b in batches]).tolist() == split.labels.tolist()
+
+
+def test_make_dataset_train_augments_and_keeps_labels() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(8, 16, 16), dtype=np.uint8)
+    split = Split(images, np.array([0, 1] * 4))
+    x, y = next(make_dataset(split, "train", _cfg(batch_size=8)).as_numpy_iterator())
+    assert x.shape == (8, 16, 16, 1) and sorted(y.tolist()) == sorted(split.labels.tolist())
+    originals = {img.tobytes() for img in images.astype(np.float32)}
+    assert not any(img[..., 0].tobytes() in originals for img in x)  # every sample was altered
+    with pytest.raises(ValueError):
+        make_dataset(split, "test", _cfg())

@@ -1,0 +1,73 @@
+"""Tests for mlcore.inference.Predictor."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mlcore.bundle import Bundle, load_bundle, save_bundle
+from mlcore.inference import Predictor
+from mlcore.train import TrainResult
+
+
+@pytest.fixture(scope="module")
+def bundle(toy_result: TrainResult, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    return load_bundle(save_bundle(toy_result, tmp_path_factory.mktemp("bundles")).path)
+
+
+def _image(height: int, width: int, bright: bool, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 60, size=(height, width), dtype=np.uint8)
+    if bright:
+        img[height // 4 : height - height // 4, width // 4 : width - width // 4] = 220
+    return img
+
+
+def test_predict_returns_probabilities_and_consistent_labels(bundle: Bundle) -> None:
+    predictor = Predictor(bundle)
+    images = [_image(16, 16, bright=i % 2 == 1, seed=i) for i in range(6)]
+    results = predictor.predict(images)
+    assert len(results) == 6
+    for result in results:
+        assert set(result.probabilities) == {"normal", "pneumonia"}
+        assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert result.threshold == bundle.manifest.threshold is not None
+        positive = result.probabilities["pneumonia"] >= result.threshold
+        assert result.label == ("pneumonia" if positive else "normal")
+    assert [r.label for r in results] == ["normal", "pneumonia"] * 3
+
+
+def test_threshold_decides_binary_label(bundle: Bundle) -> None:
+    images = [_image(16, 16, bright=False), _image(16, 16, bright=True)]
+    always = Predictor(dataclasses.replace(bundle, manifest=dataclasses.replace(bundle.manifest, threshold=0.0)))
+    never = Predictor(dataclasses.replace(bundle, manifest=dataclasses.replace(bundle.manifest, threshold=1.01)))
+    assert [r.label for r in always.predict(images)] == ["pneumonia", "pneumonia"]
+    assert [r.label for r in never.predict(images)] == ["normal", "normal"]
+
+
+def test_mixed_sizes_keep_order_and_match_single_predictions(bundle: Bundle) -> None:
+    predictor = Predictor(bundle)
+    images = [
+        _image(16, 16, True, 1),
+        _image(40, 40, False, 2),
+        _image(23, 31, True, 3),
+        _image(16, 16, False, 4),
+        _image(40, 40, True, 5),
+    ]
+    batched = predictor.predict(images)
+    single = [predictor.predict([img])[0] for img in images]
+    for b, s in zip(batched, single, strict=True):
+        assert b.label == s.label
+        assert b.probabilities["pneumonia"] == pytest.approx(s.probabilities["pneumonia"], abs=1e-5)
+    assert [r.label for r in batched] == ["pneumonia", "normal", "pneumonia", "normal", "pneumonia"]
+
+
+def test_predict_validates_input(bundle: Bundle) -> None:
+    predictor = Predictor(bundle)
+    assert predictor.predict([]) == []
+    with pytest.raises(ValueError):
+        predictor.predict([np.zeros((16, 16), np.float32)])
+    with pytest.raises(ValueError):
+        predictor.predict([np.zeros((16, 16, 3), np.uint8)])
