@@ -198,12 +198,13 @@ CELERY_BROKER_IS_FILESYSTEM = CELERY_BROKER_URL.startswith("filesystem://")
 CELERY_INFERENCE_TIME_LIMIT = env_int("MEDSITE_INFERENCE_TIME_LIMIT", 300)
 CELERY_TRAINING_TIME_LIMIT = env_int("MEDSITE_TRAINING_TIME_LIMIT", 4 * 3600)
 if CELERY_BROKER_IS_FILESYSTEM:
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (VAR_DIR / "broker" / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
         "data_folder_out": str(VAR_DIR / "broker" / "queue"),
         "processed_folder": str(VAR_DIR / "broker" / "processed"),
+        "control_folder": str(VAR_DIR / "broker" / "control"),
         "store_processed": False,
     }
 else:
