@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # Development defaults are switched on here, explicitly; settings.py alone is fail-closed.
-DEV_ENV := DJANGO_DEBUG=true
+# The demo also lifts the MFA requirement for radiologists and admins (production keeps it).
+DEV_ENV := DJANGO_DEBUG=true MEDSITE_MFA_REQUIRED_ROLES=none
 # The test suite runs against real PostgreSQL and Redis (override the URLs if yours differ).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/medsite
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15

@@ -2,13 +2,21 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts import services
-from accounts.models import Invitation, Membership, Site, User
+from accounts.audit import Client
+from accounts.models import AuditEvent, Invitation, Membership, Site, User
 
 
 class MembershipInline(admin.TabularInline):
+    """Shown on the user page; roles are changed on the Membership pages, where every change is audited."""
+
     model = Membership
-    extra = 1
-    autocomplete_fields = ["site"]
+    extra = 0
+    fields = ["site", "role"]
+    readonly_fields = ["site", "role"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -35,10 +43,22 @@ class SiteAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Every add, change and removal of a role goes through accounts.services and is audited."""
+
     list_display = ["user", "site", "role", "created_at"]
     list_filter = ["role", "site"]
     search_fields = ["user__email"]
     autocomplete_fields = ["user", "site"]
+    actions = None  # no bulk delete that would skip the audit
+
+    def save_model(self, request, obj, form, change) -> None:
+        saved = services.membership_set(
+            user=obj.user, site=obj.site, role=obj.role, actor=request.user, client=Client.from_request(request)
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj) -> None:
+        services.membership_remove(membership=obj, actor=request.user, client=Client.from_request(request))
 
 
 @admin.register(Invitation)
@@ -61,3 +81,22 @@ class InvitationAdmin(admin.ModelAdmin):
             base_url=request.build_absolute_uri("/"),
         )
         obj.pk = invitation.pk
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail can be searched and filtered, never edited."""
+
+    list_display = ["at", "actor_email", "site", "action", "object_type", "object_id", "ip"]
+    list_filter = ["action", "object_type", "site"]
+    search_fields = ["actor_email", "object_id", "ip"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,3 +1,5 @@
+import hashlib
+import json
 import secrets
 from datetime import timedelta
 
@@ -103,3 +105,64 @@ class Invitation(models.Model):
 
     def is_usable(self) -> bool:
         return self.accepted_at is None and timezone.now() < self.expires_at
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record, from where, and when.
+
+    Rows are only inserted (by accounts.audit.audit_record); a database trigger refuses UPDATE and
+    DELETE. Each row's hash covers its contents and the previous row's hash, so an edit made behind
+    the trigger's back breaks the chain, which `manage.py verify_audit` reports.
+    """
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        MFA_CHANGE = "mfa_change", "Changed MFA"
+        ROLE_CHANGE = "role_change", "Changed role"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+        VIEW = "view", "Viewed"
+        DOWNLOAD = "download", "Downloaded"
+        REVIEW = "review", "Reviewed"
+        ACTIVATE = "activate", "Activated model"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True, help_text="As written at the time")
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"
+
+    def compute_hash(self) -> str:
+        content = {
+            "at": self.at.isoformat(),
+            "actor": self.actor_id,
+            "actor_email": self.actor_email,
+            "site": self.site_id,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "detail": self.detail,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+        }
+        payload = self.prev_hash + json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()

@@ -6,12 +6,41 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Invitation, Membership, Role, Site, User
+from accounts.audit import SYSTEM, Client, audit_record
+from accounts.models import AuditEvent, Invitation, Membership, Role, Site, User
 
 
-def membership_set(*, user: User, site: Site, role: Role | str) -> Membership:
+@transaction.atomic
+def membership_set(
+    *, user: User, site: Site, role: Role | str, actor: User | None = None, client: Client = SYSTEM
+) -> Membership:
+    """Give ``user`` the role at ``site`` (adding or changing a membership); audited as a role change."""
+    existing = Membership.objects.select_for_update().filter(user=user, site=site).first()
+    previous = existing.role if existing else None
     membership, _ = Membership.objects.update_or_create(user=user, site=site, defaults={"role": role})
+    if previous != membership.role:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.ROLE_CHANGE,
+            obj=user,
+            site=site,
+            client=client,
+            detail={"from": previous, "to": str(membership.role)},
+        )
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: User | None = None, client: Client = SYSTEM) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ROLE_CHANGE,
+        obj=membership.user,
+        site=membership.site,
+        client=client,
+        detail={"from": membership.role, "to": None},
+    )
+    membership.delete()
 
 
 def invitation_create(
@@ -44,7 +73,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> User:
     if not locked.is_usable():
         raise ValueError("This invitation has expired or was already used.")
     user.save()
-    membership_set(user=user, site=locked.site, role=locked.role)
+    membership_set(user=user, site=locked.site, role=locked.role, actor=locked.invited_by)
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["accepted_at"])
     return user

@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 
 from diagnosis.models import (
-    AuditEvent,
     Image,
     ModelVersion,
     Patient,
@@ -86,10 +85,3 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "actor_email", "site", "action", "object_type", "object_id", "ip"]
-    list_filter = ["action", "object_type", "site"]
-    search_fields = ["actor_email", "object_id"]

@@ -2,10 +2,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent
 from diagnosis import access
-from diagnosis.models import AuditEvent
 from diagnosis.serializers import StudySerializer
-from diagnosis.services.audit import Client, audit_record
 
 
 @extend_schema(responses=StudySerializer)

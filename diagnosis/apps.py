@@ -6,4 +6,4 @@ class DiagnosisConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from diagnosis import checks, receivers  # noqa: F401  (registers checks and auth-event receivers)
+        from diagnosis import checks  # noqa: F401  (registers system checks)

@@ -15,10 +15,17 @@ class PatientForm(forms.ModelForm):
         self.fields["site"].empty_label = None
 
 
+class PatientUpdateForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = ["mrn", "name", "birth_date", "sex"]
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"})}
+
+
 class StudyForm(forms.ModelForm):
     class Meta:
         model = Study
-        fields = ["modality", "body_part", "study_date", "accession_number", "description"]
+        fields = ["modality", "body_part", "study_date", "accession_number", "referring_clinician", "description"]
         widgets = {"study_date": forms.DateInput(attrs={"type": "date"})}
 
 
@@ -30,7 +37,7 @@ class MultipleFileField(forms.FileField):
     """A file field that accepts several files (Django's documented recipe)."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg"}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".dcm,application/dicom,image/png,image/jpeg"}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -40,6 +47,17 @@ class MultipleFileField(forms.FileField):
 
 class UploadForm(forms.Form):
     files = MultipleFileField()
+
+
+class DicomImportForm(forms.Form):
+    """DICOM files without a chosen study: their own tags find or create the patient and study."""
+
+    site = forms.ModelChoiceField(queryset=None, empty_label=None)
+    files = MultipleFileField(widget=MultipleFileInput(attrs={"accept": ".dcm,application/dicom"}))
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
 
 
 class ReviewForm(forms.Form):

@@ -37,18 +37,32 @@ class Study(models.Model):
         CT = "CT", "Computed tomography (CT)"
         OT = "OT", "Other (OT)"
 
+    class Status(models.TextChoices):
+        REGISTERED = "registered", "Registered"
+        ANALYSING = "analysing", "Images being analysed"
+        AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+        COMPLETE = "complete", "Complete"  # every AI result reviewed, or none to review
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
     accession_number = models.CharField(max_length=64, blank=True)
     modality = models.CharField(max_length=2, choices=Modality.choices, default=Modality.CR)
     body_part = models.CharField(max_length=64, default="CHEST")
     study_date = models.DateField(null=True, blank=True)
     description = models.CharField(max_length=200, blank=True)
+    referring_clinician = models.CharField(max_length=200, blank=True)
+    study_instance_uid = models.CharField("StudyInstanceUID", max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REGISTERED)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "studies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "study_instance_uid"], condition=~Q(study_instance_uid=""), name="unique_study_uid"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_modality_display()} {self.body_part} {self.study_date or ''}".strip()
@@ -56,6 +70,17 @@ class Study(models.Model):
     @property
     def site(self) -> Site:
         return self.patient.site
+
+    def derived_status(self) -> str:
+        """The lifecycle stage implied by the study's images, predictions and reviews."""
+        images = list(self.images.all())
+        if not images:
+            return self.Status.REGISTERED
+        if any(image.is_pending for image in images):
+            return self.Status.ANALYSING
+        if Prediction.objects.filter(image__study=self, reviews__isnull=True).exists():
+            return self.Status.AWAITING_REVIEW
+        return self.Status.COMPLETE
 
 
 class Image(models.Model):
@@ -66,13 +91,29 @@ class Image(models.Model):
         NO_MODEL = "no_model", "No model for this kind of image"
         FAILED = "failed", "Failed"
 
+    class Format(models.TextChoices):
+        DICOM = "DICOM", "DICOM"
+        PNG = "PNG", "PNG"
+        JPEG = "JPEG", "JPEG"
+
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="images")
-    file = models.FileField(upload_to="images/%Y/%m/", max_length=255)
+    file = models.FileField("original file", upload_to="images/%Y/%m/", max_length=255)
+    display_file = models.FileField(
+        upload_to="display/%Y/%m/", max_length=255, help_text="8-bit grayscale PNG without metadata: viewer and model"
+    )
+    deidentified_file = models.FileField(
+        upload_to="deidentified/%Y/%m/", max_length=255, blank=True, help_text="DICOM de-identified per PS3.15"
+    )
     original_name = models.CharField(max_length=255)
-    format = models.CharField(max_length=16)
+    format = models.CharField(max_length=16, choices=Format.choices)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     bits = models.PositiveSmallIntegerField()
+    photometric = models.CharField("photometric interpretation", max_length=16, blank=True)
+    frames = models.PositiveIntegerField(default=1)
+    transfer_syntax = models.CharField(max_length=64, blank=True)
+    series_instance_uid = models.CharField("SeriesInstanceUID", max_length=64, blank=True)
+    sop_instance_uid = models.CharField("SOPInstanceUID", max_length=64, blank=True)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     failure_reason = models.CharField(max_length=500, blank=True)
@@ -81,6 +122,7 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["uploaded_at"]
+        constraints = [models.UniqueConstraint(fields=["study", "sha256"], name="one_copy_of_a_file_per_study")]
 
     def __str__(self) -> str:
         return f"Image {self.pk} ({self.format} {self.width}x{self.height})"
@@ -212,38 +254,3 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-
-
-class AuditEvent(models.Model):
-    """Who did what to which object, from where. Rows are only ever inserted."""
-
-    class Action(models.TextChoices):
-        LOGIN = "login", "Logged in"
-        LOGOUT = "logout", "Logged out"
-        LOGIN_FAILED = "login_failed", "Failed login"
-        CREATE = "create", "Created"
-        VIEW = "view", "Viewed"
-        DOWNLOAD = "download", "Downloaded"
-        REVIEW = "review", "Reviewed"
-        ACTIVATE = "activate", "Activated model"
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_email = models.CharField(max_length=254, blank=True, help_text="Kept if the user is later deleted")
-    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    action = models.CharField(max_length=32, choices=Action.choices)
-    object_type = models.CharField(max_length=64, blank=True)
-    object_id = models.CharField(max_length=64, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
-
-    def __str__(self) -> str:
-        return (
-            f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"
-        )

@@ -21,26 +21,32 @@ class ImageInfo:
     sha256: str
 
 
-def inspect_image(file) -> ImageInfo:
-    """Check that ``file`` really is a PNG or JPEG we can decode within the limits.
-
-    Raises ValidationError with a message for the person who uploaded it.
-    """
+def check_size(file) -> None:
+    """Refuse empty and oversized files before anything reads them."""
     name = getattr(file, "name", "the file")
     if file.size == 0:
         raise ValidationError(f"{name} is empty (0 bytes).")
     if file.size > settings.MEDSITE_MAX_UPLOAD_BYTES:
         limit_mb = settings.MEDSITE_MAX_UPLOAD_BYTES // (1024 * 1024)
         raise ValidationError(f"{name} is larger than the {limit_mb} MB upload limit.")
+
+
+def inspect_image(file) -> ImageInfo:
+    """Check that ``file`` really is a PNG or JPEG we can decode within the limits.
+
+    Raises ValidationError with a message for the person who uploaded it.
+    """
+    name = getattr(file, "name", "the file")
+    check_size(file)
     file.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
             with PIL.Image.open(file) as image:
                 if image.format not in ACCEPTED_FORMATS:
-                    raise ValidationError(f"{name} is a {image.format} file; upload PNG or JPEG images.")
+                    raise ValidationError(f"{name} is a {image.format} file; upload DICOM, PNG or JPEG files.")
                 width, height = image.size
-                _check_dimensions(name, width, height)
+                check_dimensions(name, width, height)
                 image.load()  # full decode: catches truncated and corrupt data
                 bits = BITS_BY_MODE.get(image.mode, 8)
                 image_format = image.format
@@ -49,13 +55,13 @@ def inspect_image(file) -> ImageInfo:
             f"{name} declares more pixels than allowed; it looks like a decompression bomb."
         ) from None
     except PIL.UnidentifiedImageError:
-        raise ValidationError(f"{name} is not an image MedSite can read; upload PNG or JPEG images.") from None
+        raise ValidationError(f"{name} is not an image MedSite can read; upload DICOM, PNG or JPEG files.") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(f"{name} is damaged or truncated and cannot be decoded ({exc}).") from None
-    return ImageInfo(format=image_format, width=width, height=height, bits=bits, sha256=_sha256(file))
+    return ImageInfo(format=image_format, width=width, height=height, bits=bits, sha256=file_sha256(file))
 
 
-def _check_dimensions(name: str, width: int, height: int) -> None:
+def check_dimensions(name: str, width: int, height: int) -> None:
     max_side = settings.MEDSITE_MAX_IMAGE_SIDE
     if width > max_side or height > max_side:
         raise ValidationError(f"{name} is {width}x{height} pixels; the largest side allowed is {max_side}.")
@@ -65,7 +71,7 @@ def _check_dimensions(name: str, width: int, height: int) -> None:
         )
 
 
-def _sha256(file) -> str:
+def file_sha256(file) -> str:
     digest = hashlib.sha256()
     file.seek(0)
     for chunk in iter(lambda: file.read(1024 * 1024), b""):

@@ -1,18 +1,18 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent, Role
 from diagnosis import access
-from diagnosis.forms import PatientForm, ReviewForm, StudyForm, UploadForm
-from diagnosis.models import AuditEvent, Image, ModelVersion, Patient, Prediction, Review, TrainingRun
+from diagnosis.forms import DicomImportForm, PatientForm, PatientUpdateForm, ReviewForm, StudyForm, UploadForm
+from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study, TrainingRun
 from diagnosis.services import records, review
-from diagnosis.services.audit import Client, audit_record
 
-CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 
 
 @login_required
@@ -68,6 +68,18 @@ def patient_detail(request, pk: int):
 
 
 @login_required
+def patient_update(request, pk: int):
+    patient = access.get_patient_for_user(request, pk, roles=[Role.CLINICIAN])
+    form = PatientUpdateForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    if request.method == "POST" and form.is_valid():
+        records.patient_update(
+            patient=patient, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
+        )
+        return redirect("diagnosis:patient_detail", pk=patient.pk)
+    return render(request, "diagnosis/patient_form.html", {"form": form, "patient": patient})
+
+
+@login_required
 def study_create(request, patient_pk: int):
     patient = access.get_patient_for_user(request, patient_pk, roles=[Role.CLINICIAN])
     form = StudyForm(request.POST or None)
@@ -77,6 +89,44 @@ def study_create(request, patient_pk: int):
         )
         return redirect("diagnosis:study_detail", pk=study.pk)
     return render(request, "diagnosis/study_form.html", {"form": form, "patient": patient})
+
+
+@login_required
+def study_update(request, pk: int):
+    study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
+    form = StudyForm(request.POST or None, instance=Study.objects.get(pk=study.pk))
+    if request.method == "POST" and form.is_valid():
+        records.study_update(
+            study=study, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
+        )
+        return redirect("diagnosis:study_detail", pk=study.pk)
+    return render(request, "diagnosis/study_form.html", {"form": form, "patient": study.patient, "study": study})
+
+
+@login_required
+def dicom_import(request):
+    """Upload DICOM files without choosing a study first."""
+    sites = access.sites_for(request.user, [Role.CLINICIAN])
+    if not sites.exists():
+        raise PermissionDenied("Only clinicians upload images.")
+    form = DicomImportForm(request.POST or None, request.FILES or None, sites=sites)
+    imported, errors = [], []
+    if request.method == "POST" and form.is_valid():
+        for file in form.cleaned_data["files"]:
+            try:
+                imported.append(
+                    records.dicom_import(
+                        site=form.cleaned_data["site"],
+                        file=file,
+                        uploaded_by=request.user,
+                        client=Client.from_request(request),
+                    )
+                )
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+    status = 400 if errors or (request.method == "POST" and not form.is_valid()) else 200
+    context = {"form": form, "imported": imported, "upload_errors": errors}
+    return render(request, "diagnosis/dicom_import.html", context, status=status)
 
 
 @login_required
@@ -133,19 +183,36 @@ def _study_context(request, study, upload_form) -> dict:
     }
 
 
+IMAGE_RENDITIONS = {
+    # name: (file field, content type or None for the original's, download file name suffix)
+    "display": ("display_file", "image/png", ".png"),
+    "original": ("file", None, ""),
+    "deidentified": ("deidentified_file", "application/dicom", ".dcm"),
+}
+
+
 @login_required
-def image_file(request, pk: int):
-    """The only way an image file leaves the server: authenticated, site-checked, audited."""
+def image_file(request, pk: int, rendition: str = "display"):
+    """The only way image files leave the server: authenticated, site-checked, audited, never cached."""
     image = access.get_image_for_user(request, pk)
+    field_name, content_type, suffix = IMAGE_RENDITIONS[rendition]
+    field = getattr(image, field_name)
+    if not field:
+        raise Http404("This image has no such file.")
     audit_record(
         actor=request.user,
-        action=AuditEvent.Action.DOWNLOAD,
+        action=AuditEvent.Action.DOWNLOAD if rendition != "display" else AuditEvent.Action.VIEW,
         obj=image,
         site=image.study.site,
         client=Client.from_request(request),
+        detail={"rendition": rendition},
     )
+    content_type = content_type or CONTENT_TYPES[image.format]
     response = FileResponse(
-        image.file.open("rb"), content_type=CONTENT_TYPES.get(image.format, "application/octet-stream")
+        field.open("rb"),
+        content_type=content_type,
+        as_attachment=rendition != "display",
+        filename=f"image-{image.pk}{suffix or field.name[field.name.rfind('.') :]}",
     )
     response["Cache-Control"] = "private, no-store"
     return response

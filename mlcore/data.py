@@ -7,15 +7,15 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps
+from PIL import Image
 from sklearn.model_selection import train_test_split
 
 from mlcore.config import ModelConfig
+from mlcore.imaging import DataError, load_image
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 TRAIN_DIR_NAMES = ("training", "train")
@@ -27,14 +27,6 @@ MEDMNIST_CLASSES: dict[str, tuple[str, ...]] = {
     "breastmnist": ("malignant", "normal, benign"),
     "octmnist": ("choroidal neovascularization", "diabetic macular edema", "drusen", "normal"),
 }
-
-_HIGH_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message is meant for a human."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,23 +136,6 @@ def load_source(path: str | Path, *, image_size: int = 64, seed: int = 42) -> Da
     if not path.exists():
         raise DataError(f"{path} does not exist")
     raise DataError(f"{path.name}: expected an .npz file or a directory of class folders")
-
-
-def load_image(source: str | Path | BinaryIO) -> np.ndarray:
-    """Decode one image (path or binary file object) to uint8 grayscale (H, W), EXIF orientation applied."""
-    try:
-        with Image.open(source) as opened:
-            opened.load()
-            img = ImageOps.exif_transpose(opened)
-            if img.mode in _HIGH_BIT_MODES:
-                return _stretch_to_uint8(np.asarray(img))
-            if img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
-                # Transparent areas become black, the usual background of a radiograph.
-                rgba = img.convert("RGBA")
-                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
-            return np.asarray(img.convert("L"), dtype=np.uint8)
-    except _PIL_ERRORS as exc:
-        raise DataError(f"unreadable image: {exc}") from exc
 
 
 def sha256_file(path: Path) -> str:
@@ -302,14 +277,6 @@ def _stratified_group_split(
     val_groups = {groups[i] for i in val_reps}
     in_val = np.array([g in val_groups for g in groups])
     return np.flatnonzero(~in_val), np.flatnonzero(in_val)
-
-
-def _stretch_to_uint8(arr: np.ndarray) -> np.ndarray:
-    arr = arr.astype(np.float64)
-    lo, hi = float(arr.min()), float(arr.max())
-    if hi <= lo:
-        return np.zeros(arr.shape, dtype=np.uint8)
-    return np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
 
 def _tree_sha256(entries: list[tuple[str, str]]) -> str:

@@ -5,6 +5,8 @@ import io
 import numpy as np
 import PIL.Image
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Role
@@ -38,8 +40,15 @@ def other_site(db):
     return SiteFactory(name="County General")
 
 
+def with_totp(user):
+    """Give the user an activated TOTP authenticator, as the MFA requirement for their role expects."""
+    TOTP.activate(user, generate_totp_secret())
+    return user
+
+
 def _member(site, role):
-    return MembershipFactory(site=site, role=role).user
+    user = MembershipFactory(site=site, role=role).user
+    return with_totp(user) if role in settings.MEDSITE_MFA_REQUIRED_ROLES else user
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from diagnosis.models import Image, ModelVersion, Prediction
-from diagnosis.services.records import task_for_study
+from diagnosis.services.records import study_refresh_status, task_for_study
 from mlcore.bundle import load_bundle
-from mlcore.data import DataError, load_image
+from mlcore.imaging import DataError, load_image
 from mlcore.inference import Predictor
 
 
@@ -33,7 +33,7 @@ def image_run_inference(*, image_pk: int) -> Image | None:
     if model_version is None:
         return _image_finish(image, Image.Status.NO_MODEL, "No active model handles this kind of image.")
     try:
-        with image.file.open("rb") as fh:
+        with image.display_file.open("rb") as fh:
             pixels = load_image(fh)
         started = time.perf_counter()
         result = _predictor(model_version.bundle_sha256).predict([pixels])[0]
@@ -55,11 +55,15 @@ def image_fail(*, image_pk: int, reason: str) -> None:
     Image.objects.filter(pk=image_pk).exclude(status=Image.Status.DONE).update(
         status=Image.Status.FAILED, failure_reason=reason[:500]
     )
+    image = Image.objects.select_related("study").filter(pk=image_pk).first()
+    if image is not None:
+        study_refresh_status(study=image.study)
 
 
 def _image_finish(image: Image, status: str, reason: str) -> Image:
     image.status, image.failure_reason = status, reason
     image.save(update_fields=["status", "failure_reason"])
+    study_refresh_status(study=image.study)
     return image
 
 

@@ -1,15 +1,23 @@
-"""Patients, studies and uploaded images."""
+"""Patients, studies and uploaded images: validated, stored, audited, and queued for inference."""
 
+import io
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import PIL.Image
 from celery import current_app
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 
-from accounts.models import Site, User
-from diagnosis.models import AuditEvent, Image, Patient, Study
-from diagnosis.services.audit import SYSTEM, Client, audit_record
-from diagnosis.uploads import inspect_image
+from accounts.audit import SYSTEM, Client, audit_record
+from accounts.models import AuditEvent, Site, User
+from diagnosis.dicom import DicomImage, is_dicom, read_dicom
+from diagnosis.models import Image, Patient, Study
+from diagnosis.uploads import check_size, file_sha256, inspect_image
+from mlcore.imaging import DataError, load_image
 
 INFERENCE_TASK = "diagnosis.tasks.run_inference_task"
 CHEST_XRAY = "chest-xray"
@@ -35,6 +43,26 @@ def patient_create(
 
 
 @transaction.atomic
+def patient_update(*, patient: Patient, changed_by: User, client: Client = SYSTEM, **fields) -> Patient:
+    """Change demographics (name, birth_date, sex, mrn). The audit event lists which fields changed."""
+    changed = sorted(name for name, value in fields.items() if getattr(patient, name) != value)
+    for name in changed:
+        setattr(patient, name, fields[name])
+    if changed:
+        patient.full_clean(exclude=["created_by"])
+        patient.save(update_fields=changed)
+        audit_record(
+            actor=changed_by,
+            action=AuditEvent.Action.UPDATE,
+            obj=patient,
+            site=patient.site,
+            client=client,
+            detail={"fields": changed},
+        )
+    return patient
+
+
+@transaction.atomic
 def study_create(
     *,
     patient: Patient,
@@ -43,6 +71,8 @@ def study_create(
     study_date=None,
     accession_number: str = "",
     description: str = "",
+    referring_clinician: str = "",
+    study_instance_uid: str = "",
     created_by: User,
     client: Client = SYSTEM,
 ) -> Study:
@@ -53,36 +83,174 @@ def study_create(
         study_date=study_date,
         accession_number=accession_number.strip(),
         description=description.strip(),
+        referring_clinician=referring_clinician.strip(),
+        study_instance_uid=study_instance_uid.strip(),
         created_by=created_by,
     )
     audit_record(actor=created_by, action=AuditEvent.Action.CREATE, obj=study, site=patient.site, client=client)
     return study
 
 
-def image_upload(*, study: Study, file, uploaded_by: User, client: Client = SYSTEM) -> Image:
-    """Validate, store and queue one image. Raises ValidationError and stores nothing on bad input."""
+@transaction.atomic
+def study_update(*, study: Study, changed_by: User, client: Client = SYSTEM, **fields) -> Study:
+    if "body_part" in fields:
+        fields["body_part"] = fields["body_part"].strip().upper()
+    changed = sorted(name for name, value in fields.items() if getattr(study, name) != value)
+    for name in changed:
+        setattr(study, name, fields[name])
+    if changed:
+        study.save(update_fields=changed)
+        audit_record(
+            actor=changed_by,
+            action=AuditEvent.Action.UPDATE,
+            obj=study,
+            site=study.site,
+            client=client,
+            detail={"fields": changed},
+        )
+    return study
+
+
+def study_refresh_status(*, study: Study) -> str:
+    status = study.derived_status()
+    Study.objects.filter(pk=study.pk).exclude(status=status).update(status=status)
+    return status
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """An upload, checked and decoded: what is stored and what the row records."""
+
+    format: str
+    pixels: np.ndarray  # uint8 (H, W), for the display rendition and the model
+    bits: int
+    sha256: str
+    dicom: DicomImage | None = None
+
+
+def _decode(file) -> _Decoded:
+    check_size(file)
+    if is_dicom(file):
+        dicom = read_dicom(file)
+        return _Decoded(Image.Format.DICOM, dicom.pixels, dicom.bits_stored, file_sha256(file), dicom)
     info = inspect_image(file)
-    suffix = {"PNG": ".png", "JPEG": ".jpg"}[info.format]
+    file.seek(0)
+    try:
+        pixels = load_image(file)
+    except DataError as exc:
+        raise ValidationError(f"{file.name} could not be decoded ({exc}).") from None
+    return _Decoded(info.format, pixels, info.bits, info.sha256)
+
+
+def image_upload(*, study: Study, file, uploaded_by: User, client: Client = SYSTEM) -> Image:
+    """Validate, store and queue one file for a study. Bad input raises ValidationError and stores nothing."""
+    decoded = _decode(file)
+    if decoded.dicom is not None:
+        _check_dicom_belongs_to(decoded.dicom, study, file.name)
+    return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client)
+
+
+def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM) -> Image:
+    """Store a DICOM file without a chosen study: its PatientID and StudyInstanceUID find or create them."""
+    check_size(file)
+    if not is_dicom(file):
+        raise ValidationError(
+            f"{file.name} is not a DICOM file. PNG and JPEG images carry no patient or study: "
+            "upload them from a study page."
+        )
+    decoded = _decode(file)
+    dicom = decoded.dicom
+    if not dicom.patient_id or not dicom.study_instance_uid:
+        raise ValidationError(f"{file.name} has no PatientID or StudyInstanceUID; upload it from a study page instead.")
+    with transaction.atomic():
+        patient = Patient.objects.filter(site=site, mrn=dicom.patient_id).first() or patient_create(
+            site=site,
+            mrn=dicom.patient_id,
+            name=dicom.patient_name or dicom.patient_id,
+            birth_date=dicom.patient_birth_date,
+            sex=dicom.patient_sex or Patient.Sex.UNKNOWN,
+            created_by=uploaded_by,
+            client=client,
+        )
+        study = Study.objects.filter(patient=patient, study_instance_uid=dicom.study_instance_uid).first()
+        if study is None:
+            if Study.objects.filter(patient__site=site, study_instance_uid=dicom.study_instance_uid).exists():
+                raise ValidationError(
+                    f"{file.name}: its StudyInstanceUID already belongs to another patient at this site."
+                )
+            study = study_create(
+                patient=patient,
+                modality=_modality(dicom),
+                body_part=dicom.body_part or "UNKNOWN",
+                study_date=dicom.study_date,
+                accession_number=dicom.accession_number,
+                description=dicom.study_description,
+                study_instance_uid=dicom.study_instance_uid,
+                created_by=uploaded_by,
+                client=client,
+            )
+    return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client)
+
+
+def _modality(dicom: DicomImage) -> str:
+    return dicom.modality if dicom.modality in Study.Modality.values else Study.Modality.OT
+
+
+def _check_dicom_belongs_to(dicom: DicomImage, study: Study, name: str) -> None:
+    """Refuse a DICOM file whose own identifiers say it belongs to another patient or study."""
+    if dicom.patient_id and dicom.patient_id != study.patient.mrn:
+        raise ValidationError(f"{name} is for a different patient (its PatientID is not this patient's MRN).")
+    if study.study_instance_uid and dicom.study_instance_uid and dicom.study_instance_uid != study.study_instance_uid:
+        raise ValidationError(f"{name} belongs to a different study (StudyInstanceUID differs).")
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(pixels, mode="L").save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client) -> Image:
+    if Image.objects.filter(study=study, sha256=decoded.sha256).exists():
+        raise ValidationError(f"{file.name} is already in this study.")
+    dicom = decoded.dicom
+    height, width = decoded.pixels.shape
     image = Image(
         study=study,
         original_name=Path(file.name).name[:255],
-        format=info.format,
-        width=info.width,
-        height=info.height,
-        bits=info.bits,
-        sha256=info.sha256,
+        format=decoded.format,
+        width=width,
+        height=height,
+        bits=decoded.bits,
+        sha256=decoded.sha256,
         uploaded_by=uploaded_by,
+        photometric=dicom.photometric if dicom else "",
+        frames=dicom.number_of_frames if dicom else 1,
+        transfer_syntax=dicom.transfer_syntax if dicom else "",
+        series_instance_uid=dicom.series_instance_uid if dicom else "",
+        sop_instance_uid=dicom.sop_instance_uid if dicom else "",
     )
+    # Files first, under random names (an original name may carry patient details), outside the transaction.
+    stem = uuid.uuid4().hex
+    suffix = {Image.Format.DICOM: ".dcm", Image.Format.PNG: ".png", Image.Format.JPEG: ".jpg"}[decoded.format]
+    file.seek(0)
     try:
+        image.file.save(stem + suffix, file, save=False)
+        image.display_file.save(stem + ".png", ContentFile(_png(decoded.pixels)), save=False)
+        if dicom is not None:
+            image.deidentified_file.save(stem + ".dcm", ContentFile(dicom.deidentified), save=False)
         with transaction.atomic():
-            # Stored under a random name: the original file name may carry patient details.
-            image.file.save(f"{uuid.uuid4().hex}{suffix}", file, save=False)
             image.save()
+            Study.objects.filter(pk=study.pk).update(status=Study.Status.ANALYSING)
             audit_record(actor=uploaded_by, action=AuditEvent.Action.CREATE, obj=image, site=study.site, client=client)
             transaction.on_commit(lambda: current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": image.pk}))
     except Exception:
-        if image.file.name:
-            image.file.storage.delete(image.file.name)
+        for field in (image.file, image.display_file, image.deidentified_file):
+            if field.name:
+                field.storage.delete(field.name)
         raise
     return image
 

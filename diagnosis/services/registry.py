@@ -2,9 +2,9 @@
 
 from django.db import transaction
 
-from accounts.models import User
-from diagnosis.models import AuditEvent, ModelVersion
-from diagnosis.services.audit import audit_record
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, User
+from diagnosis.models import ModelVersion
 
 
 @transaction.atomic

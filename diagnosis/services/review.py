@@ -2,9 +2,10 @@
 
 from django.db import transaction
 
-from accounts.models import User
-from diagnosis.models import AuditEvent, Prediction, RetrainingItem, Review
-from diagnosis.services.audit import SYSTEM, Client, audit_record
+from accounts.audit import SYSTEM, Client, audit_record
+from accounts.models import AuditEvent, User
+from diagnosis.models import Prediction, RetrainingItem, Review
+from diagnosis.services.records import study_refresh_status
 
 
 @transaction.atomic
@@ -23,4 +24,5 @@ def review_submit(
     audit_record(
         actor=reviewer, action=AuditEvent.Action.REVIEW, obj=review, site=prediction.image.study.site, client=client
     )
+    study_refresh_status(study=prediction.image.study)
     return review

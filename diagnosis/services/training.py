@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
-from diagnosis.models import AuditEvent, ModelVersion, TrainingRun
-from diagnosis.services.audit import audit_record
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, User
+from diagnosis.models import ModelVersion, TrainingRun
 from diagnosis.services.registry import model_activate
 from mlcore.bundle import load_bundle, read_manifest, save_bundle
 from mlcore.config import ModelConfig

@@ -2,9 +2,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from accounts.models import Invitation, Membership, Role, User
+from accounts.models import AuditEvent, Invitation, Membership, Role, User
 from accounts.services import invitation_create
-from diagnosis.models import AuditEvent
+from tests.conftest import with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_invitation_requires_the_invited_address(client, site, site_admin):
 
 
 def test_admin_manages_users_sites_and_memberships(client, site):
-    admin = User.objects.create_superuser("root@hospital.example", "pw-for-admin-123")
+    admin = with_totp(User.objects.create_superuser("root@hospital.example", "pw-for-admin-123"))
     client.force_login(admin)
     for name in ["user", "site", "membership", "invitation"]:
         assert client.get(reverse(f"admin:accounts_{name}_changelist")).status_code == 200

@@ -95,7 +95,7 @@ def _post(session: requests.Session, url: str, **kwargs) -> requests.Response:
 
 
 def test_embedded_default_sqlite_filesystem_broker_separate_processes(tmp_path, tiny_bundle):
-    env = live.clean_env(DJANGO_DEBUG="true", MEDSITE_VAR_DIR=str(tmp_path / "var"))
+    env = live.clean_env(DJANGO_DEBUG="true", MEDSITE_MFA_REQUIRED_ROLES="none", MEDSITE_VAR_DIR=str(tmp_path / "var"))
     live.manage("migrate", "--noinput", env=env)
     assert "Demo logins" in live.manage("seed_demo", "--no-train", env=env)
     live.manage("register_model", str(tiny_bundle), "--activate", env=env)

@@ -70,7 +70,7 @@ def test_unrouted_study_gets_no_model(active_model, patient, clinician):
 
 def test_unreadable_stored_file_fails_with_reason(active_model, study, clinician):
     image = _upload(study, clinician)
-    with image.file.open("wb") as fh:
+    with image.display_file.open("wb") as fh:
         fh.write(b"overwritten with garbage")
     image_run_inference(image_pk=image.pk)
     image.refresh_from_db()

@@ -10,7 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from diagnosis.models import AuditEvent, Image
+from accounts.models import AuditEvent
+from diagnosis.models import Image
 from tests.conftest import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +67,7 @@ def test_accepted_images_are_stored_and_queued(login, clinician, study, settings
     image = Image.objects.get()
     assert (image.format, image.width, image.height, image.bits) == (fmt, 32, 24, bits)
     assert image.status == Image.Status.QUEUED
-    assert len(_stored_files(settings)) == 1
+    assert len(_stored_files(settings)) == 2  # the original and its display rendition
     assert name not in image.file.name  # stored under a random name
     assert AuditEvent.objects.filter(action="create", object_type="image").count() == 1
 
@@ -78,8 +79,15 @@ def test_upload_queues_inference_on_commit(login, clinician, study, png_upload, 
 
 
 def test_several_files_in_one_upload(login, clinician, study, png_upload):
-    _upload(login(clinician), study, png_upload("a.png"), png_upload("b.png"))
+    _upload(login(clinician), study, png_upload("a.png"), png_upload("b.png", size=(80, 64)))
     assert Image.objects.count() == 2
+
+
+def test_the_same_file_twice_is_refused(login, clinician, study, png_upload):
+    response = _upload(login(clinician), study, png_upload("a.png"), png_upload("copy-of-a.png"))
+    assert response.status_code == 400
+    assert "copy-of-a.png is already in this study" in response.content.decode()
+    assert Image.objects.count() == 1
 
 
 @pytest.mark.parametrize(

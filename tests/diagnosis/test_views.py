@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from diagnosis.models import AuditEvent, Image, Patient, Review, Study
+from accounts.models import AuditEvent
+from diagnosis.models import Image, Patient, Review, Study
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,14 +109,16 @@ def test_image_file_is_served_only_to_site_members_and_audited(login, clinician,
     client = login(clinician)
     client.post(reverse("diagnosis:study_upload", args=[study.pk]), {"files": png_upload()})
     image = Image.objects.get()
-    response = client.get(reverse("diagnosis:image_file", args=[image.pk]))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"
-    assert "no-store" in response["Cache-Control"]
-    assert AuditEvent.objects.filter(action="download", object_id=str(image.pk)).exists()
+    for name, action in [("image_display", "view"), ("image_original", "download")]:
+        response = client.get(reverse(f"diagnosis:{name}", args=[image.pk]))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert "no-store" in response["Cache-Control"]
+        assert AuditEvent.objects.filter(action=action, object_id=str(image.pk)).exists()
+    assert client.get(reverse("diagnosis:image_deidentified", args=[image.pk])).status_code == 404  # PNG: none
     client.logout()
-    assert client.get(reverse("diagnosis:image_file", args=[image.pk])).status_code == 302
-    assert login(outsider).get(reverse("diagnosis:image_file", args=[image.pk])).status_code == 404
+    assert client.get(reverse("diagnosis:image_display", args=[image.pk])).status_code == 302
+    assert login(outsider).get(reverse("diagnosis:image_original", args=[image.pk])).status_code == 404
 
 
 def test_no_public_media_url(client, study, clinician, png_upload, login):

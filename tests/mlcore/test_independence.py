@@ -18,8 +18,9 @@ def test_mlcore_never_imports_django() -> None:
 
 
 def test_import_mlcore_does_not_load_tensorflow() -> None:
+    """The web process decodes uploads with mlcore.imaging and must not pay for TensorFlow."""
     code = (
-        "import mlcore, mlcore.config, sys; "
+        "import mlcore, mlcore.config, mlcore.imaging, sys; "
         "assert mlcore.__version__ == '0.1.0'; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )

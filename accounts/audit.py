@@ -1,0 +1,80 @@
+"""The audit trail: one function writes every event, chained by hash to the one before."""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+from accounts.models import AuditEvent, Site, User
+
+GENESIS = "0" * 64
+_CHAIN_LOCK = 74_656_123  # pg_advisory_xact_lock key: one writer extends the chain at a time
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for the audit trail."""
+
+    ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request) -> "Client":
+        return cls(ip=request.META.get("REMOTE_ADDR") or None, user_agent=request.META.get("HTTP_USER_AGENT", "")[:400])
+
+
+SYSTEM = Client()
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: Model | None = None,
+    site: Site | None = None,
+    client: Client = SYSTEM,
+    actor_email: str = "",
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Append one event. Keep ``detail`` free of patient identifiers: ids and codes only."""
+    signed_in = actor is not None and actor.is_authenticated
+    event = AuditEvent(
+        actor=actor if signed_in else None,
+        actor_email=actor_email or (actor.email if signed_in else ""),
+        site=site,
+        action=action,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail or {},
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+        # SQLite transactions here begin IMMEDIATE, which already serialises writers.
+        event.prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    event_id: int
+    reason: str
+
+
+def audit_verify() -> tuple[int, ChainBreak | None]:
+    """Walk the chain in order; return how many events were checked and the first break, if any."""
+    previous = GENESIS
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != previous:
+            return checked, ChainBreak(event.pk, "it does not point at the event before it (an event was removed)")
+        if event.compute_hash() != event.hash:
+            return checked, ChainBreak(event.pk, "its contents no longer match its hash (it was edited)")
+        previous = event.hash
+        checked += 1
+    return checked, None

@@ -1,0 +1,338 @@
+"""Content-based reading of uploaded DICOM files: validation, display pixels and de-identification.
+
+De-identification applies the DICOM PS3.15 Basic Application Level Confidentiality Profile with pydicom's own
+tools. Evaluated and not used: dicognito (pseudonymises with fake names and shifted dates, keeps private tags and
+descriptions) and deid (a recipe engine whose bundled recipes are not the basic profile).
+"""
+
+import datetime
+import hashlib
+import hmac
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import get_frame
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filereader import read_dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, convert_color_space
+from pydicom.pixels import get_decoder, pixel_array
+from pydicom.pixels.utils import get_expected_length, get_nr_frames
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+from pydicom.valuerep import DA
+
+HEAD_BYTES = 64 * 1024  # enough for the header of a file without preamble; is_dicom reads no more
+SYNTAX_BY_ENCODING = {  # (implicit VR, little endian) as pydicom read a file without File Meta
+    (True, True): ImplicitVRLittleEndian,
+    (False, True): ExplicitVRLittleEndian,
+    (False, False): ExplicitVRBigEndian,
+}
+# JPEG and JPEG-LS start-of-frame markers; their header holds the frame's height and width.
+JPEG_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
+# What malformed input makes pydicom, zlib, numpy and the decoding plugins raise: pydicom's documented errors
+# plus what fuzzing the sample files turned up (pydicom reports a missing required element as AttributeError).
+PARSE_ERRORS = (
+    InvalidDicomError, BytesLengthException, EOFError, OSError, ValueError, TypeError, AttributeError,
+    NotImplementedError, RuntimeError, struct.error, zlib.error,
+)
+
+# PS3.15 Table E.1-1 attributes with action X (remove) that the VR rules in _deidentify do not already cover.
+REMOVE_KEYWORDS = frozenset("""
+    PatientAge PatientSize PatientWeight PatientAddress PatientTelephoneNumbers OtherPatientIDs IssuerOfPatientID
+    OtherPatientIDsSequence EthnicGroup Occupation MilitaryRank BranchOfService MedicalRecordLocator MedicalAlerts
+    Allergies CountryOfResidence RegionOfResidence PatientReligiousPreference SmokingStatus PregnancyStatus
+    PatientState PatientInsurancePlanCodeSequence ReferencedPatientSequence ReferencedStudySequence
+    ReferencedPerformedProcedureStepSequence ResponsibleOrganization InstitutionName InstitutionAddress
+    InstitutionalDepartmentName InstitutionCodeSequence StationName ReferringPhysicianAddress
+    ReferringPhysicianTelephoneNumbers ReferringPhysicianIdentificationSequence PhysiciansOfRecordIdentificationSequence
+    PerformingPhysicianIdentificationSequence PhysiciansReadingStudyIdentificationSequence
+    OperatorIdentificationSequence DeviceSerialNumber PlateID DetectorID GantryID StudyDescription SeriesDescription
+    ProtocolName RequestedProcedureDescription PerformedProcedureStepDescription ScheduledProcedureStepDescription
+    AdmittingDiagnosesDescription AdmittingDiagnosesCodeSequence ReasonForStudy ReasonForTheRequestedProcedure
+    RequestedProcedureID ScheduledProcedureStepID PerformedProcedureStepID PlacerOrderNumberImagingServiceRequest
+    FillerOrderNumberImagingServiceRequest AdmissionID ServiceEpisodeID CurrentPatientLocation
+    PatientInstitutionResidence RequestingService PerformedLocation PerformedStationName PerformedStationAETitle
+    ScheduledStationName ScheduledStationAETitle PersonAddress PersonTelephoneNumbers OrderCallbackPhoneNumber
+    OrderEntererLocation RequestAttributesSequence IconImageSequence ContentSequence
+""".split())
+REQUIRED_KEYWORDS = (  # Image Pixel module, type 1
+    "Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation", "PhotometricInterpretation"
+)
+EMPTY_KEYWORDS = frozenset({"PatientID", "PatientSex", "AccessionNumber", "StudyID"})  # action Z
+REMOVE_VRS = frozenset({"LT", "ST", "UT", "UN"})  # free-text comments and histories, unknown blobs
+EMPTY_VRS = frozenset({"PN", "DA", "DT", "TM"})  # every person name, date and time
+
+
+@dataclass(frozen=True)
+class DicomImage:
+    pixels: np.ndarray  # uint8 (H, W) display-ready grayscale
+    rows: int
+    columns: int
+    bits_allocated: int
+    bits_stored: int
+    photometric: str  # as in the file
+    transfer_syntax: str  # UID
+    modality: str
+    body_part: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    patient_id: str
+    patient_name: str
+    patient_birth_date: datetime.date | None
+    patient_sex: str  # "F", "M", "O" or "U"
+    study_date: datetime.date | None
+    accession_number: str
+    study_description: str
+    number_of_frames: int
+    deidentified: bytes  # the whole file, de-identified
+
+
+def is_dicom(file) -> bool:
+    """Tell by content whether ``file`` is DICOM, reading at most HEAD_BYTES; rewinds ``file``."""
+    file.seek(0)
+    head = file.read(HEAD_BYTES)
+    file.seek(0)
+    if head[128:132] == b"DICM":
+        return True
+    try:  # old files without preamble start straight with their data elements
+        groups = {tag.group for tag in pydicom.dcmread(io.BytesIO(head), force=True, stop_before_pixels=True).keys()}
+    except PARSE_ERRORS:
+        return False
+    return 0x0008 in groups and bool(groups & {0x0010, 0x0018, 0x0020, 0x0028})
+
+
+def read_dicom(file) -> DicomImage:
+    """Validate, decode and de-identify the DICOM ``file``; rewinds ``file``.
+
+    Multi-frame files are accepted: the middle frame is displayed and given to the model, since the middle of a
+    stack usually shows the anatomy best and decoding one frame bounds memory; the de-identified file keeps every
+    frame untouched. Raises ValidationError with a message for the person who uploaded the file.
+    """
+    name = getattr(file, "name", None) or "the file"
+    _check_size(file, name)
+    if not is_dicom(file):
+        raise ValidationError(f"{name} is not a DICOM file.")
+    try:
+        _check_inflated_size(file, name)
+        file.seek(0)
+        return _read(pydicom.dcmread(file, force=True), name)
+    except PARSE_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValidationError(f"{name} is damaged or truncated and cannot be decoded ({reason}).") from None
+    finally:
+        file.seek(0)
+
+
+def _check_size(file, name: str) -> None:
+    file.seek(0, io.SEEK_END)
+    size = file.tell()
+    file.seek(0)
+    if size == 0:
+        raise ValidationError(f"{name} is empty (0 bytes).")
+    if size > settings.MEDSITE_MAX_UPLOAD_BYTES:
+        limit_mb = settings.MEDSITE_MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise ValidationError(f"{name} is larger than the {limit_mb} MB upload limit.")
+
+
+def _check_inflated_size(file, name: str) -> None:
+    """pydicom inflates a Deflated file whole, in memory: refuse a zip bomb before it does."""
+    file.seek(0)
+    head = file.read(HEAD_BYTES)
+    if head[128:136] != b"DICM\x02\x00\x00\x00":  # no File Meta group length, so no deflate pydicom would see
+        return
+    meta_end = 144 + int.from_bytes(head[140:144], "little")
+    meta = read_dataset(io.BytesIO(head[132:meta_end]), is_implicit_VR=False, is_little_endian=True)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    file.seek(meta_end)
+    inflater, size = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    for chunk in iter(lambda: file.read(16 * 1024), b""):
+        size += len(inflater.decompress(chunk))
+        if size > settings.MEDSITE_MAX_UPLOAD_BYTES:
+            limit_mb = settings.MEDSITE_MAX_UPLOAD_BYTES // (1024 * 1024)
+            raise ValidationError(f"{name} inflates to more than the {limit_mb} MB upload limit.")
+
+
+def _read(ds: Dataset, name: str) -> DicomImage:
+    if "PixelData" not in ds:
+        raise ValidationError(f"{name} contains no image (no pixel data).")
+    missing = [keyword for keyword in REQUIRED_KEYWORDS if keyword not in ds]
+    if missing:
+        raise ValidationError(f"{name} is damaged: it has pixel data but no {', '.join(missing)}.")
+    syntax = _transfer_syntax(ds)
+    rows, columns, frames = int(ds.Rows), int(ds.Columns), int(get_nr_frames(ds, warn=False))
+    _check_dimensions(name, rows, columns)  # before any decoding: decompression-bomb guard
+    if ds.get("SamplesPerPixel", 1) not in (1, 3):
+        raise ValidationError(f"{name} has {ds.SamplesPerPixel} samples per pixel; MedSite reads grey or colour.")
+    try:
+        decodable = get_decoder(syntax).is_available
+    except NotImplementedError:
+        decodable = False
+    if not decodable:
+        raise ValidationError(f"{name} is compressed with {syntax.name}, which MedSite cannot decode.")
+    if syntax.is_compressed:
+        _check_codestream(name, get_frame(ds.PixelData, frames // 2, number_of_frames=frames), syntax, rows, columns)
+    elif len(ds.PixelData) < get_expected_length(ds):
+        raise ValidationError(
+            f"{name} is damaged or truncated: its pixel data is shorter than {columns}x{rows} pixels"
+            f" in {frames} frame(s) need."
+        )
+    pixels = _display_pixels(pixel_array(ds, index=frames // 2), ds)
+    return DicomImage(
+        pixels=pixels,
+        rows=rows,
+        columns=columns,
+        bits_allocated=int(ds.BitsAllocated),
+        bits_stored=int(ds.BitsStored),
+        photometric=str(ds.PhotometricInterpretation),
+        transfer_syntax=str(syntax),
+        modality=_text(ds, "Modality"),
+        body_part=_text(ds, "BodyPartExamined").upper(),
+        study_instance_uid=_text(ds, "StudyInstanceUID"),
+        series_instance_uid=_text(ds, "SeriesInstanceUID"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        patient_id=_text(ds, "PatientID"),
+        patient_name=_text(ds, "PatientName"),
+        patient_birth_date=_date(_text(ds, "PatientBirthDate")),
+        patient_sex=_sex(_text(ds, "PatientSex")),
+        study_date=_date(_text(ds, "StudyDate")),
+        accession_number=_text(ds, "AccessionNumber"),
+        study_description=_text(ds, "StudyDescription"),
+        number_of_frames=frames,
+        deidentified=_deidentify(ds, syntax),
+    )
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    """The file's transfer syntax; a file without File Meta gets the encoding pydicom read it with."""
+    syntax = UID(ds.file_meta.get("TransferSyntaxUID") or SYNTAX_BY_ENCODING[ds.original_encoding])
+    ds.file_meta.TransferSyntaxUID = syntax
+    return syntax
+
+
+def _check_dimensions(name: str, rows: int, columns: int) -> None:
+    max_side = settings.MEDSITE_MAX_IMAGE_SIDE
+    if rows < 1 or columns < 1:
+        raise ValidationError(f"{name} declares an image of {columns}x{rows} pixels; it is damaged.")
+    if columns > max_side or rows > max_side:
+        raise ValidationError(f"{name} is {columns}x{rows} pixels; the largest side allowed is {max_side}.")
+    if rows * columns > settings.MEDSITE_MAX_IMAGE_PIXELS:
+        raise ValidationError(
+            f"{name} has {rows * columns:,} pixels; the limit is {settings.MEDSITE_MAX_IMAGE_PIXELS:,}."
+        )
+
+
+def _check_codestream(name: str, frame: bytes, syntax: UID, rows: int, columns: int) -> None:
+    """Refuse a JPEG or JPEG 2000 frame whose own header claims another size than Rows/Columns.
+
+    Decoders allocate what the codestream header claims, not what the DICOM header says.
+    """
+    size = None
+    if syntax in JPEG2000TransferSyntaxes and (soc := frame.find(b"\xff\x4f\xff\x51")) >= 0:
+        width, height, x_offset, y_offset = struct.unpack_from(">4I", frame, soc + 8)  # SIZ segment
+        size = (height - y_offset, width - x_offset)
+    offset = 2  # JPEG and JPEG-LS: walk the marker segments after SOI up to the start of frame
+    while size is None and frame[:2] == b"\xff\xd8" and offset + 9 <= len(frame) and frame[offset] == 0xFF:
+        if frame[offset + 1] in JPEG_SOF_MARKERS:
+            size = struct.unpack_from(">HH", frame, offset + 5)
+        offset += 2 + struct.unpack_from(">H", frame, offset + 2)[0]
+    if size is not None and tuple(size) != (rows, columns):
+        raise ValidationError(
+            f"{name} is damaged: its compressed image is {size[1]}x{size[0]} pixels, not {columns}x{rows}."
+        )
+
+
+def _display_pixels(frame: np.ndarray, ds: Dataset) -> np.ndarray:
+    """One decoded frame as uint8 grayscale, the way a DICOM viewer first shows it."""
+    photometric = ds.PhotometricInterpretation
+    if frame.ndim == 3 or photometric == "PALETTE COLOR":  # pydicom has already converted YBR to RGB
+        rgb = apply_color_lut(frame, ds) if photometric == "PALETTE COLOR" else frame
+        high = np.iinfo(rgb.dtype).max if photometric == "PALETTE COLOR" else 2 ** int(ds.BitsStored) - 1
+        return convert_color_space(_to_uint8(rgb, 0, high), "RGB", "YBR_FULL")[..., 0]  # luma
+    values = apply_modality_lut(frame, ds)  # rescale slope/intercept, or a modality LUT
+    if ds.get("VOILUTSequence"):
+        values = apply_voi(values, ds, index=0)
+        low, high = values.min(), values.max()
+    elif "WindowCenter" in ds and "WindowWidth" in ds:  # the first window when there are several
+        low, high = apply_windowing(np.array([-np.inf, np.inf]), ds, index=0)  # the window's output range
+        values = apply_windowing(values, ds, index=0)
+    else:
+        low, high = values.min(), values.max()
+    display = _to_uint8(values, low, high)
+    return 255 - display if photometric == "MONOCHROME1" else display
+
+
+def _to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = (values.astype(np.float64) - low) * (255.0 / (float(high) - float(low)))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    return str(ds.get(keyword) or "").strip()
+
+
+def _date(value: str) -> datetime.date | None:
+    try:
+        date = DA(value)
+    except ValueError:
+        return None
+    return None if date is None else datetime.date(date.year, date.month, date.day)
+
+
+def _sex(value: str) -> str:
+    return value.upper() if value.upper() in {"F", "M", "O"} else "U"
+
+
+def _deidentify(ds: Dataset, syntax: UID) -> bytes:
+    """Apply the PS3.15 basic profile to ``ds``, in place, and return it as a DICOM file.
+
+    Kept: pixel data, image geometry, modality, body part, pixel spacing, windows. UIDs are replaced by a keyed
+    hash, so one original UID gets one replacement across uploads and no one without SECRET_KEY can reverse it.
+    """
+    key = hmac.new(settings.SECRET_KEY.encode(), b"medsite.dicom.uid", hashlib.sha256).hexdigest()
+
+    def clean(dataset: Dataset, elem: pydicom.DataElement) -> None:
+        if elem.tag.is_private or elem.tag.group & 0xFF00 in (0x5000, 0x6000):  # private, curves, overlays
+            del dataset[elem.tag]
+        elif elem.keyword in REMOVE_KEYWORDS or elem.VR in REMOVE_VRS:
+            del dataset[elem.tag]
+        elif elem.keyword in EMPTY_KEYWORDS or elem.VR in EMPTY_VRS:
+            elem.value = ""
+        elif elem.VR == "UI" and elem.value and not elem.keyword.endswith("ClassUID"):
+            uids = [elem.value] if isinstance(elem.value, str) else list(elem.value)
+            new = [generate_uid(entropy_srcs=[key, uid]) if UID(uid).is_private else uid for uid in uids]
+            elem.value = new[0] if isinstance(elem.value, str) else new
+
+    ds.walk(clean)
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = "DICOM PS3.15 Basic Profile (MedSite)"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
+    code.CodeMeaning = "Basic Application Confidentiality Profile"
+    ds.DeidentificationMethodCodeSequence = [code]
+    ds.file_meta = FileMetaDataset()  # a fresh one: drops source AE titles and private meta elements
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.file_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or generate_uid()
+    ds.preamble = None  # written as zeros: a preamble may hold a TIFF header with identifying tags
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()

@@ -1,0 +1,83 @@
+"""The audit trail is append-only in the database and tamper-evident through its hash chain."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from accounts.audit import GENESIS, audit_record, audit_verify
+from accounts.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(n=3):
+    return [
+        audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email=f"u{i}@x.example") for i in range(n)
+    ]
+
+
+def test_events_are_chained():
+    first, second, third = _events()
+    assert first.prev_hash == GENESIS
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert audit_verify() == (3, None)
+
+
+def test_database_refuses_update_and_delete():
+    (event,) = _events(1)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(action="login")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    assert AuditEvent.objects.get(pk=event.pk).action == AuditEvent.Action.LOGIN_FAILED
+
+
+def _behind_the_triggers_back(sql, params):
+    """What someone with direct database access could do: switch the trigger off and edit."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush the test transaction's deferred checks
+            cursor.execute("ALTER TABLE accounts_auditevent DISABLE TRIGGER accounts_auditevent_append_only")
+            cursor.execute(sql, params)
+            cursor.execute("ALTER TABLE accounts_auditevent ENABLE TRIGGER accounts_auditevent_append_only")
+        else:
+            cursor.execute("DROP TRIGGER accounts_auditevent_no_update")
+            cursor.execute("DROP TRIGGER accounts_auditevent_no_delete")
+            cursor.execute(sql, params)
+
+
+def test_verify_audit_finds_an_edited_row(capsys):
+    first, second, third = _events()
+    call_command("verify_audit")
+    assert "3 events verified" in capsys.readouterr().out
+    _behind_the_triggers_back("UPDATE accounts_auditevent SET actor_email = %s WHERE id = %s", ["x@y.z", second.pk])
+    with pytest.raises(CommandError, match=f"broken at event {second.pk}: its contents no longer match"):
+        call_command("verify_audit")
+
+
+def test_verify_audit_finds_a_removed_row():
+    first, second, third = _events()
+    _behind_the_triggers_back("DELETE FROM accounts_auditevent WHERE id = %s", [second.pk])
+    checked, problem = audit_verify()
+    assert (checked, problem.event_id) == (1, third.pk)
+    assert "removed" in problem.reason
+
+
+def test_patient_views_through_ui_and_api_are_audited(login, clinician, patient, study):
+    client = login(clinician)
+    client.get(reverse("diagnosis:patient_detail", args=[patient.pk]), HTTP_USER_AGENT="Ward-PC Firefox")
+    ui_event = AuditEvent.objects.get(action="view", object_type="patient")
+    assert (ui_event.actor, ui_event.site, ui_event.user_agent) == (clinician, patient.site, "Ward-PC Firefox")
+    client.get(reverse("api:study_detail", args=[study.pk]))
+    assert AuditEvent.objects.filter(action="view", object_type="study", object_id=str(study.pk)).exists()
+
+
+def test_admin_cannot_edit_or_delete_events(client, site_admin):
+    site_admin.is_staff = site_admin.is_superuser = True
+    site_admin.save()
+    (event,) = _events(1)
+    client.force_login(site_admin)
+    assert client.get(reverse("admin:accounts_auditevent_changelist")).status_code == 200
+    assert client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
