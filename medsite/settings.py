@@ -174,12 +174,33 @@ STATIC_ROOT = VAR_DIR / "static"
 
 # Media is never served from a URL: files go out only through the audited,
 # permission-checked views in diagnosis.views. MEDIA_URL is deliberately unset.
+# Local disk by default; S3-compatible object storage (AWS, MinIO, Ceph...) when MEDSITE_S3_BUCKET is set.
+# Objects are private: no ACL, no public URL; the app streams them through its audited views.
 MEDIA_ROOT = Path(env_str("MEDSITE_MEDIA_ROOT", str(VAR_DIR / "media")))
-STORAGES = {
-    "default": {
+MEDSITE_S3_BUCKET = env_str("MEDSITE_S3_BUCKET")
+if MEDSITE_S3_BUCKET:
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDSITE_S3_BUCKET,
+            "endpoint_url": env_str("MEDSITE_S3_ENDPOINT_URL"),
+            "region_name": env_str("MEDSITE_S3_REGION"),
+            "access_key": env_str("MEDSITE_S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("MEDSITE_S3_SECRET_ACCESS_KEY"),
+            "location": env_str("MEDSITE_S3_PREFIX", "medsite"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "object_parameters": {"ServerSideEncryption": env_str("MEDSITE_S3_SSE", "AES256")},
+        },
+    }
+else:
+    MEDIA_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-    },
+    }
+STORAGES = {
+    "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

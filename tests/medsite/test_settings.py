@@ -66,3 +66,14 @@ def test_debug_is_off_by_default():
 @pytest.mark.django_db
 def test_migrations_are_complete():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_s3_storage_when_a_bucket_is_configured(tmp_path):
+    code = (
+        "from django.core.files.storage import storages; s = storages['default']; "
+        "print(type(s).__name__, s.bucket_name, s.default_acl)"
+    )
+    env = PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path), "MEDSITE_S3_BUCKET": "hospital-images",
+                            "MEDSITE_S3_ENDPOINT_URL": "https://minio.internal:9000"}
+    result = _manage("shell", "-c", code, env=env)
+    assert result.stdout.strip().splitlines()[-1] == "S3Storage hospital-images None"
