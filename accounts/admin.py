@@ -3,7 +3,24 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts import services
 from accounts.audit import Client
-from accounts.models import AuditEvent, Invitation, Membership, Site, User
+from accounts.models import AuditEvent, Invitation, Membership, Role, Site, User
+
+
+def admin_sites(user):
+    return Site.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+
+
+class SiteScopedMixin:
+    """Staff who are not superusers manage only the sites where they hold the admin role."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(site__in=admin_sites(request.user))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "site" and not request.user.is_superuser:
+            kwargs["queryset"] = admin_sites(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):
@@ -42,7 +59,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SiteScopedMixin, admin.ModelAdmin):
     """Every add, change and removal of a role goes through accounts.services and is audited."""
 
     list_display = ["user", "site", "role", "created_at"]
@@ -62,7 +79,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(SiteScopedMixin, admin.ModelAdmin):
     """Creating an invitation here emails its link."""
 
     list_display = ["email", "site", "role", "created_at", "sent_at", "accepted_at"]
@@ -85,7 +102,11 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the trail can be searched and filtered, never edited."""
+    """Read-only: the trail can be searched and filtered, never edited. Site admins see their sites' events."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(site__in=admin_sites(request.user))
 
     list_display = ["at", "actor_email", "site", "action", "object_type", "object_id", "ip"]
     list_filter = ["action", "object_type", "site"]

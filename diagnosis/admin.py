@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from accounts.models import Role
+from diagnosis.access import sites_for
 from diagnosis.models import (
     Image,
     ModelVersion,
@@ -14,6 +16,8 @@ from diagnosis.services.registry import model_activate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records change through the app's services (which audit them), never through admin forms."""
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -24,38 +28,55 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class SiteScopedAdmin(ReadOnlyAdmin):
+    """Staff see the records of sites where they hold the admin role; superusers see every site."""
+
+    site_path = "site"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.site_path}__in": sites_for(request.user, [Role.ADMIN])})
+
+
 @admin.register(Patient)
-class PatientAdmin(ReadOnlyAdmin):
+class PatientAdmin(SiteScopedAdmin):
     list_display = ["mrn", "site", "sex", "birth_date", "created_at"]
     list_filter = ["site"]
     search_fields = ["mrn"]
 
 
 @admin.register(Study)
-class StudyAdmin(ReadOnlyAdmin):
-    list_display = ["id", "patient", "modality", "body_part", "study_date", "created_at"]
-    list_filter = ["modality", "patient__site"]
+class StudyAdmin(SiteScopedAdmin):
+    site_path = "patient__site"
+    list_display = ["id", "patient", "modality", "body_part", "study_date", "status", "created_at"]
+    list_filter = ["modality", "status", "patient__site"]
 
 
 @admin.register(Image)
-class ImageAdmin(ReadOnlyAdmin):
+class ImageAdmin(SiteScopedAdmin):
+    site_path = "study__patient__site"
     list_display = ["id", "study", "format", "width", "height", "status", "uploaded_at"]
     list_filter = ["status", "format"]
     exclude = ["file", "original_name"]
 
 
 @admin.register(Prediction)
-class PredictionAdmin(ReadOnlyAdmin):
+class PredictionAdmin(SiteScopedAdmin):
+    site_path = "image__study__patient__site"
     list_display = ["id", "image", "label", "model_version", "inference_ms", "created_at"]
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
+class ReviewAdmin(SiteScopedAdmin):
+    site_path = "prediction__image__study__patient__site"
     list_display = ["id", "prediction", "decision", "label", "reviewer", "created_at"]
 
 
 @admin.register(RetrainingItem)
-class RetrainingItemAdmin(ReadOnlyAdmin):
+class RetrainingItemAdmin(SiteScopedAdmin):
+    site_path = "image__study__patient__site"
     list_display = ["id", "task", "label", "created_at", "claimed_at"]
     list_filter = ["task", "label"]
 

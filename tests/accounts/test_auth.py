@@ -1,10 +1,12 @@
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Invitation, Membership, Role, User
 from accounts.services import invitation_create
 from tests.conftest import with_totp
+from tests.factories import MembershipFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +96,18 @@ def test_admin_manages_users_sites_and_memberships(client, site):
     )
     assert response.status_code == 302
     assert Invitation.objects.filter(email="viaadmin@hospital.example").exists()
+
+
+def test_admin_pages_are_scoped_to_the_staff_members_sites(client, site, other_site, site_admin):
+    site_admin.is_staff = True
+    site_admin.save()
+    site_admin.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_patient", "view_membership", "change_membership"])
+    )
+    mine, theirs = PatientFactory(site=site, mrn="MINE-1"), PatientFactory(site=other_site, mrn="THEIRS-1")
+    MembershipFactory(site=other_site, user__email="stranger@other.example")
+    client.force_login(site_admin)
+    patients = client.get(reverse("admin:diagnosis_patient_changelist")).content.decode()
+    assert mine.mrn in patients and theirs.mrn not in patients
+    memberships = client.get(reverse("admin:accounts_membership_changelist")).content.decode()
+    assert "stranger@other.example" not in memberships
