@@ -31,19 +31,23 @@ def audit_record(
     actor: User | None,
     action: str,
     obj: Model | None = None,
+    object_type: str = "",
     site: Site | None = None,
     client: Client = SYSTEM,
     actor_email: str = "",
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Append one event. Keep ``detail`` free of patient identifiers: ids and codes only."""
+    """Append one event about ``obj`` (or, for a list, rows of ``object_type``).
+
+    Keep ``detail`` free of patient identifiers: ids and counts only.
+    """
     signed_in = actor is not None and actor.is_authenticated
     event = AuditEvent(
         actor=actor if signed_in else None,
         actor_email=actor_email or (actor.email if signed_in else ""),
         site=site,
         action=action,
-        object_type=obj._meta.model_name if obj is not None else "",
+        object_type=obj._meta.model_name if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else "",
         detail=detail or {},
         ip=client.ip,

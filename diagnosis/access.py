@@ -56,3 +56,10 @@ def get_prediction_for_user(request, pk: int, roles=ANY_ROLE) -> Prediction:
     )
     _check(request.user, prediction.image.study.patient.site, roles)
     return prediction
+
+
+def get_site_for_user(request, pk: int, roles=ANY_ROLE) -> Site:
+    """A site named in a request (e.g. where to create a patient), checked like the records above."""
+    site = get_object_or_404(Site, pk=pk)
+    _check(request.user, site, roles)
+    return site

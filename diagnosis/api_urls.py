@@ -1,8 +1,19 @@
-from django.urls import path
+from rest_framework.routers import DefaultRouter
 
-from diagnosis import api
+from diagnosis.api.audit import AuditEventViewSet
+from diagnosis.api.records import DicomImportViewSet, ImageViewSet, PatientViewSet, StudyViewSet
+from diagnosis.api.review import PredictionViewSet, ReviewViewSet
 
 app_name = "api"
-urlpatterns = [
-    path("studies/<int:pk>/", api.study_detail, name="study_detail"),
-]
+
+router = DefaultRouter(use_regex_path=False)
+router.include_format_suffixes = False  # JSON only; no /patients.json twins
+router.register("patients", PatientViewSet, basename="patient")
+router.register("studies", StudyViewSet, basename="study")
+router.register("images", ImageViewSet, basename="image")
+router.register("imports", DicomImportViewSet, basename="import")
+router.register("predictions", PredictionViewSet, basename="prediction")
+router.register("reviews", ReviewViewSet, basename="review")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = router.urls

@@ -21,38 +21,46 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import read_dataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing, convert_color_space
-from pydicom.pixels import get_decoder, pixel_array
-from pydicom.pixels.utils import get_expected_length, get_nr_frames
-from pydicom.uid import (
-    UID,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000TransferSyntaxes,
-    SecondaryCaptureImageStorage,
-    generate_uid,
+from pydicom.pixels import (
+    apply_color_lut,
+    apply_modality_lut,
+    apply_voi,
+    apply_windowing,
+    convert_color_space,
+    get_decoder,
+    pixel_array,
 )
+from pydicom.pixels.utils import get_expected_length, get_nr_frames
+from pydicom.uid import UID, generate_uid
 from pydicom.valuerep import DA
 
 HEAD_BYTES = 64 * 1024  # enough for the header of a file without preamble; is_dicom reads no more
-SYNTAX_BY_ENCODING = {  # (implicit VR, little endian) as pydicom read a file without File Meta
-    (True, True): ImplicitVRLittleEndian,
-    (False, True): ExplicitVRLittleEndian,
-    (False, False): ExplicitVRBigEndian,
+SYNTAX_BY_ENCODING = {  # (implicit VR, little endian), as pydicom read a file without File Meta
+    (True, True): pydicom.uid.ImplicitVRLittleEndian,
+    (False, True): pydicom.uid.ExplicitVRLittleEndian,
+    (False, False): pydicom.uid.ExplicitVRBigEndian,
 }
 # JPEG and JPEG-LS start-of-frame markers; their header holds the frame's height and width.
 JPEG_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
 # What malformed input makes pydicom, zlib, numpy and the decoding plugins raise: pydicom's documented errors
 # plus what fuzzing the sample files turned up (pydicom reports a missing required element as AttributeError).
 PARSE_ERRORS = (
-    InvalidDicomError, BytesLengthException, EOFError, OSError, ValueError, TypeError, AttributeError,
-    NotImplementedError, RuntimeError, struct.error, zlib.error,
+    InvalidDicomError,
+    BytesLengthException,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    zlib.error,
 )
 
 # PS3.15 Table E.1-1 attributes with action X (remove) that the VR rules in _deidentify do not already cover.
-REMOVE_KEYWORDS = frozenset("""
+REMOVE_KEYWORDS = frozenset(
+    """
     PatientAge PatientSize PatientWeight PatientAddress PatientTelephoneNumbers OtherPatientIDs IssuerOfPatientID
     OtherPatientIDsSequence EthnicGroup Occupation MilitaryRank BranchOfService MedicalRecordLocator MedicalAlerts
     Allergies CountryOfResidence RegionOfResidence PatientReligiousPreference SmokingStatus PregnancyStatus
@@ -69,10 +77,17 @@ REMOVE_KEYWORDS = frozenset("""
     PatientInstitutionResidence RequestingService PerformedLocation PerformedStationName PerformedStationAETitle
     ScheduledStationName ScheduledStationAETitle PersonAddress PersonTelephoneNumbers OrderCallbackPhoneNumber
     OrderEntererLocation RequestAttributesSequence IconImageSequence ContentSequence
-""".split())
-REQUIRED_KEYWORDS = (  # Image Pixel module, type 1
-    "Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored", "PixelRepresentation", "PhotometricInterpretation"
+""".split()
 )
+REQUIRED_KEYWORDS = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+)  # Image Pixel module, type 1
 EMPTY_KEYWORDS = frozenset({"PatientID", "PatientSex", "AccessionNumber", "StudyID"})  # action Z
 REMOVE_VRS = frozenset({"LT", "ST", "UT", "UN"})  # free-text comments and histories, unknown blobs
 EMPTY_VRS = frozenset({"PN", "DA", "DT", "TM"})  # every person name, date and time
@@ -110,7 +125,9 @@ def is_dicom(file) -> bool:
     file.seek(0)
     if head[128:132] == b"DICM":
         return True
-    try:  # old files without preamble start straight with their data elements
+    if head[:2] not in (b"\x02\x00", b"\x08\x00"):  # no preamble: starts with File Meta or group 0008
+        return False
+    try:
         groups = {tag.group for tag in pydicom.dcmread(io.BytesIO(head), force=True, stop_before_pixels=True).keys()}
     except PARSE_ERRORS:
         return False
@@ -158,7 +175,7 @@ def _check_inflated_size(file, name: str) -> None:
         return
     meta_end = 144 + int.from_bytes(head[140:144], "little")
     meta = read_dataset(io.BytesIO(head[132:meta_end]), is_implicit_VR=False, is_little_endian=True)
-    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+    if meta.get("TransferSyntaxUID") != pydicom.uid.DeflatedExplicitVRLittleEndian:
         return
     file.seek(meta_end)
     inflater, size = zlib.decompressobj(-zlib.MAX_WBITS), 0
@@ -170,15 +187,19 @@ def _check_inflated_size(file, name: str) -> None:
 
 
 def _read(ds: Dataset, name: str) -> DicomImage:
+    if "PixelData" not in ds and ("Rows" in ds or len(ds) == 0):  # pydicom drops what a cut-short file lost
+        raise ValidationError(f"{name} is damaged or truncated: its image data is missing.")
     if "PixelData" not in ds:
         raise ValidationError(f"{name} contains no image (no pixel data).")
     missing = [keyword for keyword in REQUIRED_KEYWORDS if keyword not in ds]
     if missing:
         raise ValidationError(f"{name} is damaged: it has pixel data but no {', '.join(missing)}.")
-    syntax = _transfer_syntax(ds)
+    # A file without File Meta gets the encoding pydicom read it with.
+    syntax = UID(ds.file_meta.get("TransferSyntaxUID") or SYNTAX_BY_ENCODING[ds.original_encoding])
+    ds.file_meta.TransferSyntaxUID = syntax
     rows, columns, frames = int(ds.Rows), int(ds.Columns), int(get_nr_frames(ds, warn=False))
     _check_dimensions(name, rows, columns)  # before any decoding: decompression-bomb guard
-    if ds.get("SamplesPerPixel", 1) not in (1, 3):
+    if ds.SamplesPerPixel not in (1, 3):
         raise ValidationError(f"{name} has {ds.SamplesPerPixel} samples per pixel; MedSite reads grey or colour.")
     try:
         decodable = get_decoder(syntax).is_available
@@ -193,9 +214,8 @@ def _read(ds: Dataset, name: str) -> DicomImage:
             f"{name} is damaged or truncated: its pixel data is shorter than {columns}x{rows} pixels"
             f" in {frames} frame(s) need."
         )
-    pixels = _display_pixels(pixel_array(ds, index=frames // 2), ds)
     return DicomImage(
-        pixels=pixels,
+        pixels=_display_pixels(pixel_array(ds, index=frames // 2), ds),
         rows=rows,
         columns=columns,
         bits_allocated=int(ds.BitsAllocated),
@@ -215,15 +235,8 @@ def _read(ds: Dataset, name: str) -> DicomImage:
         accession_number=_text(ds, "AccessionNumber"),
         study_description=_text(ds, "StudyDescription"),
         number_of_frames=frames,
-        deidentified=_deidentify(ds, syntax),
+        deidentified=_deidentify(ds, syntax),  # last, as it clears the identity from ds
     )
-
-
-def _transfer_syntax(ds: Dataset) -> UID:
-    """The file's transfer syntax; a file without File Meta gets the encoding pydicom read it with."""
-    syntax = UID(ds.file_meta.get("TransferSyntaxUID") or SYNTAX_BY_ENCODING[ds.original_encoding])
-    ds.file_meta.TransferSyntaxUID = syntax
-    return syntax
 
 
 def _check_dimensions(name: str, rows: int, columns: int) -> None:
@@ -239,12 +252,9 @@ def _check_dimensions(name: str, rows: int, columns: int) -> None:
 
 
 def _check_codestream(name: str, frame: bytes, syntax: UID, rows: int, columns: int) -> None:
-    """Refuse a JPEG or JPEG 2000 frame whose own header claims another size than Rows/Columns.
-
-    Decoders allocate what the codestream header claims, not what the DICOM header says.
-    """
+    """Refuse a JPEG or JPEG 2000 frame claiming another size than Rows/Columns: decoders allocate its claim."""
     size = None
-    if syntax in JPEG2000TransferSyntaxes and (soc := frame.find(b"\xff\x4f\xff\x51")) >= 0:
+    if syntax in pydicom.uid.JPEG2000TransferSyntaxes and (soc := frame.find(b"\xff\x4f\xff\x51")) >= 0:
         width, height, x_offset, y_offset = struct.unpack_from(">4I", frame, soc + 8)  # SIZ segment
         size = (height - y_offset, width - x_offset)
     offset = 2  # JPEG and JPEG-LS: walk the marker segments after SOI up to the start of frame
@@ -310,7 +320,7 @@ def _deidentify(ds: Dataset, syntax: UID) -> bytes:
     key = hmac.new(settings.SECRET_KEY.encode(), b"medsite.dicom.uid", hashlib.sha256).hexdigest()
 
     def clean(dataset: Dataset, elem: pydicom.DataElement) -> None:
-        if elem.tag.is_private or elem.tag.group & 0xFF00 in (0x5000, 0x6000):  # private, curves, overlays
+        if elem.tag.is_private or (elem.tag.group & 0xFF00) in (0x5000, 0x6000):  # private, curves, overlays
             del dataset[elem.tag]
         elif elem.keyword in REMOVE_KEYWORDS or elem.VR in REMOVE_VRS:
             del dataset[elem.tag]
@@ -322,7 +332,7 @@ def _deidentify(ds: Dataset, syntax: UID) -> bytes:
             elem.value = new[0] if isinstance(elem.value, str) else new
 
     ds.walk(clean)
-    ds.PatientIdentityRemoved = "YES"
+    ds.PatientIdentityRemoved, ds.LongitudinalTemporalInformationModified = "YES", "REMOVED"
     ds.DeidentificationMethod = "DICOM PS3.15 Basic Profile (MedSite)"
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
@@ -330,7 +340,7 @@ def _deidentify(ds: Dataset, syntax: UID) -> bytes:
     ds.DeidentificationMethodCodeSequence = [code]
     ds.file_meta = FileMetaDataset()  # a fresh one: drops source AE titles and private meta elements
     ds.file_meta.TransferSyntaxUID = syntax
-    ds.file_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or pydicom.uid.SecondaryCaptureImageStorage
     ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or generate_uid()
     ds.preamble = None  # written as zeros: a preamble may hold a TIFF header with identifying tags
     buffer = io.BytesIO()

@@ -1,6 +1,17 @@
+"""REST API representations. Serializers validate and render; permissions and writes live elsewhere."""
+
 from rest_framework import serializers
 
-from diagnosis.models import Image, ModelVersion, Prediction, Review, Study
+from accounts.models import AuditEvent, Site
+from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "site", "mrn", "name", "birth_date", "sex", "created_at"]
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -14,29 +25,52 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Review
-        fields = ["id", "decision", "label", "note", "reviewer", "created_at"]
+        fields = ["id", "prediction", "decision", "label", "note", "reviewer", "created_at"]
 
 
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = ModelVersionSerializer()
     reviews = ReviewSerializer(many=True)
+    max_probability = serializers.SerializerMethodField()
 
     class Meta:
         model = Prediction
-        fields = ["id", "label", "probabilities", "threshold", "inference_ms", "model_version", "reviews", "created_at"]
+        fields = [
+            "id",
+            "image",
+            "label",
+            "probabilities",
+            "max_probability",
+            "threshold",
+            "inference_ms",
+            "model_version",
+            "reviews",
+            "created_at",
+        ]
+
+    def get_max_probability(self, prediction: Prediction) -> float | None:
+        return max(prediction.probabilities.values(), default=None)
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """An image's technical metadata. Never its original file name, which may name the patient."""
+
     predictions = PredictionSerializer(many=True)
 
     class Meta:
         model = Image
         fields = [
             "id",
+            "study",
             "format",
             "width",
             "height",
             "bits",
+            "photometric",
+            "frames",
+            "transfer_syntax",
+            "series_instance_uid",
+            "sop_instance_uid",
             "sha256",
             "status",
             "failure_reason",
@@ -46,7 +80,9 @@ class ImageSerializer(serializers.ModelSerializer):
 
 
 class StudySerializer(serializers.ModelSerializer):
-    images = ImageSerializer(many=True)
+    """A study with its images, their predictions and reviews."""
+
+    images = ImageSerializer(many=True, read_only=True)
 
     class Meta:
         model = Study
@@ -58,6 +94,88 @@ class StudySerializer(serializers.ModelSerializer):
             "body_part",
             "study_date",
             "description",
+            "referring_clinician",
+            "study_instance_uid",
+            "status",
             "created_at",
             "images",
         ]
+
+
+class UploadErrorSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="The uploaded file's name")
+    message = serializers.CharField()
+
+
+class UploadResultSerializer(serializers.Serializer):
+    """201 when every file was stored; 400 when any was refused (the stored ones are kept)."""
+
+    images = ImageSerializer(many=True)
+    errors = UploadErrorSerializer(many=True)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor_email",
+            "site",
+            "action",
+            "object_type",
+            "object_id",
+            "detail",
+            "ip",
+            "user_agent",
+        ]
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class PatientCreateSerializer(serializers.ModelSerializer):
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all())
+
+    class Meta:
+        model = Patient
+        fields = ["site", "mrn", "name", "birth_date", "sex"]
+
+
+class PatientUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["mrn", "name", "birth_date", "sex"]
+
+
+class StudyUpdateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = ["modality", "body_part", "study_date", "accession_number", "referring_clinician", "description"]
+
+
+class StudyCreateSerializer(StudyUpdateSerializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+
+    class Meta(StudyUpdateSerializer.Meta):
+        fields = ["patient", *StudyUpdateSerializer.Meta.fields]
+        extra_kwargs = {"modality": {"required": True}, "body_part": {"required": True}}  # as the web form asks
+
+
+class UploadSerializer(serializers.Serializer):
+    # Empty files pass here so that the upload service refuses them with its own message, file by file.
+    files = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+
+
+class DicomImportSerializer(UploadSerializer):
+    site = serializers.IntegerField(help_text="The site whose patients the files' PatientIDs are looked up in")
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    prediction = serializers.IntegerField()
+    label = serializers.CharField(max_length=64, help_text="One of the prediction's model classes")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RenditionSerializer(serializers.Serializer):
+    rendition = serializers.ChoiceField(choices=["display", "original", "deidentified"], default="display")

@@ -70,7 +70,7 @@ def test_patient_views_through_ui_and_api_are_audited(login, clinician, patient,
     client.get(reverse("diagnosis:patient_detail", args=[patient.pk]), HTTP_USER_AGENT="Ward-PC Firefox")
     ui_event = AuditEvent.objects.get(action="view", object_type="patient")
     assert (ui_event.actor, ui_event.site, ui_event.user_agent) == (clinician, patient.site, "Ward-PC Firefox")
-    client.get(reverse("api:study_detail", args=[study.pk]))
+    client.get(reverse("api:study-detail", args=[study.pk]))
     assert AuditEvent.objects.filter(action="view", object_type="study", object_id=str(study.pk)).exists()
 
 

@@ -1,6 +1,13 @@
-import pytest
+from types import SimpleNamespace
 
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import Role
 from diagnosis.models import Image, ModelVersion, Prediction
+from diagnosis.services import records
+from tests.conftest import png_bytes, with_totp
+from tests.factories import MembershipFactory, PatientFactory, StudyFactory
 
 
 @pytest.fixture
@@ -37,3 +44,43 @@ def prediction(study, model_version):
         threshold=0.5,
         inference_ms=3.0,
     )
+
+
+def png_file(name: str = "chest.png", **kwargs) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, png_bytes(**kwargs), content_type="image/png")
+
+
+@pytest.fixture
+def outside_radiologist(other_site):
+    return with_totp(MembershipFactory(site=other_site, role=Role.RADIOLOGIST).user)
+
+
+@pytest.fixture
+def outside_admin(other_site):
+    return with_totp(MembershipFactory(site=other_site, role=Role.ADMIN).user)
+
+
+def _records_at(site, clinician, model_version) -> SimpleNamespace:
+    """One of everything at `site`: patient, study, a stored PNG image and a prediction on it."""
+    patient = PatientFactory(site=site)
+    study = StudyFactory(patient=patient)
+    image = records.image_upload(study=study, file=png_file(), uploaded_by=clinician)
+    prediction = Prediction.objects.create(
+        image=image,
+        model_version=model_version,
+        label="pneumonia",
+        probabilities={"normal": 0.2, "pneumonia": 0.8},
+        threshold=0.5,
+        inference_ms=3.0,
+    )
+    return SimpleNamespace(site=site, patient=patient, study=study, image=image, prediction=prediction)
+
+
+@pytest.fixture
+def world(site, clinician, model_version):
+    return _records_at(site, clinician, model_version)
+
+
+@pytest.fixture
+def other_world(other_site, outsider, model_version):
+    return _records_at(other_site, outsider, model_version)

@@ -149,5 +149,5 @@ def test_review_with_unknown_label_is_rejected(login, radiologist, prediction):
 
 
 def test_api_study_detail_personas(login, clinician, outsider, study):
-    assert login(clinician).get(reverse("api:study_detail", args=[study.pk])).json()["id"] == study.pk
-    assert login(outsider).get(reverse("api:study_detail", args=[study.pk])).status_code == 404
+    assert login(clinician).get(reverse("api:study-detail", args=[study.pk])).json()["id"] == study.pk
+    assert login(outsider).get(reverse("api:study-detail", args=[study.pk])).status_code == 404

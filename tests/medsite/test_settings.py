@@ -73,7 +73,10 @@ def test_s3_storage_when_a_bucket_is_configured(tmp_path):
         "from django.core.files.storage import storages; s = storages['default']; "
         "print(type(s).__name__, s.bucket_name, s.default_acl)"
     )
-    env = PRODUCTION_ENV | {"MEDSITE_VAR_DIR": str(tmp_path), "MEDSITE_S3_BUCKET": "hospital-images",
-                            "MEDSITE_S3_ENDPOINT_URL": "https://minio.internal:9000"}
+    env = PRODUCTION_ENV | {
+        "MEDSITE_VAR_DIR": str(tmp_path),
+        "MEDSITE_S3_BUCKET": "hospital-images",
+        "MEDSITE_S3_ENDPOINT_URL": "https://minio.internal:9000",
+    }
     result = _manage("shell", "-c", code, env=env)
     assert result.stdout.strip().splitlines()[-1] == "S3Storage hospital-images None"

@@ -1,0 +1,104 @@
+"""What every API view shares: site-scoped, audited lists; ids the permission check reads from the body;
+and the upload response used by the browser's drag-and-drop uploader."""
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F, Model
+from rest_framework import serializers, status, viewsets
+from rest_framework.fields import empty
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent, Site
+from diagnosis import access
+from diagnosis.models import Image
+from diagnosis.serializers import UploadResultSerializer
+
+
+def pk_in_body(request, name: str) -> int:
+    """The id in the body that the permission check needs, read before the rest of the body is validated
+    (validating first could tell an outsider that, say, an MRN is taken at another site)."""
+    data = request.data if isinstance(request.data, Mapping) else {}
+    try:
+        return serializers.IntegerField(min_value=1).run_validation(data.get(name, empty))
+    except serializers.ValidationError as exc:
+        raise serializers.ValidationError({name: exc.detail}) from None
+
+
+@contextmanager
+def refusals_as_400():
+    """A service's ValidationError (bad input it found) becomes a 400 response."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+
+
+def audit_view(request, obj: Model, site: Site) -> None:
+    audit_record(
+        actor=request.user, action=AuditEvent.Action.VIEW, obj=obj, site=site, client=Client.from_request(request)
+    )
+
+
+def audit_list(request, model: type[Model], count: int, site: Site | None) -> None:
+    """One VIEW event for a page of a list: the model and how many rows; no names, MRNs or search terms."""
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type=model._meta.model_name,
+        site=site,
+        client=Client.from_request(request),
+        detail={"count": count},
+    )
+
+
+class SiteScopedViewSet(viewsets.GenericViewSet):
+    """A viewset over the rows of the user's sites. Subclasses set `queryset` and `site_field`, the path from
+    the model to its Site; their retrieve and write actions use the access helpers, as the web views do."""
+
+    site_field: str
+    lookup_value_converter = "int"
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):  # schema generation: there is no user
+            return queryset.none()
+        sites = access.sites_for(self.request.user)
+        return queryset.filter(**{f"{self.site_field}__in": sites}).annotate(listed_site_id=F(self.site_field))
+
+
+class AuditedListMixin:
+    """list(): a filtered, ordered page of the user's sites' rows, audited as one VIEW event."""
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        site_ids = {row.listed_site_id for row in page}
+        site = Site.objects.get(pk=site_ids.pop()) if len(site_ids) == 1 else None
+        audit_list(request, self.queryset.model, count=len(page), site=site)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+def store_each(files: Iterable, store: Callable[[object], Image]) -> Response:
+    """Store every file with `store`, keeping the ones that succeed. 201 when all were stored; 400 listing
+    each refused file with the service's message otherwise. The drag-and-drop uploader reads this shape."""
+    images, errors = [], []
+    for file in files:
+        try:
+            images.append(store(file))
+        except DjangoValidationError as exc:
+            errors.append({"file": file.name, "message": " ".join(exc.messages)})
+    body = UploadResultSerializer({"images": images, "errors": errors}).data
+    return Response(body, status=status.HTTP_400_BAD_REQUEST if errors else status.HTTP_201_CREATED)
+
+
+class IgnoreAcceptHeader(BaseContentNegotiation):
+    """For file downloads: whatever the client accepts (application/dicom, image/png...), errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

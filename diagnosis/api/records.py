@@ -1,0 +1,202 @@
+"""Patients, studies, images and DICOM imports: the REST twins of the web UI's record pages."""
+
+from django.db.models import prefetch_related_objects
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from accounts.audit import Client
+from accounts.models import Role
+from diagnosis import access, views
+from diagnosis.api.base import (
+    AuditedListMixin,
+    IgnoreAcceptHeader,
+    SiteScopedViewSet,
+    audit_list,
+    audit_view,
+    pk_in_body,
+    refusals_as_400,
+    store_each,
+)
+from diagnosis.filters import PatientFilter, StudyFilter
+from diagnosis.models import Image, Patient, Study
+from diagnosis.serializers import (
+    DicomImportSerializer,
+    ImageSerializer,
+    PatientCreateSerializer,
+    PatientSerializer,
+    PatientUpdateSerializer,
+    RenditionSerializer,
+    StudyCreateSerializer,
+    StudySerializer,
+    StudyUpdateSerializer,
+    UploadResultSerializer,
+    UploadSerializer,
+)
+from diagnosis.services import records
+
+IMAGE_DETAILS = ("predictions__model_version", "predictions__reviews__reviewer")
+STUDY_DETAILS = tuple(f"images__{path}" for path in IMAGE_DETAILS)
+UPLOAD_RESPONSES = {201: UploadResultSerializer, 400: UploadResultSerializer}
+
+
+@extend_schema(tags=["patients"])
+@extend_schema_view(list=extend_schema(summary="Patients of your sites (search by MRN or name)"))
+class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
+    """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete."""
+
+    queryset = Patient.objects.all()
+    serializer_class = PatientSerializer
+    site_field = "site"
+    filterset_class = PatientFilter
+    search_fields = ["mrn", "name"]
+    ordering_fields = ["created_at", "mrn", "name", "birth_date"]
+    ordering = ["-created_at", "-id"]
+
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
+    def create(self, request):
+        access.get_site_for_user(request, pk_in_body(request, "site"), roles=[Role.CLINICIAN])
+        serializer = PatientCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = records.patient_create(
+            **serializer.validated_data, created_by=request.user, client=Client.from_request(request)
+        )
+        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk):
+        patient = access.get_patient_for_user(request, pk)
+        audit_view(request, patient, patient.site)
+        return Response(PatientSerializer(patient).data)
+
+    @extend_schema(request=PatientUpdateSerializer, responses=PatientSerializer)
+    def partial_update(self, request, pk):
+        patient = access.get_patient_for_user(request, pk, roles=[Role.CLINICIAN])
+        serializer = PatientUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with refusals_as_400():  # e.g. the new MRN is taken at this site
+            records.patient_update(
+                patient=patient,
+                **serializer.validated_data,
+                changed_by=request.user,
+                client=Client.from_request(request),
+            )
+        return Response(PatientSerializer(patient).data)
+
+
+@extend_schema(tags=["studies"])
+class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
+    """Studies. Any member of the patient's site reads them; clinicians register, edit and upload images."""
+
+    queryset = Study.objects.prefetch_related(*STUDY_DETAILS)
+    serializer_class = StudySerializer
+    site_field = "patient__site"
+    filterset_class = StudyFilter
+    ordering_fields = ["created_at", "study_date", "modality", "status"]
+    ordering = ["-created_at", "-id"]
+
+    @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer})
+    def create(self, request):
+        access.get_patient_for_user(request, pk_in_body(request, "patient"), roles=[Role.CLINICIAN])
+        serializer = StudyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        study = records.study_create(
+            **serializer.validated_data, created_by=request.user, client=Client.from_request(request)
+        )
+        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk):
+        study = access.get_study_for_user(request, pk)
+        prefetch_related_objects([study], *STUDY_DETAILS)
+        audit_view(request, study, study.site)
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=StudyUpdateSerializer, responses=StudySerializer)
+    def partial_update(self, request, pk):
+        study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
+        serializer = StudyUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        records.study_update(
+            study=study, **serializer.validated_data, changed_by=request.user, client=Client.from_request(request)
+        )
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(methods=["GET"], responses=ImageSerializer(many=True), summary="The study's images", description="")
+    @action(detail=True, methods=["get"], filter_backends=[], parser_classes=[MultiPartParser])
+    def images(self, request, pk):
+        study = access.get_study_for_user(request, pk)
+        page = self.paginate_queryset(study.images.prefetch_related(*IMAGE_DETAILS).order_by("uploaded_at", "id"))
+        audit_list(request, Image, count=len(page), site=study.site)
+        return self.get_paginated_response(ImageSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=UploadSerializer,
+        responses=UPLOAD_RESPONSES,
+        summary="Upload images (one or more files)",
+        description="Each file is stored and queued for analysis, or refused with a message. Files that were "
+        "stored stay stored when others are refused: the response is then 400 and lists both.",
+    )
+    @images.mapping.post
+    def upload_images(self, request, pk):
+        study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
+        serializer = UploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        client = Client.from_request(request)
+        return store_each(
+            serializer.validated_data["files"],
+            lambda file: records.image_upload(study=study, file=file, uploaded_by=request.user, client=client),
+        )
+
+
+@extend_schema(tags=["images"])
+class ImageViewSet(SiteScopedViewSet):
+    """An image's metadata and files. Images are listed under their study."""
+
+    queryset = Image.objects.all()
+    serializer_class = ImageSerializer
+    site_field = "study__patient__site"
+
+    def retrieve(self, request, pk):
+        image = access.get_image_for_user(request, pk)
+        prefetch_related_objects([image], *IMAGE_DETAILS)
+        audit_view(request, image, image.study.site)
+        return Response(ImageSerializer(image).data)
+
+    @extend_schema(
+        parameters=[RenditionSerializer],
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "application/dicom"): OpenApiTypes.BINARY,
+        },
+        summary="Download an image file",
+        description="display: the 8-bit PNG without metadata; original: the file as uploaded; deidentified: "
+        "the de-identified DICOM (DICOM uploads only). Never cached; every download is audited.",
+    )
+    @action(detail=True, url_path="file", content_negotiation_class=IgnoreAcceptHeader)
+    def file(self, request, pk):
+        query = RenditionSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        # The web UI's view streams it: the same site check, audit event and private, no-store caching.
+        return views.image_file(request, pk, rendition=query.validated_data["rendition"])
+
+
+@extend_schema(tags=["images"])
+class DicomImportViewSet(viewsets.GenericViewSet):
+    """DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records."""
+
+    serializer_class = DicomImportSerializer
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=DicomImportSerializer, responses=UPLOAD_RESPONSES, summary="Import DICOM files")
+    def create(self, request):
+        site = access.get_site_for_user(request, pk_in_body(request, "site"), roles=[Role.CLINICIAN])
+        serializer = DicomImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        client = Client.from_request(request)
+        return store_each(
+            serializer.validated_data["files"],
+            lambda file: records.dicom_import(site=site, file=file, uploaded_by=request.user, client=client),
+        )

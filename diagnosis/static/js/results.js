@@ -1,0 +1,45 @@
+/* MedSite study results: tell screen-reader users what changed when htmx swaps in a new #results.
+ *
+ * The #results element is replaced wholesale every 2 s while images are pending; making it a live region would
+ * re-read the whole list on every poll. Instead each image card carries a one-line data-announce, and the stable
+ * #results-announcer (role=status, aria-live=polite) speaks only the lines that changed since the last swap.
+ */
+(function () {
+  "use strict";
+
+  function lines(root) {
+    var cards = root ? root.querySelectorAll("[data-announce]") : [];
+    return Array.prototype.map.call(cards, function (card) { return card.getAttribute("data-announce"); });
+  }
+
+  /* The lines of `now` that were not in `before`. Pure, so it can be tested without a browser. */
+  function changes(before, now) {
+    return now.filter(function (line) { return before.indexOf(line) === -1; });
+  }
+
+  function init() {
+    var announcer = document.getElementById("results-announcer");
+    if (!announcer) {
+      return;
+    }
+    var last = lines(document.getElementById("results"));
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var results = document.getElementById("results");
+      var now = lines(results);
+      var changed = changes(last, now);
+      last = now;
+      if (changed.length) {
+        announcer.textContent = changed.join(". ") + ".";
+      }
+    });
+  }
+
+  window.MedSiteResults = { changes: changes };
+  if (typeof document !== "undefined" && document.getElementById) {
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", init);
+    } else {
+      init();
+    }
+  }
+})();
