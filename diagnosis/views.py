@@ -72,10 +72,14 @@ def patient_update(request, pk: int):
     patient = access.get_patient_for_user(request, pk, roles=[Role.CLINICIAN])
     form = PatientUpdateForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
     if request.method == "POST" and form.is_valid():
-        records.patient_update(
-            patient=patient, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
-        )
-        return redirect("diagnosis:patient_detail", pk=patient.pk)
+        try:
+            records.patient_update(
+                patient=patient, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
+            )
+        except ValidationError as exc:  # e.g. the new MRN is taken at this site
+            form.add_error(None, exc)
+        else:
+            return redirect("diagnosis:patient_detail", pk=patient.pk)
     return render(request, "diagnosis/patient_form.html", {"form": form, "patient": patient})
 
 

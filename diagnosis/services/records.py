@@ -42,24 +42,30 @@ def patient_create(
     return patient
 
 
-@transaction.atomic
 def patient_update(*, patient: Patient, changed_by: User, client: Client = SYSTEM, **fields) -> Patient:
-    """Change demographics (name, birth_date, sex, mrn). The audit event lists which fields changed."""
-    changed = sorted(name for name, value in fields.items() if getattr(patient, name) != value)
+    """Change demographics (mrn, name, birth_date, sex). The audit event lists which fields changed."""
+    return _update(patient, fields, site=patient.site, changed_by=changed_by, client=client)
+
+
+def _update(record: Patient | Study, fields: dict, *, site: Site, changed_by: User, client: Client):
+    """Apply the fields that differ, validate, save only those, and audit their names (not their values)."""
+    changed = sorted(name for name, value in fields.items() if getattr(record, name) != value)
+    if not changed:
+        return record
     for name in changed:
-        setattr(patient, name, fields[name])
-    if changed:
-        patient.full_clean(exclude=["created_by"])
-        patient.save(update_fields=changed)
+        setattr(record, name, fields[name])
+    record.full_clean(exclude=["created_by"])
+    with transaction.atomic():
+        record.save(update_fields=changed)
         audit_record(
             actor=changed_by,
             action=AuditEvent.Action.UPDATE,
-            obj=patient,
-            site=patient.site,
+            obj=record,
+            site=site,
             client=client,
             detail={"fields": changed},
         )
-    return patient
+    return record
 
 
 @transaction.atomic
@@ -91,24 +97,10 @@ def study_create(
     return study
 
 
-@transaction.atomic
 def study_update(*, study: Study, changed_by: User, client: Client = SYSTEM, **fields) -> Study:
     if "body_part" in fields:
         fields["body_part"] = fields["body_part"].strip().upper()
-    changed = sorted(name for name, value in fields.items() if getattr(study, name) != value)
-    for name in changed:
-        setattr(study, name, fields[name])
-    if changed:
-        study.save(update_fields=changed)
-        audit_record(
-            actor=changed_by,
-            action=AuditEvent.Action.UPDATE,
-            obj=study,
-            site=study.site,
-            client=client,
-            detail={"fields": changed},
-        )
-    return study
+    return _update(study, fields, site=study.site, changed_by=changed_by, client=client)
 
 
 def study_refresh_status(*, study: Study) -> str:

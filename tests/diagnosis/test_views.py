@@ -151,3 +151,30 @@ def test_review_with_unknown_label_is_rejected(login, radiologist, prediction):
 def test_api_study_detail_personas(login, clinician, outsider, study):
     assert login(clinician).get(reverse("api:study-detail", args=[study.pk])).json()["id"] == study.pk
     assert login(outsider).get(reverse("api:study-detail", args=[study.pk])).status_code == 404
+
+
+def test_clinician_edits_patient_and_study_and_each_change_is_audited(login, clinician, patient, study):
+    client = login(clinician)
+    response = client.post(
+        reverse("diagnosis:patient_update", args=[patient.pk]),
+        {"mrn": patient.mrn, "name": "Corrected Name", "sex": "F", "birth_date": "1970-01-02"},
+    )
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.name == "Corrected Name"
+    event = AuditEvent.objects.get(action="update", object_type="patient")
+    assert event.detail == {"fields": ["birth_date", "name"]}  # field names only, never the values
+    client.post(reverse("diagnosis:study_update", args=[study.pk]), {"modality": "DX", "body_part": "chest"})
+    study.refresh_from_db()
+    assert (study.modality, study.body_part) == ("DX", "CHEST")
+    assert AuditEvent.objects.filter(action="update", object_type="study").count() == 1
+
+
+def test_editing_to_a_taken_mrn_is_refused(login, clinician, patient, site):
+    other = PatientFactory(site=site, mrn="TAKEN-1")
+    response = login(clinician).post(
+        reverse("diagnosis:patient_update", args=[patient.pk]), {"mrn": other.mrn, "name": "X", "sex": "F"}
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="update").exists()
