@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,13 +16,14 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEvent
 from diagnosis.models import Patient, Prediction, Review, Study
 from diagnosis.services import records
+from tests.datasets import DICOM_SAMPLES
 from tests.diagnosis.conftest import png_file
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
 # shared/ lies beside the repository, as settings.py expects for the other data sets.
-DICOM_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dicom-samples"
+
 DICOM_WITH_PATIENT_ID = "693_UNCI.dcm"  # real CT slice; PatientID CQ500-CT-310
 DICOM_WITHOUT_PATIENT_ID = "MR_Implicit_Little.dcm"  # real MR slice; its PatientID is absent
 

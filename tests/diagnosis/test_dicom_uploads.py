@@ -13,11 +13,12 @@ from pydicom.data import get_testdata_file
 from diagnosis.models import Image, Patient, Prediction, Study
 from diagnosis.services.inference import image_run_inference
 from diagnosis.services.training import model_register
+from tests.datasets import DICOM_SAMPLES
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dicom-samples"
+SAMPLES = DICOM_SAMPLES
 REAL_FILES = sorted(SAMPLES.glob("*.dcm"))
 PYDICOM_FILES = {  # one per compressed transfer syntax, from pydicom's own test data
     "JPEG baseline": "SC_rgb_jpeg_dcmtk.dcm",

@@ -11,7 +11,16 @@ import pytest
 from PIL import Image
 
 from mlcore.config import ModelConfig
-from mlcore.data import DataError, Split, load_folder_tree, load_image, load_npz, load_source, make_dataset
+from mlcore.data import (
+    DataError,
+    Split,
+    load_folder_tree,
+    load_image,
+    load_manifest,
+    load_npz,
+    load_source,
+    make_dataset,
+)
 
 
 def _write_npz(path: Path, n_classes: int = 2, with_test: bool = True) -> None:
@@ -217,3 +226,82 @@ def test_make_dataset_train_augments_and_keeps_labels() -> None:
     assert not any(img[..., 0].tobytes() in originals for img in x)  # every sample was altered
     with pytest.raises(ValueError):
         make_dataset(split, "test", _cfg())
+
+
+def _write_manifest(tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    lines = ["path,label,patient_id,split"] + [",".join(row) for row in rows]
+    path = tmp_path / "manifest.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _patient_rows(tmp_path: Path, n_patients: int = 40, per_patient: int = 2) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for p in range(n_patients):
+        label = "sick" if p % 2 else "well"
+        for k in range(per_patient):
+            rel = f"img/p{p:02d}_{k}.png"
+            _write_png(tmp_path / rel, (p * 5 + k) % 256, size=(12, 12))
+            rows.append((rel, label, f"P{p:02d}", ""))
+    return rows
+
+
+def test_load_manifest_splits_by_patient(tmp_path: Path) -> None:
+    path = _write_manifest(tmp_path, _patient_rows(tmp_path))
+    data = load_manifest(path, image_size=8, seed=0)
+    assert data.classes == ("sick", "well") and data.test is not None
+    values = {
+        name: {int(v) for v in split.images[:, 0, 0]}
+        for name, split in (("train", data.train), ("val", data.val), ("test", data.test))
+    }
+    patients = {name: {v // 5 for v in vals} for name, vals in values.items()}  # value = patient * 5 + k
+    assert not patients["train"] & patients["val"] and not patients["train"] & patients["test"]
+    assert not patients["val"] & patients["test"]
+    assert sum(len(p) for p in patients.values()) == 40
+    assert all(len(np.unique(s.labels)) == 2 for s in (data.train, data.val, data.test))
+    assert load_manifest(path, image_size=8, seed=0).source_sha256 == data.source_sha256
+    assert load_source(path, image_size=8, seed=0).train.labels.tolist() == data.train.labels.tolist()
+
+
+def test_load_manifest_keeps_given_splits_and_patients_together(tmp_path: Path) -> None:
+    rows = _patient_rows(tmp_path, n_patients=30)
+    rows = [(p, lbl, pid, "test" if pid in ("P00", "P01") else s) for p, lbl, pid, s in rows]
+    rows[4] = (*rows[4][:3], "train")  # P02's first image: its second image must follow it
+    data = load_manifest(_write_manifest(tmp_path, rows), image_size=8)
+    assert data.test is not None and sorted(data.test.images[:, 0, 0].tolist()) == [0, 1, 5, 6]
+    train_values = set(data.train.images[:, 0, 0].tolist())
+    assert {10, 11} <= train_values
+
+
+def test_load_manifest_rejects_patient_in_two_splits_and_bad_rows(tmp_path: Path) -> None:
+    rows = _patient_rows(tmp_path, n_patients=10)
+    rows[0] = (*rows[0][:3], "train")
+    rows[1] = (*rows[1][:3], "test")
+    with pytest.raises(DataError, match="more than one split"):
+        load_manifest(_write_manifest(tmp_path, rows))
+    (tmp_path / "bad.csv").write_text("path,label\nx.png,a\n")
+    with pytest.raises(DataError, match="patient_id"):
+        load_manifest(tmp_path / "bad.csv")
+    rows = _patient_rows(tmp_path, n_patients=10)
+    rows[0] = (*rows[0][:3], "holdout")
+    with pytest.raises(DataError, match="holdout"):
+        load_manifest(_write_manifest(tmp_path, rows))
+
+
+def test_load_folder_tree_dedup_pool_splits_duplicate_groups(tmp_path: Path) -> None:
+    for cls, base in (("a", 0), ("b", 128)):
+        for i in range(30):
+            _write_png(tmp_path / "Training" / cls / f"{i:02d}.png", base + i)
+        for i in range(0, 30, 3):  # every third training image reappears in Testing
+            _write_png(tmp_path / "Testing" / cls / f"t{i:02d}.png", base + i)
+    official = load_folder_tree(tmp_path, image_size=8)
+    assert official.test is not None and len(official.test.labels) == 20  # default unchanged
+    data = load_folder_tree(tmp_path, image_size=8, dedup_pool=True, seed=1)
+    assert data.test is not None
+    sides = [{int(v) for v in s.images[:, 0, 0]} for s in (data.train, data.val, data.test)]
+    assert not sides[0] & sides[1] and not sides[0] & sides[2] and not sides[1] & sides[2]
+    assert sum(len(s.labels) for s in (data.train, data.val, data.test)) == 80
+    assert len(sides[0] | sides[1] | sides[2]) == 60
+    assert all(len(np.unique(s.labels)) == 2 for s in (data.train, data.val, data.test))
+    again = load_folder_tree(tmp_path, image_size=8, dedup_pool=True, seed=1)
+    assert again.test is not None and again.test.images.tobytes() == data.test.images.tobytes()

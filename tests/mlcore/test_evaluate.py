@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from mlcore.evaluate import evaluate, youden_threshold
+from mlcore.evaluate import (
+    bootstrap_ci,
+    evaluate,
+    expected_calibration_error,
+    threshold_for_sensitivity,
+    youden_threshold,
+)
 
 BINARY = ("normal", "pneumonia")
 LABELS = np.array([0, 0, 1, 1])
@@ -65,3 +71,64 @@ def test_youden_threshold_known_answers() -> None:
     assert (m["sensitivity"], m["specificity"]) == (0.5, 1.0)
     with pytest.raises(ValueError):
         youden_threshold(np.array([0.2, 0.4]), np.array([1, 1]))
+
+
+def test_evaluate_reports_ece() -> None:
+    m = evaluate(PROBS, LABELS, BINARY)
+    # confidences 0.9, 0.6, 0.6, 0.9; correct 1, 0, 0, 1: bins (0.5, 0.6] and (0.8, 0.9], each half
+    assert m["ece"] == pytest.approx(0.5 * abs(0 - 0.6) + 0.5 * abs(1 - 0.9))
+
+
+def test_expected_calibration_error_known_values() -> None:
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]])
+    labels = np.array([0, 1, 1, 1])  # correct, wrong, correct, correct; one sample per bin
+    assert expected_calibration_error(probs, labels) == pytest.approx((0.1 + 0.8 + 0.3 + 0.4) / 4)
+    shared = np.array([[0.95, 0.05], [0.92, 0.08]])  # one bin (0.9, 1.0]: accuracy 0.5, confidence 0.935
+    assert expected_calibration_error(shared, np.array([0, 1])) == pytest.approx(0.435)
+    perfect = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(perfect, np.array([0, 1])) == 0.0
+
+
+def test_threshold_for_sensitivity_known_answers() -> None:
+    scores = np.array([0.9, 0.8, 0.4, 0.3, 0.7, 0.2])
+    labels = np.array([1, 1, 1, 1, 0, 0])
+    assert threshold_for_sensitivity(scores, labels, target=0.75) == 0.4  # 3 of 4 positives
+    assert threshold_for_sensitivity(scores, labels, target=0.95) == 0.3  # needs all 4
+    assert threshold_for_sensitivity(scores, labels, target=0.5) == 0.8
+    probs = np.stack([1 - scores, scores], axis=1)
+    assert evaluate(probs, labels, BINARY, threshold=0.4)["sensitivity"] == 0.75
+    with pytest.raises(ValueError):
+        threshold_for_sensitivity(scores, np.zeros(6), target=0.9)
+    with pytest.raises(ValueError):
+        threshold_for_sensitivity(scores, labels, target=0.0)
+
+
+def test_bootstrap_ci_perfect_classifier_has_degenerate_intervals() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    probs = np.eye(2)[labels] * 0.8 + 0.1
+    ci = bootstrap_ci(probs, labels, BINARY, n=50, seed=1)
+    assert ci["n_resamples"] == 50
+    assert ci["accuracy"] == {"estimate": 1.0, "low": 1.0, "high": 1.0}
+    assert ci["roc_auc"]["low"] == 1.0 and ci["per_class"]["pneumonia"]["recall"]["high"] == 1.0
+    json.dumps(ci, allow_nan=False)
+
+
+def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 2] * 10)
+    probs = rng.dirichlet([1, 1, 1], size=30)
+    probs[np.arange(30), labels] += 0.5
+    probs /= probs.sum(axis=1, keepdims=True)
+    ci = bootstrap_ci(probs, labels, ("a", "b", "c"), n=200, seed=3)
+    for entry in (ci["accuracy"], ci["roc_auc"], ci["per_class"]["b"]["precision"]):
+        assert entry["low"] <= entry["estimate"] <= entry["high"]
+    assert ci["accuracy"]["low"] < ci["accuracy"]["high"]
+    assert bootstrap_ci(probs, labels, ("a", "b", "c"), n=200, seed=3) == ci
+
+
+def test_bootstrap_ci_plain_resampling_skips_resamples_missing_a_class() -> None:
+    labels = np.array([0, 0, 0, 0, 0, 1])
+    probs = np.eye(2)[labels] * 0.6 + 0.2
+    ci = bootstrap_ci(probs, labels, BINARY, n=100, seed=0, stratified=False)
+    assert 0 < ci["n_resamples"] < 100  # P(no positive drawn) = (5/6)^6, about a third
+    assert ci["accuracy"]["low"] == 1.0

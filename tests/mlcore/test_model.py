@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from mlcore.config import ModelConfig
-from mlcore.model import LAST_CONV_LAYER, build_model
+from mlcore.config import MIN_IMAGE_SIZE, ModelConfig
+from mlcore.model import BACKBONE_LAYER, LAST_CONV_LAYER, WeightsError, build_model, make_backbone, use_mixed_precision
 
 
 def _cfg(**overrides: object) -> ModelConfig:
@@ -48,3 +51,121 @@ def test_unknown_backbone_and_bad_std_are_rejected() -> None:
         _cfg(backbone="resnet9000")
     with pytest.raises(ValueError, match="std"):
         build_model(_cfg(), mean=0.0, std=0.0)
+
+
+# Backbone parameters with include_top=False (independent of input size), from the Keras reference.
+BASE_PARAMS = {
+    "resnet50": 23_587_712,
+    "densenet121": 7_037_504,
+    "inceptionv3": 21_802_784,
+    "mobilenetv2": 2_257_984,
+    "vgg16": 14_714_688,
+    "efficientnetb0": 4_049_571,
+}
+PREPROCESS_MODULES = {
+    "resnet50": keras.applications.resnet50,
+    "densenet121": keras.applications.densenet,
+    "inceptionv3": keras.applications.inception_v3,
+    "mobilenetv2": keras.applications.mobilenet_v2,
+    "vgg16": keras.applications.vgg16,
+    "efficientnetb0": keras.applications.efficientnet,
+}
+
+
+def _small(backbone: str, **overrides: object) -> ModelConfig:
+    return _cfg(classes=("a", "b"), backbone=backbone, image_size=MIN_IMAGE_SIZE[backbone], **overrides)
+
+
+@pytest.fixture(scope="module")
+def imagenet_models() -> dict[str, keras.Model]:
+    return {name: build_model(_small(name), mean=0.0, std=1.0) for name in BASE_PARAMS}
+
+
+@pytest.mark.parametrize("backbone", sorted(BASE_PARAMS))
+def test_imagenet_backbone_builds_frozen_and_runs(imagenet_models: dict[str, keras.Model], backbone: str) -> None:
+    model = imagenet_models[backbone]
+    base = model.get_layer(BACKBONE_LAYER)
+    features = base.output_shape[-1]
+    assert base.count_params() == BASE_PARAMS[backbone]
+    assert model.count_params() == BASE_PARAMS[backbone] + features * 2 + 2
+    assert base.trainable is False
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == features * 2 + 2  # the head only
+    pixels = np.random.default_rng(0).uniform(0, 255, size=(2, 40, 36, 1)).astype(np.float32)
+    probs = keras.ops.convert_to_numpy(model(pixels, training=False))
+    assert probs.shape == (2, 2) and np.isfinite(probs).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backbone", sorted(BASE_PARAMS))
+def test_preprocessing_matches_keras_preprocess_input(imagenet_models: dict[str, keras.Model], backbone: str) -> None:
+    model = imagenet_models[backbone]
+    size = MIN_IMAGE_SIZE[backbone]
+    grey = np.random.default_rng(1).uniform(0, 255, size=(2, size, size, 1)).astype(np.float32)
+    ours = keras.ops.convert_to_numpy(keras.Model(model.input, model.get_layer("preprocess").output)(grey))
+    reference = PREPROCESS_MODULES[backbone].preprocess_input(np.repeat(grey, 3, axis=-1))
+    np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(reference), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("backbone", ["efficientnetb0", "mobilenetv2"])
+def test_imagenet_build_is_pure_despite_auto_named_layers(backbone: str) -> None:
+    first = build_model(_small(backbone), mean=0.0, std=1.0)
+    second = build_model(_small(backbone), mean=0.0, std=1.0)
+    assert first.get_config() == second.get_config()
+
+
+def test_image_size_is_validated_per_backbone() -> None:
+    with pytest.raises(ValueError, match="at least 75"):
+        _cfg(backbone="inceptionv3", image_size=74)
+    with pytest.raises(ValueError, match="at least 32"):
+        _cfg(backbone="resnet50", image_size=31)
+    assert _cfg(backbone="inceptionv3", image_size=75).image_size == 75
+
+
+def test_imagenet_backbones_take_raw_pixels() -> None:
+    assert _cfg().dataset_normalization and not _small("vgg16").dataset_normalization
+    with pytest.raises(ValueError, match="raw pixels"):
+        build_model(_small("vgg16"), mean=120.0, std=60.0)
+
+
+def test_weights_values_are_validated() -> None:
+    for bad in ("imagenet21k", "weights.pt", ""):
+        with pytest.raises(ValueError, match="weights"):
+            _small("mobilenetv2", weights=bad)
+    with pytest.raises(ValueError, match="compact"):
+        _cfg(weights="imagenet")
+    with pytest.raises(WeightsError, match="does not exist"):
+        make_backbone(_small("mobilenetv2", weights="/nonexistent/base.weights.h5"))
+
+
+def test_weights_load_from_local_file(tmp_path: Path) -> None:
+    base = make_backbone(_small("mobilenetv2"))
+    base.set_weights([w + 0.5 for w in base.get_weights()])  # distinct from any fresh initialisation
+    path = tmp_path / "mobilenetv2.weights.h5"
+    base.save_weights(path)
+    model = build_model(_small("mobilenetv2", weights=str(path)), mean=0.0, std=1.0)
+    loaded = model.get_layer(BACKBONE_LAYER)
+    for expected, actual in zip(base.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(expected, actual)
+    assert loaded.trainable is False
+
+
+def test_imagenet_download_failure_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(**kwargs: object) -> keras.Model:
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", offline)  # no network call, ever
+    with pytest.raises(WeightsError, match="network access"):
+        make_backbone(_small("mobilenetv2", weights="imagenet"))
+
+
+def test_mixed_precision_is_off_on_cpu_and_scoped() -> None:
+    assert not tf.config.list_physical_devices("GPU")
+    assert use_mixed_precision(_cfg()) is False and use_mixed_precision(_cfg(mixed_precision="on")) is True
+    model = build_model(_cfg(), mean=0.0, std=1.0)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    mixed = build_model(_cfg(mixed_precision="on"), mean=0.0, std=1.0)
+    assert mixed.get_layer(LAST_CONV_LAYER).dtype_policy.name == "mixed_float16"
+    assert mixed.get_layer("probs").dtype_policy.name == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the build
+    with pytest.raises(ValueError, match="mixed_precision"):
+        _cfg(mixed_precision="bf16")

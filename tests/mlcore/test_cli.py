@@ -1,0 +1,74 @@
+"""End-to-end tests of `python -m mlcore` on a tiny .npz (subprocesses: TensorFlow loads in each)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mlcore.__main__ import main
+from mlcore.data import Split
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "mlcore", *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, make_toy_split: Callable[..., Split]) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    splits = {"train": make_toy_split(10, 10, seed=21), "val": make_toy_split(5, 5, seed=22)}
+    splits["test"] = make_toy_split(5, 5, seed=23)
+    splits["test"].images[0] = splits["train"].images[0]  # planted leak: reported, not fatal
+    arrays = {f"{n}_{k}": getattr(s, k) for n, s in splits.items() for k in ("images", "labels")}
+    np.savez(root / "tiny.npz", **arrays)
+    config = {"source": "tiny.npz", "out": str(root / "bundles"), "task": "tiny", "image_size": 16,
+              "epochs": 1, "batch_size": 16, "seed": 0}  # fmt: skip
+    (root / "tiny.json").write_text(json.dumps(config))
+    Image.fromarray(splits["test"].images[3]).save(root / "x.png")
+    return root
+
+
+def test_cli_train_predict_evaluate(project: Path) -> None:
+    trained = _run("train", str(project / "tiny.json"))
+    assert trained.returncode == 0, trained.stderr
+    assert "leakage check: DUPLICATES" in trained.stdout and "train-test: 1 exact pairs" in trained.stdout
+    bundle = Path(trained.stdout.split("bundle: ")[1].splitlines()[0])
+    assert bundle.is_dir() and (bundle / "manifest.json").is_file()
+
+    predicted = _run("predict", str(bundle), str(project / "x.png"))
+    assert predicted.returncode == 0, predicted.stderr
+    line = predicted.stdout.strip().splitlines()[-1].split("\t")
+    assert line[0].endswith("x.png") and line[1] in ("class_0", "class_1") and "class_1=" in line[2]
+
+    out = project / "report"
+    evaluated = _run("evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(out), "--bootstrap", "50")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["n"] == 10 and report["metrics"]["bootstrap_ci"]["n_resamples"] == 50
+    assert (out / "roc.png").is_file() and (out / "confusion_matrix.png").is_file()
+
+    strict = _run("evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(out), "--strict-leakage")
+    assert strict.returncode == 3 and "strict-leakage" in strict.stderr
+
+
+def test_cli_tune_and_cv_print_tables(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(project / "tiny.json")
+    assert main(["tune", config, "--grid", '{"dropout": [0.0, 0.4]}']) == 0
+    out = capsys.readouterr().out
+    assert "leakage check" in out and "rank" in out and "best (roc_auc)" in out
+    assert main(["cv", config, "--k", "2"]) == 0
+    assert "mean" in capsys.readouterr().out
+    assert main(["tune", config, "--grid", "[1, 2]"]) == 2
