@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -71,3 +72,34 @@ def test_predict_validates_input(bundle: Bundle) -> None:
         predictor.predict([np.zeros((16, 16), np.float32)])
     with pytest.raises(ValueError):
         predictor.predict([np.zeros((16, 16, 3), np.uint8)])
+
+
+def test_results_carry_batch_timings(bundle: Bundle) -> None:
+    images = [_image(16, 16, False, 1), _image(24, 20, True, 2), _image(16, 16, True, 3)]
+    results = Predictor(bundle).predict(images)
+    sizes = [r.timings.batch_size for r in results if r.timings is not None]
+    assert sizes == [2, 1, 2]
+    for r in results:
+        assert r.timings is not None and r.timings.preprocess_ms >= 0.0 and r.timings.inference_ms > 0.0
+    assert results[0].timings is results[2].timings  # one batch, one measurement
+
+
+def test_predict_is_thread_safe(bundle: Bundle) -> None:
+    predictor = Predictor(bundle)  # shared, and its forward function is built lazily by the threads
+    images = [_image(16 + i % 3, 16, bright=i % 2 == 1, seed=i) for i in range(8)]
+    expected = [r.probabilities for r in Predictor(bundle).predict(images)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda _: predictor.predict(images), range(8)))
+    for outcome in outcomes:
+        for got, want in zip(outcome, expected, strict=True):
+            assert got.probabilities == pytest.approx(want, abs=1e-6)
+
+
+def test_predict_with_gradcam_explains_the_decided_label(bundle: Bundle) -> None:
+    images = [_image(16, 16, False, 1), _image(30, 22, True, 2)]
+    pairs = Predictor(bundle).predict_with_gradcam(images)
+    assert [r.label for r, _ in pairs] == [r.label for r in Predictor(bundle).predict(images)]
+    for (result, cam), image in zip(pairs, images, strict=True):
+        assert cam.heatmap.shape == image.shape and 0.0 <= cam.heatmap.min() <= cam.heatmap.max() <= 1.0
+        assert bundle.manifest.classes[cam.class_index] == result.label
+        assert cam.overlay_png.startswith(b"\x89PNG")

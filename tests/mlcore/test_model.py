@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from mlcore.config import MIN_IMAGE_SIZE, ModelConfig
+from mlcore.gradcam import find_last_conv_layer, gradcam
 from mlcore.model import BACKBONE_LAYER, LAST_CONV_LAYER, WeightsError, build_model, make_backbone, use_mixed_precision
 
 
@@ -76,8 +77,19 @@ def _small(backbone: str, **overrides: object) -> ModelConfig:
     return _cfg(classes=("a", "b"), backbone=backbone, image_size=MIN_IMAGE_SIZE[backbone], **overrides)
 
 
+GRADCAM_LAYER = {
+    "resnet50": "backbone/conv5_block3_out",
+    "densenet121": "backbone/relu",
+    "inceptionv3": "backbone/mixed10",
+    "mobilenetv2": "backbone/out_relu",
+    "vgg16": "backbone/block5_conv3",
+    "efficientnetb0": "backbone/top_activation",
+}
+
+
 @pytest.fixture(scope="module")
 def imagenet_models() -> dict[str, keras.Model]:
+    """Each backbone built once at its minimum size; every per-backbone test here shares them (CPU time)."""
     return {name: build_model(_small(name), mean=0.0, std=1.0) for name in BASE_PARAMS}
 
 
@@ -106,11 +118,29 @@ def test_preprocessing_matches_keras_preprocess_input(imagenet_models: dict[str,
     np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(reference), rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("backbone", ["efficientnetb0", "mobilenetv2"])
-def test_imagenet_build_is_pure_despite_auto_named_layers(backbone: str) -> None:
-    first = build_model(_small(backbone), mean=0.0, std=1.0)
-    second = build_model(_small(backbone), mean=0.0, std=1.0)
-    assert first.get_config() == second.get_config()
+@pytest.mark.parametrize("backbone", sorted(BASE_PARAMS))
+def test_gradcam_resolves_on_every_backbone(imagenet_models: dict[str, keras.Model], backbone: str) -> None:
+    """Grad-CAM through the nested backbone; the served model's weights and graph stay as they were."""
+    model = imagenet_models[backbone]
+    assert find_last_conv_layer(model) == GRADCAM_LAYER[backbone]
+    weights_before = [w.copy() for w in model.get_weights()]
+    config_before = model.get_config()
+    image = np.random.default_rng(2).integers(0, 255, size=(20, 28), dtype=np.uint8)
+    cam = gradcam(model, image)
+    assert cam.heatmap.shape == image.shape and cam.heatmap.dtype == np.float32
+    assert np.isfinite(cam.heatmap).all() and 0.0 <= cam.heatmap.min() <= cam.heatmap.max() <= 1.0
+    assert cam.overlay_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert model.get_config() == config_before
+    for before, after in zip(weights_before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("backbone", ["efficientnetb0", "densenet121"])
+def test_imagenet_build_is_pure_despite_auto_named_layers(
+    imagenet_models: dict[str, keras.Model], backbone: str
+) -> None:
+    again = build_model(_small(backbone), mean=0.0, std=1.0)  # Keras would number its unnamed layers anew
+    assert again.get_config() == imagenet_models[backbone].get_config()
 
 
 def test_image_size_is_validated_per_backbone() -> None:
@@ -137,9 +167,8 @@ def test_weights_values_are_validated() -> None:
         make_backbone(_small("mobilenetv2", weights="/nonexistent/base.weights.h5"))
 
 
-def test_weights_load_from_local_file(tmp_path: Path) -> None:
-    base = make_backbone(_small("mobilenetv2"))
-    base.set_weights([w + 0.5 for w in base.get_weights()])  # distinct from any fresh initialisation
+def test_weights_load_from_local_file(imagenet_models: dict[str, keras.Model], tmp_path: Path) -> None:
+    base = imagenet_models["mobilenetv2"].get_layer(BACKBONE_LAYER)  # random init, unlike any new build
     path = tmp_path / "mobilenetv2.weights.h5"
     base.save_weights(path)
     model = build_model(_small("mobilenetv2", weights=str(path)), mean=0.0, std=1.0)

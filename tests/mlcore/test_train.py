@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import keras
 import numpy as np
 import pytest
 
+import mlcore.train as train_module
 from mlcore.config import ModelConfig
 from mlcore.data import DataError, Dataset, Split, make_dataset
 from mlcore.evaluate import youden_threshold
+from mlcore.model import BACKBONE_LAYER
 from mlcore.train import EpochProgress, TrainResult, class_weights, train
 
 
@@ -74,3 +77,49 @@ def test_class_weights_are_balanced() -> None:
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
     with pytest.raises(DataError):
         class_weights(np.array([0, 0]), 2)
+
+
+def test_compact_trains_in_one_stage(toy_training: tuple[TrainResult, list[EpochProgress]]) -> None:
+    result, seen = toy_training
+    assert result.stage_epochs == (result.epochs_run,) and {p.stage for p in seen} == {1}
+
+
+def test_two_stage_transfer_learning(
+    toy_dataset: Dataset, make_toy_config: Callable[..., ModelConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_toy_config(
+        backbone="mobilenetv2", image_size=32, epochs=1, fine_tune_layers=12, fine_tune_epochs=1, batch_size=16
+    )
+    stages: list[tuple[int, dict[str, bool], int]] = []
+    fit = train_module._fit
+
+    def spy(model: keras.Model, *args: object, stage: int, **kwargs: object) -> dict[str, list[float]]:
+        base = model.get_layer(BACKBONE_LAYER)
+        stages.append((stage, {layer.name: layer.trainable for layer in base.layers}, len(model.trainable_weights)))
+        return fit(model, *args, stage=stage, **kwargs)
+
+    monkeypatch.setattr(train_module, "_fit", spy)
+    seen: list[EpochProgress] = []
+    result = train(cfg, toy_dataset, progress=seen.append)
+    assert [s[0] for s in stages] == [1, 2] and result.stage_epochs == (1, 1) and result.epochs_run == 2
+    assert [(p.epoch, p.epochs, p.stage) for p in seen] == [(1, 2, 1), (2, 2, 2)]
+    assert len(result.history["val_loss"]) == 2
+    assert (result.mean, result.std) == (0.0, 1.0)  # raw pixels into preprocess_input
+    _, stage1, head_weights = stages[0]
+    assert not any(stage1.values()) and head_weights == 2  # frozen base: only the Dense kernel and bias train
+    base = result.model.get_layer(BACKBONE_LAYER)
+    _, stage2, _ = stages[1]
+    top = {layer.name for layer in base.layers[-12:]}
+    for layer in base.layers:
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        assert stage2[layer.name] == (layer.name in top and not is_bn), layer.name
+    assert any(stage2.values())
+
+
+def test_fine_tuning_settings_are_validated(toy_dataset: Dataset, make_toy_config: Callable[..., ModelConfig]) -> None:
+    with pytest.raises(ValueError, match="compact"):
+        make_toy_config(fine_tune_layers=2, fine_tune_epochs=1)
+    with pytest.raises(ValueError, match="both"):
+        make_toy_config(backbone="vgg16", image_size=32, fine_tune_layers=2)
+    with pytest.raises(ValueError, match="fine_tune_layers must be in"):
+        train(make_toy_config(backbone="vgg16", image_size=32, fine_tune_layers=99, fine_tune_epochs=1), toy_dataset)
