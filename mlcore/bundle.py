@@ -43,6 +43,7 @@ class Manifest:
     code_version: str
     created_at: str  # ISO 8601, UTC
     model_sha256: str
+    config: dict[str, Any]  # the whole ModelConfig (weights, fine-tuning, seed...), to reproduce the run
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, two-space indent."""
@@ -102,6 +103,7 @@ def save_bundle(result: TrainResult, root: Path | str) -> BundleRef:
             code_version=__version__,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model_sha256=sha256_file(tmp / MODEL_FILE),
+            config=json.loads(json.dumps(asdict(cfg))),
         )
         payload = manifest.to_json().encode("utf-8")
         (tmp / MANIFEST_FILE).write_bytes(payload)

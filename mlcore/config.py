@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
-BACKBONES = ("compact",)
+# "compact" is the small built-in CNN; the rest are keras.applications backbones (include_top=False).
+BACKBONES = ("compact", "resnet50", "densenet121", "inceptionv3", "mobilenetv2", "vgg16", "efficientnetb0")
+# Smallest square input each backbone accepts (keras.applications refuses smaller ones; InceptionV3 needs 75).
+MIN_IMAGE_SIZE = MappingProxyType({name: 75 if name == "inceptionv3" else 32 for name in BACKBONES} | {"compact": 8})
+MIXED_PRECISION = ("auto", "on", "off")  # "auto": on exactly when TensorFlow sees a GPU
+WEIGHTS_KEYWORDS = ("none", "imagenet")  # or a path to a local .h5 / .weights.h5 file of the backbone
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything that defines a model and its training run; hashable and immutable."""
+    """Everything that defines a model and its training run; hashable and immutable.
+
+    Input normalisation depends on the backbone (see ``dataset_normalization``): "compact" standardises
+    with the training set's pixel mean/std; ImageNet backbones take raw 0..255 pixels into their own
+    ``preprocess_input`` and record identity statistics (mean 0, std 1) in the result and the manifest,
+    so the two normalisations never stack. The manifest's ``backbone`` field says which one applies.
+    """
 
     task: str  # e.g. "chest-xray"
     classes: tuple[str, ...]
     image_size: int = 64  # square side the model resizes to
-    backbone: str = "compact"  # only "compact" (small CNN) for now
-    epochs: int = 8
+    backbone: str = "compact"  # one of BACKBONES
+    epochs: int = 8  # stage 1 (feature extraction for ImageNet backbones)
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.3
     seed: int = 42
-    patience: int = 3  # early stopping on val loss
+    patience: int = 3  # early stopping on val loss, in both stages
+    weights: str = "none"  # backbone initialisation: "none", "imagenet" or a local .h5/.weights.h5 path
+    fine_tune_layers: int = 0  # stage 2: unfreeze the top N backbone layers (BatchNorm stays frozen)
+    fine_tune_epochs: int = 0  # stage 2 epochs; needs fine_tune_layers > 0
+    fine_tune_learning_rate: float = 1e-5
+    mixed_precision: str = "auto"  # "auto", "on" or "off"; the output layer is always float32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -30,9 +47,44 @@ class ModelConfig:
             raise ValueError("ModelConfig.classes must be unique")
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; expected one of {BACKBONES}")
-        if self.image_size < 8:
-            raise ValueError("ModelConfig.image_size must be at least 8")
+        minimum = MIN_IMAGE_SIZE[self.backbone]
+        if self.image_size < minimum:
+            raise ValueError(f"ModelConfig.image_size must be at least {minimum} for backbone {self.backbone!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
             raise ValueError("epochs and batch_size must be >= 1, patience >= 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        self._check_weights()
+        self._check_fine_tuning()
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
+
+    @property
+    def dataset_normalization(self) -> bool:
+        """True: the model standardises with training-set mean/std; False: raw pixels into preprocess_input."""
+        return self.backbone == "compact"
+
+    @property
+    def weights_path(self) -> str | None:
+        """The local weights file, or None for "none"/"imagenet"."""
+        return None if self.weights in WEIGHTS_KEYWORDS else self.weights
+
+    def _check_weights(self) -> None:
+        if not isinstance(self.weights, str):
+            raise ValueError(f"weights must be a string, got {type(self.weights).__name__}")
+        if self.weights not in WEIGHTS_KEYWORDS and not self.weights.endswith(".h5"):
+            raise ValueError(
+                f"unknown weights {self.weights!r}: expected 'none', 'imagenet' or a path to a .h5/.weights.h5 file"
+            )
+        if self.backbone == "compact" and self.weights != "none":
+            raise ValueError("the compact backbone has no pretrained weights; use weights='none'")
+
+    def _check_fine_tuning(self) -> None:
+        if self.fine_tune_layers < 0 or self.fine_tune_epochs < 0:
+            raise ValueError("fine_tune_layers and fine_tune_epochs must be >= 0")
+        if (self.fine_tune_layers > 0) != (self.fine_tune_epochs > 0):
+            raise ValueError("fine-tuning needs both fine_tune_layers > 0 and fine_tune_epochs > 0 (or neither)")
+        if self.fine_tune_layers > 0 and self.backbone == "compact":
+            raise ValueError("the compact backbone trains in one stage; fine_tune_layers must be 0")
+        if not self.fine_tune_learning_rate > 0:
+            raise ValueError("fine_tune_learning_rate must be positive")

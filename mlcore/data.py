@@ -1,7 +1,8 @@
-"""Datasets: MedMNIST .npz files, class-per-folder image trees, single images and tf.data pipelines."""
+"""Datasets: MedMNIST .npz files, class-per-folder trees, manifest CSVs, single images and tf.data pipelines."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import zipfile
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from mlcore.config import ModelConfig
 from mlcore.imaging import DataError, load_image
@@ -20,6 +21,8 @@ from mlcore.imaging import DataError, load_image
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 TRAIN_DIR_NAMES = ("training", "train")
 TEST_DIR_NAMES = ("testing", "test")
+SPLIT_NAMES = ("train", "val", "test")
+MANIFEST_COLUMNS = ("path", "label", "patient_id", "split")
 
 # Label names from MedMNIST's own info table, keyed by file stem.
 MEDMNIST_CLASSES: dict[str, tuple[str, ...]] = {
@@ -87,11 +90,23 @@ def load_npz(path: str | Path, *, classes: tuple[str, ...] | None = None) -> Dat
     )
 
 
-def load_folder_tree(root: str | Path, *, image_size: int = 64, val_fraction: float = 0.15, seed: int = 42) -> Dataset:
+def load_folder_tree(
+    root: str | Path,
+    *,
+    image_size: int = 64,
+    val_fraction: float = 0.15,
+    seed: int = 42,
+    dedup_pool: bool = False,
+    test_fraction: float = 0.15,
+) -> Dataset:
     """Load root/{Training|train}/<cls>/* (+ optional {Testing|test}/<cls>/*), or root/<cls>/*.
 
     Images are resized to image_size x image_size so that they stack. Validation is carved from
     train, stratified and seeded; exact duplicate images are kept on the same side of that split.
+
+    dedup_pool=True ignores the official Training/Testing split: both are pooled, exact duplicates
+    (same decoded pixels) are grouped, and the groups are split seeded and stratified into
+    train/val/test (val_fraction, test_fraction of the groups), so no image is on two sides.
     """
     root = Path(root)
     if not root.is_dir():
@@ -112,10 +127,24 @@ def load_folder_tree(root: str | Path, *, image_size: int = 64, val_fraction: fl
     images, labels, pixel_hashes = _read_class_folders(root, train_dir, classes, image_size, digests, every_class=True)
     test = None
     if test_dir is not None:
-        test_images, test_labels, _ = _read_class_folders(
+        test_images, test_labels, test_hashes = _read_class_folders(
             root, test_dir, classes, image_size, digests, every_class=False
         )
-        test = Split(test_images, test_labels)
+        if dedup_pool:
+            images = np.concatenate([images, test_images])
+            labels = np.concatenate([labels, test_labels])
+            pixel_hashes = pixel_hashes + test_hashes
+        else:
+            test = Split(test_images, test_labels)
+    if dedup_pool:
+        sides = group_split(labels, pixel_hashes, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+        return Dataset(
+            classes=classes,
+            train=Split(images[sides == 0], labels[sides == 0]),
+            val=Split(images[sides == 1], labels[sides == 1]),
+            test=Split(images[sides == 2], labels[sides == 2]),
+            source_sha256=_tree_sha256(digests + [("#split", f"dedup_pool seed={seed}")]),
+        )
     train_idx, val_idx = _stratified_group_split(labels, pixel_hashes, val_fraction, seed)
     return Dataset(
         classes=classes,
@@ -126,16 +155,91 @@ def load_folder_tree(root: str | Path, *, image_size: int = 64, val_fraction: fl
     )
 
 
-def load_source(path: str | Path, *, image_size: int = 64, seed: int = 42) -> Dataset:
-    """Load a dataset from an .npz file or a class-per-folder directory."""
+def load_manifest(path: str | Path, *, image_size: int = 64, seed: int = 42) -> Dataset:
+    """Load a CSV with columns path,label,patient_id,split (split: train, val, test or empty).
+
+    Relative paths resolve against the CSV's folder; classes are the sorted label names. Rows with an
+    empty split are assigned seeded and stratified BY PATIENT (15% val, and 15% test unless the CSV
+    already names a test split), and follow their patient where the patient already has a split.
+    A patient given two different splits is an error: that would leak the patient across splits.
+    """
+    path = Path(path)
+    rows = _read_manifest_rows(path)
+    classes = tuple(sorted({r["label"] for r in rows}))
+    if len(classes) < 2:
+        raise DataError(f"{path.name} needs at least two labels, found {list(classes)}")
+    labels = np.array([classes.index(r["label"]) for r in rows], dtype=np.int64)
+    patients = [r["patient_id"] for r in rows]
+    sides = np.array([SPLIT_NAMES.index(r["split"]) if r["split"] else -1 for r in rows], dtype=np.int64)
+    fixed: dict[str, int] = {}
+    for patient, side in zip(patients, sides, strict=True):
+        if side >= 0 and fixed.setdefault(patient, int(side)) != side:
+            raise DataError(f"{path.name}: patient {patient!r} is in more than one split")
+    sides = np.array([fixed.get(p, -1) if s < 0 else s for p, s in zip(patients, sides, strict=True)])
+    todo = np.flatnonzero(sides < 0)
+    if len(todo):
+        test_fraction = 0.0 if (sides == 2).any() else 0.15
+        sides[todo] = group_split(
+            labels[todo], [patients[i] for i in todo], val_fraction=0.15, test_fraction=test_fraction, seed=seed
+        )
+    digests: list[tuple[str, str]] = [("#manifest", sha256_file(path))]
+    images = []
+    for row in rows:
+        file = path.parent / row["path"]  # an absolute row path replaces the folder
+        try:
+            data = file.read_bytes()
+            images.append(_resize(load_image(io.BytesIO(data)), image_size))
+        except (OSError, DataError) as exc:
+            raise DataError(f"{path.name}: {row['path']}: {exc}") from exc
+        digests.append((row["path"], hashlib.sha256(data).hexdigest()))
+    stacked = np.stack(images)
+    splits = {
+        name: Split(stacked[sides == i], labels[sides == i]) if (sides == i).any() else None
+        for i, name in enumerate(SPLIT_NAMES)
+    }
+    if splits["train"] is None or splits["val"] is None:
+        raise DataError(f"{path.name}: the train and val splits must not be empty")
+    digests.append(("#split", f"seed={seed}"))
+    return Dataset(classes, splits["train"], splits["val"], splits["test"], _tree_sha256(digests))
+
+
+def load_source(path: str | Path, *, image_size: int = 64, seed: int = 42, dedup_pool: bool = False) -> Dataset:
+    """Load a dataset from an .npz file, a manifest .csv or a class-per-folder directory."""
     path = Path(path)
     if path.is_dir():
-        return load_folder_tree(path, image_size=image_size, seed=seed)
+        return load_folder_tree(path, image_size=image_size, seed=seed, dedup_pool=dedup_pool)
     if path.is_file() and path.suffix.lower() == ".npz":
         return load_npz(path)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return load_manifest(path, image_size=image_size, seed=seed)
     if not path.exists():
         raise DataError(f"{path} does not exist")
-    raise DataError(f"{path.name}: expected an .npz file or a directory of class folders")
+    raise DataError(f"{path.name}: expected an .npz file, a manifest .csv or a directory of class folders")
+
+
+def group_split(
+    labels: np.ndarray, groups: list[str], *, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """Side per sample (0 train, 1 val, 2 test), seeded and stratified by label, never splitting a group.
+
+    Uses StratifiedGroupKFold: the test side is one fold of round(1 / test_fraction), the val side one
+    fold of the rest. A group's label for stratification is its first sample's label.
+    """
+    labels = np.asarray(labels)
+    sides = np.zeros(len(labels), dtype=np.int64)
+    rest = np.arange(len(labels))
+    for side, fraction in ((2, test_fraction), (1, val_fraction / max(1.0 - test_fraction, 1e-9))):
+        if fraction <= 0:
+            continue
+        n_splits = max(2, round(1 / fraction))
+        rest_groups = np.array([groups[i] for i in rest])
+        if len(set(rest_groups.tolist())) < n_splits:
+            raise DataError(f"too few groups ({len(set(rest_groups.tolist()))}) for a {fraction:.0%} group split")
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + side)
+        _, held = next(splitter.split(rest, labels[rest], rest_groups))
+        sides[rest[held]] = side
+        rest = np.delete(rest, held)
+    return sides
 
 
 def sha256_file(path: Path) -> str:
@@ -284,3 +388,24 @@ def _tree_sha256(entries: list[tuple[str, str]]) -> str:
     for rel, sha in sorted(entries):
         digest.update(f"{rel}\t{sha}\n".encode())
     return digest.hexdigest()
+
+
+def _read_manifest_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path.name} lacks columns {', '.join(missing)}")
+            rows = [{c: (r.get(c) or "").strip() for c in MANIFEST_COLUMNS} for r in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read {path.name}: {exc}") from exc
+    if not rows:
+        raise DataError(f"{path.name} has no rows")
+    for n, row in enumerate(rows, start=2):
+        if not row["path"] or not row["label"] or not row["patient_id"]:
+            raise DataError(f"{path.name} line {n}: path, label and patient_id are required")
+        row["split"] = row["split"].lower()
+        if row["split"] and row["split"] not in SPLIT_NAMES:
+            raise DataError(f"{path.name} line {n}: split {row['split']!r} is not train, val, test or empty")
+    return rows

@@ -25,7 +25,7 @@ def predict_labels(probs: np.ndarray, threshold: float | None = None) -> np.ndar
 def evaluate(
     probs: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], *, threshold: float | None = None
 ) -> dict[str, Any]:
-    """Accuracy, macro P/R/F1, ROC AUC, per-class scores, confusion matrix; sensitivity/specificity if binary.
+    """Accuracy, macro P/R/F1, ROC AUC, per-class scores, confusion matrix, ECE; sensitivity/specificity if binary.
 
     Binary AUC is for the positive class classes[1]; multi-class AUC is one-vs-rest, macro.
     Undefined values (e.g. AUC when only one class is present) are None.
@@ -56,6 +56,7 @@ def evaluate(
             for i, name in enumerate(classes)
         },
         "confusion_matrix": cm.astype(int).tolist(),
+        "ece": expected_calibration_error(probs, labels),
     }
     if k == 2:
         (tn, fp), (fn, tp) = cm
@@ -79,6 +80,105 @@ def youden_threshold(pos_probs: np.ndarray, labels: np.ndarray) -> float:
     upper = min(float(thresholds[best]), 1.0)  # roc_curve's first threshold is +inf
     lower = float(thresholds[best + 1]) if best + 1 < len(thresholds) else 0.0
     return (upper + lower) / 2
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, *, bins: int = 10) -> float:
+    """ECE of the top-class confidence: sum over equal-width bins of |B|/n * |accuracy(B) - confidence(B)|.
+
+    Confidence is the largest probability and a sample is correct when its argmax is its label;
+    bins are (0, 0.1], (0.1, 0.2], ... (the first also takes 0).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    confidence = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    which = np.digitize(confidence, np.linspace(0.0, 1.0, bins + 1)[1:-1], right=True)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, correct, minlength=bins) - np.bincount(which, confidence, minlength=bins))
+    return float(gap.sum() / max(count.sum(), 1))
+
+
+def threshold_for_sensitivity(pos_probs: np.ndarray, labels: np.ndarray, target: float = 0.95) -> float:
+    """Highest threshold t with sensitivity (share of positives with p >= t) of at least target.
+
+    That is the ceil(target * n_pos)-th largest positive score. Choose it on validation only.
+    """
+    scores = np.asarray(pos_probs, dtype=np.float64).reshape(-1)
+    labels = np.asarray(labels).reshape(-1)
+    if not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be in (0, 1], got {target}")
+    positives = np.sort(scores[labels == 1])[::-1]
+    if len(positives) == 0:
+        raise ValueError("threshold_for_sensitivity needs positive labels")
+    needed = int(np.ceil(target * len(positives) - 1e-9))
+    return float(positives[max(needed, 1) - 1])
+
+
+def bootstrap_ci(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    classes: tuple[str, ...],
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    threshold: float | None = None,
+    stratified: bool = True,
+) -> dict[str, Any]:
+    """Percentile confidence intervals for accuracy, macro ROC AUC and per-class recall/precision.
+
+    Stratified resampling draws with replacement within each class (class counts kept); plain
+    resampling skips resamples in which a class is missing. Each entry is
+    {"estimate", "low", "high"}; None where no resample defined the value.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    k = len(classes)
+    if probs.shape != (len(labels), k):
+        raise ValueError(f"probs must have shape ({len(labels)}, {k}), got {probs.shape}")
+    preds = predict_labels(probs, threshold)
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(labels == c) for c in range(k)]
+    samples: dict[str, list[float]] = {"accuracy": [], "roc_auc": []}
+    per_class: dict[str, dict[str, list[float]]] = {name: {"recall": [], "precision": []} for name in classes}
+    used = 0
+    for _ in range(n):
+        if stratified:
+            idx = np.concatenate([rng.choice(members, len(members)) for members in by_class if len(members)])
+        else:
+            idx = rng.integers(0, len(labels), len(labels))
+        y, p = labels[idx], preds[idx]
+        if len(np.unique(y)) < k:
+            continue  # a class is missing: recall and AUC are undefined
+        used += 1
+        cm = np.bincount(y * k + p, minlength=k * k).reshape(k, k)
+        samples["accuracy"].append(float(np.trace(cm) / len(y)))
+        auc = _roc_auc(probs[idx], y, k)
+        if auc is not None:
+            samples["roc_auc"].append(auc)
+        for c, name in enumerate(classes):
+            per_class[name]["recall"].append(float(cm[c, c] / cm[c].sum()))
+            if cm[:, c].sum():
+                per_class[name]["precision"].append(float(cm[c, c] / cm[:, c].sum()))
+    point = evaluate(probs, labels, classes, threshold=threshold)
+    return {
+        "n_resamples": used,
+        "alpha": alpha,
+        "stratified": stratified,
+        "accuracy": _interval(point["accuracy"], samples["accuracy"], alpha),
+        "roc_auc": _interval(point["roc_auc"], samples["roc_auc"], alpha),
+        "per_class": {
+            name: {m: _interval(point["per_class"][name][m], values, alpha) for m, values in per_class[name].items()}
+            for name in classes
+        },
+    }
+
+
+def _interval(estimate: float | None, values: list[float], alpha: float) -> dict[str, float | None]:
+    if not values:
+        return {"estimate": estimate, "low": None, "high": None}
+    low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return {"estimate": estimate, "low": float(low), "high": float(high)}
 
 
 def _roc_auc(probs: np.ndarray, labels: np.ndarray, k: int) -> float | None:

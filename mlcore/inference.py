@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import keras
 import numpy as np
+import tensorflow as tf
 
 from mlcore.bundle import Bundle
 from mlcore.evaluate import predict_labels
+from mlcore.gradcam import GradCam, GradCamExplainer
 
 MAX_BATCH = 16  # bounds memory for large images; images of one shape are run together
+
+
+@dataclass(frozen=True)
+class PredictTimings:
+    """Wall-clock milliseconds of the batch an image ran in (images of one shape run together)."""
+
+    preprocess_ms: float  # stacking and converting the batch
+    inference_ms: float  # the model's forward pass
+    batch_size: int
 
 
 @dataclass(frozen=True)
@@ -21,15 +33,23 @@ class PredictionResult:
     probabilities: dict[str, float]
     label: str
     threshold: float | None
+    timings: PredictTimings | None = None
 
 
 class Predictor:
-    """Runs a bundle's model; the model resizes and normalises internally."""
+    """Runs a bundle's model; the model resizes and normalises internally.
+
+    One Predictor may be shared by threads: the model is only read, and the lazily built forward
+    function and Grad-CAM side model are created once under a lock.
+    """
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.classes = bundle.manifest.classes
         self.threshold = bundle.manifest.threshold if len(self.classes) == 2 else None
+        self._lock = threading.Lock()
+        self._forward: tf.types.experimental.GenericFunction | None = None
+        self._explainer: GradCamExplainer | None = None
 
     def predict(self, images: Sequence[np.ndarray]) -> list[PredictionResult]:
         """Predict uint8 (H, W) images, batching those of equal shape; results keep the input order."""
@@ -38,19 +58,51 @@ class Predictor:
             if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
                 raise ValueError(f"image {i}: expected non-empty uint8 (H, W), got {image.dtype} {image.shape}")
             groups.setdefault(image.shape, []).append(i)
+        forward = self._forward_fn()
         probs = np.zeros((len(images), len(self.classes)), dtype=np.float64)
+        timings: list[PredictTimings | None] = [None] * len(images)
         for indices in groups.values():
             for start in range(0, len(indices), MAX_BATCH):
                 chunk = indices[start : start + MAX_BATCH]
-                batch = np.stack([images[i] for i in chunk]).astype(np.float32)[..., np.newaxis]
-                out = self.bundle.model(batch, training=False)
-                probs[chunk] = keras.ops.convert_to_numpy(out)
+                t0 = time.perf_counter()
+                batch = tf.constant(np.stack([images[i] for i in chunk]).astype(np.float32)[..., np.newaxis])
+                t1 = time.perf_counter()
+                probs[chunk] = forward(batch).numpy()
+                t2 = time.perf_counter()
+                timing = PredictTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, len(chunk))
+                for i in chunk:
+                    timings[i] = timing
         labels = predict_labels(probs, self.threshold)
         return [
             PredictionResult(
                 probabilities={name: float(p) for name, p in zip(self.classes, row, strict=True)},
                 label=self.classes[label],
                 threshold=self.threshold,
+                timings=timing,
             )
-            for row, label in zip(probs, labels, strict=True)
+            for row, label, timing in zip(probs, labels, timings, strict=True)
         ]
+
+    def predict_with_gradcam(self, images: Sequence[np.ndarray]) -> list[tuple[PredictionResult, GradCam]]:
+        """predict() plus a Grad-CAM of each image for its decided label (threshold-aware for binary tasks)."""
+        results = self.predict(images)
+        explainer = self._gradcam_explainer()
+        index = {name: i for i, name in enumerate(self.classes)}
+        return [(r, explainer.explain(image, index[r.label])) for r, image in zip(results, images, strict=True)]
+
+    def _forward_fn(self) -> tf.types.experimental.GenericFunction:
+        with self._lock:
+            if self._forward is None:
+                model = self.bundle.model
+                self._forward = tf.function(
+                    lambda x: model(x, training=False),
+                    input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)],
+                    reduce_retracing=True,
+                )
+            return self._forward
+
+    def _gradcam_explainer(self) -> GradCamExplainer:
+        with self._lock:
+            if self._explainer is None:
+                self._explainer = GradCamExplainer(self.bundle.model)
+            return self._explainer

@@ -2,32 +2,163 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import MappingProxyType
+
 import keras
+import tensorflow as tf
 
 from mlcore.config import ModelConfig
 
-LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer
+LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer (compact backbone)
+BACKBONE_LAYER = "backbone"  # name of the nested keras.applications model
 COMPACT_FILTERS = (16, 32, 64)
+APPLICATIONS = MappingProxyType(
+    {
+        "resnet50": "ResNet50",
+        "densenet121": "DenseNet121",
+        "inceptionv3": "InceptionV3",
+        "mobilenetv2": "MobileNetV2",
+        "vgg16": "VGG16",
+        "efficientnetb0": "EfficientNetB0",
+    }
+)
+# keras.applications.<module>.preprocess_input, written as built-in layers so that a saved model loads
+# without custom objects. On a grey image replicated to three channels they are exactly equal
+# (caffe's RGB->BGR flip is a no-op there); tests/mlcore/test_model.py checks it.
+_CAFFE_MEAN = (103.939, 116.779, 123.68)  # resnet50, vgg16: BGR mean subtraction, no scaling
+_TORCH_MEAN = (0.485, 0.456, 0.406)  # densenet121: x / 255, then ImageNet mean and std
+_TORCH_STD = (0.229, 0.224, 0.225)
+PREPROCESSING = MappingProxyType(
+    {
+        "resnet50": "caffe",
+        "vgg16": "caffe",
+        "densenet121": "torch",
+        "inceptionv3": "tf",  # x / 127.5 - 1
+        "mobilenetv2": "tf",
+        "efficientnetb0": "none",  # EfficientNet rescales and normalises inside the application itself
+    }
+)
+
+
+class WeightsError(ValueError):
+    """Backbone weights could not be downloaded or loaded."""
 
 
 def build_model(cfg: ModelConfig, *, mean: float, std: float) -> keras.Model:
     """Raw grayscale pixels (B, H, W, 1), any H and W, in 0..255 -> class probabilities.
 
-    Resizing and normalisation are layers of the model, so serving cannot drift from training.
-    The model is returned uncompiled; train() compiles it.
+    Resizing, normalisation and the backbone's preprocess_input are layers of the model, so serving
+    cannot drift from training. ImageNet backbones are nested as layer BACKBONE_LAYER, frozen
+    (trainable=False) and called with training=False so BatchNorm stays in inference mode; they take raw
+    pixels, so mean/std must be the identity (0, 1). The model is returned uncompiled; train() compiles it.
     """
-    if cfg.backbone != "compact":
-        raise ValueError(f"unknown backbone {cfg.backbone!r}")
     if not std > 0:
         raise ValueError(f"std must be positive, got {std}")
-    inputs = keras.Input(shape=(None, None, 1), dtype="float32", name="pixels")
-    x = keras.layers.Resizing(cfg.image_size, cfg.image_size, antialias=True, name="resize")(inputs)
-    x = keras.layers.Normalization(mean=mean, variance=std**2, name="normalize")(x)
-    x = _compact_backbone(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
-    outputs = keras.layers.Dense(len(cfg.classes), activation="softmax", name="probs")(x)
-    return keras.Model(inputs, outputs, name=f"{cfg.backbone}_{len(cfg.classes)}class")
+    if not cfg.dataset_normalization and (mean, std) != (0.0, 1.0):
+        raise ValueError(f"backbone {cfg.backbone!r} takes raw pixels into its preprocess_input: pass mean=0, std=1")
+    with _dtype_policy("mixed_float16" if use_mixed_precision(cfg) else "float32"):
+        inputs = keras.Input(shape=(None, None, 1), dtype="float32", name="pixels")
+        size = cfg.image_size
+        x = keras.layers.Resizing(size, size, antialias=True, dtype="float32", name="resize")(inputs)
+        x = keras.layers.Normalization(mean=mean, variance=std**2, dtype="float32", name="normalize")(x)
+        if cfg.backbone == "compact":
+            x = _compact_backbone(x)
+        else:
+            x = keras.layers.Concatenate(dtype="float32", name="to_rgb")([x, x, x])
+            x = _preprocess_layer(cfg.backbone)(x)
+            x = make_backbone(cfg)(x, training=False)
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
+        outputs = keras.layers.Dense(len(cfg.classes), activation="softmax", dtype="float32", name="probs")(x)
+        return keras.Model(inputs, outputs, name=f"{cfg.backbone}_{len(cfg.classes)}class")
+
+
+def make_backbone(cfg: ModelConfig) -> keras.Model:
+    """The frozen keras.applications base (include_top=False) for cfg, with cfg.weights loaded."""
+    constructor = getattr(keras.applications, APPLICATIONS[cfg.backbone])
+    kwargs = dict(include_top=False, input_shape=(cfg.image_size, cfg.image_size, 3), name=BACKBONE_LAYER)
+    if cfg.weights == "imagenet":
+        try:
+            base = constructor(weights="imagenet", **kwargs)
+        except Exception as exc:  # download errors surface as URLError, OSError or plain Exception
+            raise WeightsError(
+                f"could not get ImageNet weights for {cfg.backbone!r} ({exc}); Keras downloads them to "
+                "~/.keras/models and needs network access, or put a local .weights.h5 path in config.weights"
+            ) from exc
+    else:
+        base = constructor(weights=None, **kwargs)
+    _name_auto_layers(base)
+    if cfg.weights_path is not None:
+        path = Path(cfg.weights_path)
+        if not path.is_file():
+            raise WeightsError(f"weights file {path} does not exist")
+        try:
+            base.load_weights(path)
+        except Exception as exc:  # h5py and Keras raise many types for a mismatched file
+            raise WeightsError(f"cannot load {path} into backbone {cfg.backbone!r}: {exc}") from exc
+    base.trainable = False
+    return base
+
+
+def use_mixed_precision(cfg: ModelConfig) -> bool:
+    """Resolve cfg.mixed_precision: "auto" is on exactly when TensorFlow sees a GPU."""
+    if cfg.mixed_precision == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return cfg.mixed_precision == "on"
+
+
+@contextmanager
+def _dtype_policy(name: str) -> Iterator[None]:
+    """Layers created inside get policy `name`; Keras's global policy is restored afterwards.
+
+    keras.applications constructors take no dtype argument, so the policy reaches their layers only
+    through the global one. Not safe against another thread building a model at the same moment.
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _preprocess_layer(backbone: str) -> keras.layers.Layer:
+    mode = PREPROCESSING[backbone]
+    if mode == "caffe":
+        return keras.layers.Normalization(
+            mean=_CAFFE_MEAN, variance=(1.0, 1.0, 1.0), dtype="float32", name="preprocess"
+        )
+    if mode == "torch":
+        mean = tuple(255.0 * m for m in _TORCH_MEAN)
+        variance = tuple((255.0 * s) ** 2 for s in _TORCH_STD)
+        return keras.layers.Normalization(mean=mean, variance=variance, dtype="float32", name="preprocess")
+    if mode == "tf":
+        return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, dtype="float32", name="preprocess")
+    return keras.layers.Identity(dtype="float32", name="preprocess")
+
+
+def _name_auto_layers(base: keras.Model) -> None:
+    """Rename auto-named layers ("conv2d_94") by their order within the backbone ("conv2d", "conv2d_1").
+
+    Keras numbers unnamed layers with a process-wide counter, so a second build would otherwise differ
+    from the first (breaking build_model's purity) and weights files would depend on build order.
+    """
+    seen: dict[str, int] = {}
+    for layer in base.layers:
+        prefix = _snake_case(type(layer).__name__)
+        if re.sub(r"_\d+$", "", layer.name) == prefix:
+            k = seen.get(prefix, 0)
+            seen[prefix] = k + 1
+            layer.name = prefix if k == 0 else f"{prefix}_{k}"
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _compact_backbone(x: keras.KerasTensor) -> keras.KerasTensor:

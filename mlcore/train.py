@@ -12,7 +12,7 @@ import numpy as np
 from mlcore.config import ModelConfig
 from mlcore.data import DataError, Dataset, Split, make_dataset
 from mlcore.evaluate import evaluate, youden_threshold
-from mlcore.model import build_model
+from mlcore.model import BACKBONE_LAYER, build_model
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class EpochProgress:
     loss: float
     val_loss: float
     val_accuracy: float
+    stage: int = 1  # 1: training (feature extraction for ImageNet backbones), 2: fine-tuning
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,33 +40,47 @@ class TrainResult:
     history: dict[str, list[float]]
     data_sha256: str
     epochs_run: int
+    stage_epochs: tuple[int, ...] = ()  # epochs run per stage: (stage 1,) or (stage 1, stage 2)
 
 
 def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress], None] | None = None) -> TrainResult:
-    """Train cfg's model on data.train; the test split is used only for the final metrics."""
+    """Train cfg's model on data.train; the test split is used only for the final metrics.
+
+    Stage 1 trains the head on a frozen ImageNet backbone (or the whole compact CNN). Stage 2, when
+    cfg.fine_tune_layers > 0, unfreezes the backbone's top layers except BatchNorm, recompiles at
+    cfg.fine_tune_learning_rate and trains cfg.fine_tune_epochs more, with the same early stopping on
+    validation; if it never beats stage 1's best validation loss, stage 1's weights are kept.
+    """
     _check_compatible(cfg, data)
     keras.utils.set_random_seed(cfg.seed)
-    mean, std = pixel_stats(data.train.images)
+    mean, std = normalization_stats(cfg, data.train.images)
     model = build_model(cfg, mean=mean, std=std)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"],
-    )
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    ]
-    if progress is not None:
-        callbacks.append(_ProgressCallback(progress, cfg.epochs))
-    fitted = model.fit(
-        make_dataset(data.train, "train", cfg),
-        validation_data=make_dataset(data.val, "eval", cfg),
-        epochs=cfg.epochs,
-        class_weight=class_weights(data.train.labels, len(cfg.classes)),
-        callbacks=callbacks,
-        shuffle=False,  # make_dataset already shuffles, with the config's seed
-        verbose=0,
-    )
+    if cfg.fine_tune_layers > 0:
+        _check_fine_tune_layers(model.get_layer(BACKBONE_LAYER), cfg.fine_tune_layers)  # before any training
+    total_epochs = cfg.epochs + cfg.fine_tune_epochs
+    _compile(model, cfg.learning_rate)
+    history = _fit(model, cfg, data, stage=1, first_epoch=0, epochs=cfg.epochs, total=total_epochs, progress=progress)
+    stage_epochs = [len(history["loss"])]
+    if cfg.fine_tune_layers > 0:
+        best_stage1 = min(history["val_loss"])
+        snapshot = [(v, v.numpy()) for v in model.weights]
+        unfreeze_top_layers(model, cfg.fine_tune_layers)
+        _compile(model, cfg.fine_tune_learning_rate)  # trainable changed: Keras needs a recompile
+        stage2 = _fit(
+            model,
+            cfg,
+            data,
+            stage=2,
+            first_epoch=stage_epochs[0],
+            epochs=cfg.fine_tune_epochs,
+            total=total_epochs,
+            progress=progress,
+        )
+        stage_epochs.append(len(stage2["loss"]))
+        if not min(stage2["val_loss"]) < best_stage1:
+            for variable, value in snapshot:
+                variable.assign(value)
+        history = {key: history[key] + stage2.get(key, []) for key in history}
     val_probs = _predict(model, data.val, cfg)
     threshold = youden_threshold(val_probs[:, 1], data.val.labels) if len(cfg.classes) == 2 else None
     metrics: dict[str, Any] = {
@@ -75,7 +90,6 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
     if data.test is not None:
         test_probs = _predict(model, data.test, cfg)
         metrics["test"] = evaluate(test_probs, data.test.labels, cfg.classes, threshold=threshold)
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     return TrainResult(
         model=model,
         config=cfg,
@@ -86,7 +100,33 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
         history=history,
         data_sha256=data.source_sha256,
         epochs_run=len(history["loss"]),
+        stage_epochs=tuple(stage_epochs),
     )
+
+
+def unfreeze_top_layers(model: keras.Model, n: int) -> keras.Model:
+    """Make the top n layers of model's backbone trainable, BatchNorm excepted; returns the backbone.
+
+    The caller must recompile. BatchNorm layers stay frozen (and run in inference mode, as build_model
+    calls the backbone with training=False), so small fine-tuning batches cannot wreck their statistics.
+    """
+    base = model.get_layer(BACKBONE_LAYER)
+    _check_fine_tune_layers(base, n)
+    base.trainable = True
+    for i, layer in enumerate(base.layers):
+        top = i >= len(base.layers) - n
+        layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+    return base
+
+
+def _check_fine_tune_layers(base: keras.Model, n: int) -> None:
+    if not 0 < n < len(base.layers):
+        raise ValueError(f"fine_tune_layers must be in 1..{len(base.layers) - 1} for {base.name!r}, got {n}")
+
+
+def normalization_stats(cfg: ModelConfig, images: np.ndarray) -> tuple[float, float]:
+    """The (mean, std) build_model standardises with: training-set statistics, or identity for raw-pixel backbones."""
+    return pixel_stats(images) if cfg.dataset_normalization else (0.0, 1.0)
 
 
 def pixel_stats(images: np.ndarray) -> tuple[float, float]:
@@ -108,10 +148,11 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 class _ProgressCallback(keras.callbacks.Callback):
     """Forwards each epoch's losses to a plain callable."""
 
-    def __init__(self, progress: Callable[[EpochProgress], None], epochs: int) -> None:
+    def __init__(self, progress: Callable[[EpochProgress], None], epochs: int, stage: int) -> None:
         super().__init__()
         self._progress = progress
         self._epochs = epochs
+        self._stage = stage
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
@@ -122,8 +163,47 @@ class _ProgressCallback(keras.callbacks.Callback):
                 loss=float(logs["loss"]),
                 val_loss=float(logs["val_loss"]),
                 val_accuracy=float(logs["val_accuracy"]),
+                stage=self._stage,
             )
         )
+
+
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+
+
+def _fit(
+    model: keras.Model,
+    cfg: ModelConfig,
+    data: Dataset,
+    *,
+    stage: int,
+    first_epoch: int,
+    epochs: int,
+    total: int,
+    progress: Callable[[EpochProgress], None] | None,
+) -> dict[str, list[float]]:
+    """One stage of fit with early stopping (best weights restored) on validation loss; returns its history."""
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    ]
+    if progress is not None:
+        callbacks.append(_ProgressCallback(progress, total, stage))
+    fitted = model.fit(
+        make_dataset(data.train, "train", cfg),
+        validation_data=make_dataset(data.val, "eval", cfg),
+        initial_epoch=first_epoch,
+        epochs=first_epoch + epochs,
+        class_weight=class_weights(data.train.labels, len(cfg.classes)),
+        callbacks=callbacks,
+        shuffle=False,  # make_dataset already shuffles, with the config's seed
+        verbose=0,
+    )
+    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
 
 
 def _predict(model: keras.Model, split: Split, cfg: ModelConfig) -> np.ndarray:

@@ -33,6 +33,8 @@ def test_save_bundle_is_addressed_by_manifest_sha256(saved: Path, toy_result: Tr
     assert (manifest.mean, manifest.std) == (toy_result.mean, toy_result.std)
     assert manifest.code_version == mlcore.__version__
     assert manifest.metrics == toy_result.metrics
+    assert manifest.config["seed"] == toy_result.config.seed and manifest.config["weights"] == "none"
+    assert manifest.config["classes"] == ["normal", "pneumonia"]
     assert datetime.fromisoformat(manifest.created_at).utcoffset().total_seconds() == 0
     assert payload.decode() == manifest.to_json()
 

@@ -41,11 +41,13 @@ def project(tmp_path_factory: pytest.TempPathFactory, make_toy_split: Callable[.
     return root
 
 
-def test_cli_train_predict_evaluate(project: Path) -> None:
-    trained = _run("train", str(project / "tiny.json"))
-    assert trained.returncode == 0, trained.stderr
-    assert "leakage check: DUPLICATES" in trained.stdout and "train-test: 1 exact pairs" in trained.stdout
-    bundle = Path(trained.stdout.split("bundle: ")[1].splitlines()[0])
+def test_cli_train_predict_evaluate(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # train and evaluate run in-process (TensorFlow is loaded already: keeps the suite fast);
+    # predict runs as `python -m mlcore` in a fresh interpreter, the way an operator calls it.
+    assert main(["train", str(project / "tiny.json")]) == 0
+    out = capsys.readouterr().out
+    assert "leakage check: DUPLICATES" in out and "train-test: 1 exact pairs" in out and "val: n=10" in out
+    bundle = Path(out.split("bundle: ")[1].splitlines()[0])
     assert bundle.is_dir() and (bundle / "manifest.json").is_file()
 
     predicted = _run("predict", str(bundle), str(project / "x.png"))
@@ -53,18 +55,18 @@ def test_cli_train_predict_evaluate(project: Path) -> None:
     line = predicted.stdout.strip().splitlines()[-1].split("\t")
     assert line[0].endswith("x.png") and line[1] in ("class_0", "class_1") and "class_1=" in line[2]
 
-    out = project / "report"
-    evaluated = _run("evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(out), "--bootstrap", "50")
-    assert evaluated.returncode == 0, evaluated.stderr
-    report = json.loads((out / "report.json").read_text())
+    out_dir = project / "report"
+    args = ["evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(out_dir), "--bootstrap", "50"]
+    assert main(args) == 0
+    assert "test: n=10" in capsys.readouterr().out
+    report = json.loads((out_dir / "report.json").read_text())
     assert report["metrics"]["n"] == 10 and report["metrics"]["bootstrap_ci"]["n_resamples"] == 50
-    assert (out / "roc.png").is_file() and (out / "confusion_matrix.png").is_file()
+    assert report["metrics"]["bundle_sha256"] == bundle.name
+    assert (out_dir / "roc.png").is_file() and (out_dir / "confusion_matrix.png").is_file()
 
-    # strict mode: checked in-process (TensorFlow is loaded already), fails before evaluating
-    assert (
-        main(["evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(project / "r2"), "--strict-leakage"])
-        == 3
-    )
+    # strict mode fails before evaluating
+    strict = ["evaluate", str(bundle), str(project / "tiny.npz"), "--out", str(project / "r2"), "--strict-leakage"]
+    assert main(strict) == 3
     assert not (project / "r2").exists()
 
 

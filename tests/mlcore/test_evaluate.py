@@ -119,11 +119,11 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_seeded() -> None:
     probs = rng.dirichlet([1, 1, 1], size=30)
     probs[np.arange(30), labels] += 0.5
     probs /= probs.sum(axis=1, keepdims=True)
-    ci = bootstrap_ci(probs, labels, ("a", "b", "c"), n=200, seed=3)
+    ci = bootstrap_ci(probs, labels, ("a", "b", "c"), n=100, seed=3)
     for entry in (ci["accuracy"], ci["roc_auc"], ci["per_class"]["b"]["precision"]):
         assert entry["low"] <= entry["estimate"] <= entry["high"]
     assert ci["accuracy"]["low"] < ci["accuracy"]["high"]
-    assert bootstrap_ci(probs, labels, ("a", "b", "c"), n=200, seed=3) == ci
+    assert bootstrap_ci(probs, labels, ("a", "b", "c"), n=100, seed=3) == ci
 
 
 def test_bootstrap_ci_plain_resampling_skips_resamples_missing_a_class() -> None:

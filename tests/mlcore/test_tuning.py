@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
+from sklearn.model_selection import ParameterSampler
 
 from mlcore.config import ModelConfig
 from mlcore.data import Dataset, Split
@@ -50,13 +52,23 @@ def test_grid_search_sorts_trials_and_returns_best_config(tiny: Dataset, cfg: Mo
         grid_search(cfg, tiny, {"not_a_field": [1]})
 
 
-def test_random_search_is_seeded(tiny: Dataset, cfg: ModelConfig) -> None:
+def test_random_search_is_seeded(tiny: Dataset, cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train() is stubbed (scores learning_rate): this checks sampling, selection and the hidden test split."""
+    import mlcore.tuning as tuning
+
+    def fake_train(trial_cfg: ModelConfig, data: Dataset) -> SimpleNamespace:
+        assert data.test is None  # selection never sees the test split
+        return SimpleNamespace(metrics={"val": {"roc_auc": trial_cfg.learning_rate, "accuracy": 0.5}})
+
+    monkeypatch.setattr(tuning, "train", fake_train)
     space = {"learning_rate": [1e-3, 3e-3, 1e-2], "dropout": [0.1, 0.2]}
-    result = random_search(cfg, tiny, space, n_iter=2, seed=4)
-    assert len(result.trials) == 2 and result.metric == "roc_auc"
-    expected = [{"dropout": 0.1, "learning_rate": 0.01}, {"dropout": 0.2, "learning_rate": 0.001}]
-    assert sorted(t.params.items() for t in result.trials) == sorted(p.items() for p in expected)
+    result = random_search(cfg, tiny, space, n_iter=3, seed=4)
+    expected = [dict(p) for p in ParameterSampler(space, n_iter=3, random_state=4)]
+    assert sorted(sorted(t.params.items()) for t in result.trials) == sorted(sorted(p.items()) for p in expected)
+    assert result.best_params == max(expected, key=lambda p: p["learning_rate"])
+    assert [t.score for t in result.trials] == sorted((p["learning_rate"] for p in expected), reverse=True)
     assert result.best_config == ModelConfig(**{**cfg.__dict__, **result.best_params})
+    assert random_search(cfg, tiny, space, n_iter=3, seed=4).best_params == result.best_params
 
 
 def test_search_with_k_scores_by_cv_mean(tiny: Dataset, cfg: ModelConfig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,138 @@
+"""Grad-CAM heatmaps through a side model; the served model is never changed."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+OVERLAY_ALPHA = 0.4  # weight of the colour map in the overlay
+_CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+_POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+
+
+@dataclass(frozen=True, eq=False)
+class GradCam:
+    """heatmap: float32 (H, W) in 0..1 at the input image's size; overlay_png: the image with the map blended in."""
+
+    heatmap: np.ndarray
+    class_index: int
+    overlay_png: bytes
+
+
+def find_last_conv_layer(model: keras.Model) -> str:
+    """Name of the layer Grad-CAM reads: "layer" at top level, or "base/layer" inside a nested base model.
+
+    Top level: the last Conv2D/DepthwiseConv2D/SeparableConv2D with a 4-D output. Inside a nested model
+    (a keras.applications backbone): its final 4-D, non-pooling layer (the backbone's final activation
+    or block output), else its last conv layer.
+    """
+    found = _search(model, nested=False)
+    if found is None:
+        raise ValueError(f"model {model.name!r} has no convolutional layer with a 4-D output")
+    return found
+
+
+def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = None) -> GradCam:
+    """Grad-CAM of one uint8 (H, W) image for class_index (default: the top class)."""
+    return GradCamExplainer(model).explain(image, class_index)
+
+
+class GradCamExplainer:
+    """Builds the side model (inputs -> [feature maps, probabilities]) once; explain() may run concurrently."""
+
+    def __init__(self, model: keras.Model, layer: str | None = None) -> None:
+        self.layer = layer or find_last_conv_layer(model)
+        self.side_model = _side_model(model, self.layer)
+        self.n_classes = int(model.output_shape[-1])
+
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> GradCam:
+        if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
+            raise ValueError(f"expected a non-empty uint8 (H, W) image, got {image.dtype} {image.shape}")
+        if class_index is not None and not 0 <= class_index < self.n_classes:
+            raise ValueError(f"class_index {class_index} is outside 0..{self.n_classes - 1}")
+        x = tf.constant(image[np.newaxis, :, :, np.newaxis], dtype=tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
+            features, probs = self.side_model(x, training=False)
+            index = int(tf.argmax(probs[0])) if class_index is None else class_index
+            score = probs[:, index]
+        grads = tape.gradient(score, features)
+        features = tf.cast(features, tf.float32)[0]
+        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)[0]
+        weights = tf.reduce_mean(grads, axis=(0, 1))
+        cam = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)).numpy()
+        heatmap = _resize01(cam, image.shape)
+        return GradCam(heatmap=heatmap, class_index=index, overlay_png=overlay_png(image, heatmap))
+
+
+def overlay_png(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> bytes:
+    """PNG of the grey image with a jet-coloured heatmap blended in at alpha."""
+    grey = np.repeat(image[..., np.newaxis].astype(np.float32), 3, axis=-1)
+    colour = jet_lut()[np.clip(np.rint(heatmap * 255), 0, 255).astype(np.uint8)].astype(np.float32)
+    blended = np.clip(np.rint((1.0 - alpha) * grey + alpha * colour), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(blended, mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jet_lut() -> np.ndarray:
+    """(256, 3) uint8 jet-like colour map: dark blue -> cyan -> yellow -> dark red."""
+    v = np.linspace(0.0, 1.0, 256)
+    channels = [np.clip(1.5 - np.abs(4.0 * v - centre), 0.0, 1.0) for centre in (3.0, 2.0, 1.0)]
+    return np.rint(np.stack(channels, axis=-1) * 255).astype(np.uint8)
+
+
+def _resize01(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Scale to 0..1 by the maximum and resize to shape; an all-zero (or non-finite) map stays zeros."""
+    peak = float(cam.max()) if cam.size else 0.0
+    if not (np.isfinite(peak) and peak > 0.0):
+        return np.zeros(shape, dtype=np.float32)
+    scaled = Image.fromarray((cam / peak).astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
+    return np.clip(np.asarray(scaled, dtype=np.float32), 0.0, 1.0)
+
+
+def _search(model: keras.Model, *, nested: bool) -> str | None:
+    final = model.layers[-1]
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            inner = _search(layer, nested=True)
+            if inner is not None:
+                return f"{layer.name}/{inner}"
+            continue
+        if len(layer.output.shape) != 4:
+            continue
+        if isinstance(layer, _CONV_TYPES):
+            return layer.name
+        if nested and layer is final and not isinstance(layer, _POOLING_TYPES):
+            return layer.name
+    return None
+
+
+def _side_model(model: keras.Model, path: str) -> keras.Model:
+    """keras.Model(inputs, [feature maps at path, model output]) sharing model's layers and weights."""
+    outer, _, inner = path.rpartition("/")
+    if not outer:
+        return keras.Model(model.inputs, [model.get_layer(inner).output, model.output])
+    # Nested base: its inner tensors live in the base's own graph, so re-trace the outer graph on a new
+    # input, calling a two-output view of the base in place of the base. No weights are copied or changed.
+    if "/" in outer:
+        raise ValueError(f"Grad-CAM supports one level of model nesting, got {path!r}")
+    base = model.get_layer(outer)
+    view = keras.Model(base.inputs, [base.get_layer(inner).output, base.output])
+    captured: list[keras.KerasTensor] = []
+
+    def call(operation: keras.Operation, *args: object, **kwargs: object) -> object:
+        if operation is not base:
+            return operation(*args, **kwargs)
+        features, out = view(*args, **kwargs)
+        captured.append(features)
+        return out
+
+    inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="gradcam_pixels")
+    outputs = model._run_through_graph([inputs], operation_fn=lambda op: op, call_fn=call)  # noqa: SLF001
+    return keras.Model(inputs, [captured[0], outputs], name=f"{model.name}_gradcam")
