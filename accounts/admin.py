@@ -6,6 +6,19 @@ from accounts.audit import Client
 from accounts.models import AuditEvent, Invitation, Membership, Role, Site, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records change through the apps' services (which audit them), never through admin forms."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 def admin_sites(user):
     return Site.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
 
@@ -101,7 +114,7 @@ class InvitationAdmin(SiteScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the trail can be searched and filtered, never edited. Site admins see their sites' events."""
 
     def get_queryset(self, request):
@@ -112,12 +125,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "object_type", "site"]
     search_fields = ["actor_email", "object_id", "ip"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from accounts.admin import ReadOnlyAdmin
 from accounts.models import Role
 from diagnosis.access import sites_for
 from diagnosis.models import (
@@ -13,19 +14,6 @@ from diagnosis.models import (
     TrainingRun,
 )
 from diagnosis.services.registry import model_activate
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records change through the app's services (which audit them), never through admin forms."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class SiteScopedAdmin(ReadOnlyAdmin):
