@@ -13,7 +13,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import ModelVersion, TrainingRun
 from diagnosis.services.registry import model_activate
-from mlcore.bundle import load_bundle, read_manifest, save_bundle
+from mlcore.bundle import Manifest, load_bundle, read_manifest, save_bundle
 from mlcore.config import ModelConfig
 from mlcore.data import load_source
 from mlcore.train import EpochProgress, train
@@ -22,9 +22,11 @@ logger = logging.getLogger(__name__)
 TRAINING_TASK = "diagnosis.tasks.train_model_task"
 
 
-@transaction.atomic
 def model_register(*, bundle_path: Path, registered_by: User | None = None, activate: bool = False) -> ModelVersion:
-    """Register a bundle directory: copy it into the model root (immutable, by sha256) and add a row."""
+    """Register a bundle directory: copy it into the model root (immutable, by sha256) and add a row.
+
+    The slow part (loading the model to verify it, copying files) happens before the database transaction.
+    """
     bundle_path = Path(bundle_path)
     manifest = read_manifest(bundle_path)
     sha256 = load_bundle(bundle_path).ref.sha256  # verifies the files against the manifest
@@ -32,7 +34,12 @@ def model_register(*, bundle_path: Path, registered_by: User | None = None, acti
     if not target.exists():
         settings.MEDSITE_MODEL_ROOT.mkdir(parents=True, exist_ok=True)
         shutil.copytree(bundle_path, target)
-    version, _ = ModelVersion.objects.get_or_create(
+    with transaction.atomic():
+        return _model_version_record(sha256, manifest, registered_by=registered_by, activate=activate)
+
+
+def _model_version_record(sha256: str, manifest: Manifest, *, registered_by: User | None, activate: bool) -> ModelVersion:
+    version, created = ModelVersion.objects.get_or_create(
         bundle_sha256=sha256,
         defaults=dict(
             task=manifest.task,
@@ -44,7 +51,8 @@ def model_register(*, bundle_path: Path, registered_by: User | None = None, acti
             registered_by=registered_by,
         ),
     )
-    audit_record(actor=registered_by, action=AuditEvent.Action.CREATE, obj=version)
+    if created:
+        audit_record(actor=registered_by, action=AuditEvent.Action.CREATE, obj=version)
     if activate:
         model_activate(model_version=version, actor=registered_by)
     return version
