@@ -9,6 +9,9 @@ from types import MappingProxyType
 BACKBONES = ("compact", "resnet50", "densenet121", "inceptionv3", "mobilenetv2", "vgg16", "efficientnetb0")
 # Smallest square input each backbone accepts (keras.applications refuses smaller ones; InceptionV3 needs 75).
 MIN_IMAGE_SIZE = MappingProxyType({name: 75 if name == "inceptionv3" else 32 for name in BACKBONES} | {"compact": 8})
+# Training-time augmentation per modality (see mlcore.data.augmenter): "xray" never flips (the heart's side
+# matters), "mri" adds left-right flips (tumour type does not depend on the hemisphere), "none" turns it off.
+AUGMENTATIONS = ("xray", "mri", "none")
 MIXED_PRECISION = ("auto", "on", "off")  # "auto": on exactly when TensorFlow sees a GPU
 WEIGHTS_KEYWORDS = ("none", "imagenet")  # or a path to a local .h5 / .weights.h5 file of the backbone
 
@@ -38,9 +41,13 @@ class ModelConfig:
     fine_tune_epochs: int = 0  # stage 2 epochs; needs fine_tune_layers > 0
     fine_tune_learning_rate: float = 1e-5
     mixed_precision: str = "auto"  # "auto", "on" or "off"; the output layer is always float32
+    compact_filters: tuple[int, ...] = (16, 32, 64)  # compact backbone: one block per entry, its conv width
+    compact_convs: int = 1  # Conv-BN-ReLU layers per compact block (before its max-pool)
+    augmentation: str = "xray"  # one of AUGMENTATIONS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "compact_filters", tuple(self.compact_filters))
         if len(self.classes) < 2:
             raise ValueError("ModelConfig.classes needs at least two classes")
         if len(set(self.classes)) != len(self.classes):
@@ -54,6 +61,12 @@ class ModelConfig:
             raise ValueError("epochs and batch_size must be >= 1, patience >= 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        if not self.compact_filters or any(not isinstance(f, int) or f < 1 for f in self.compact_filters):
+            raise ValueError("compact_filters must be a non-empty list of positive integers")
+        if self.compact_convs < 1:
+            raise ValueError("compact_convs must be >= 1")
+        if self.augmentation not in AUGMENTATIONS:
+            raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
         self._check_weights()
         self._check_fine_tuning()
         if self.mixed_precision not in MIXED_PRECISION:

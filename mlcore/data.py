@@ -12,11 +12,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from mlcore.config import ModelConfig
-from mlcore.imaging import DataError, load_image
+from mlcore.imaging import DataError, load_image, resize_square
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 TRAIN_DIR_NAMES = ("training", "train")
@@ -188,7 +187,7 @@ def load_manifest(path: str | Path, *, image_size: int = 64, seed: int = 42) -> 
         file = path.parent / row["path"]  # an absolute row path replaces the folder
         try:
             data = file.read_bytes()
-            images.append(_resize(load_image(io.BytesIO(data)), image_size))
+            images.append(resize_square(load_image(io.BytesIO(data)), image_size))
         except (OSError, DataError) as exc:
             raise DataError(f"{path.name}: {row['path']}: {exc}") from exc
         digests.append((row["path"], hashlib.sha256(data).hexdigest()))
@@ -258,26 +257,36 @@ def make_dataset(split: Split, mode: str, cfg: ModelConfig) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices((split.images, split.labels)).cache()
     if mode == "train":
         ds = ds.shuffle(len(split.labels), seed=cfg.seed, reshuffle_each_iteration=True)
-        augment = _augmenter(cfg.seed)
-        ds = ds.map(lambda x, y: (augment(_to_float(x), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        augment = augmenter(cfg.augmentation, cfg.seed)
+        if augment is None:
+            ds = ds.map(lambda x, y: (_to_float(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(lambda x, y: (augment(_to_float(x), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(lambda x, y: (_to_float(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _augmenter(seed: int) -> keras.layers.Pipeline:
-    """Small geometric and intensity jitter.
+def augmenter(kind: str, seed: int) -> keras.layers.Pipeline | None:
+    """Training-time augmentation for a modality; None for "none".
 
-    No horizontal flip: on a chest X-ray the heart's side matters (a flip fakes dextrocardia),
-    and laterality is part of the finding in other modalities too.
+    Both kinds apply small rotations (about +-11 degrees), zoom (+-10%) and contrast (+-10%).
+    "xray" never flips: on a chest X-ray the heart's side matters (a flip fakes dextrocardia).
+    "mri" adds left-right flips: a brain tumour's type does not depend on the hemisphere it grows in.
     """
-    return keras.layers.Pipeline(
-        [
-            keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +-11 degrees
-            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
-            keras.layers.RandomContrast(0.1, value_range=(0, 255), seed=seed + 2),
-        ]
-    )
+    if kind == "none":
+        return None
+    layers: list[keras.layers.Layer] = []
+    if kind == "mri":
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))
+    elif kind != "xray":
+        raise ValueError(f"unknown augmentation {kind!r}")
+    layers += [
+        keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
+        keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomContrast(0.1, value_range=(0, 255), seed=seed + 2),
+    ]
+    return keras.layers.Pipeline(layers)
 
 
 def _to_float(image: tf.Tensor) -> tf.Tensor:
@@ -346,7 +355,7 @@ def _read_class_folders(
                 raise DataError(f"{rel}: {exc}") from exc
             digests.append((rel, hashlib.sha256(data).hexdigest()))
             pixel_hashes.append(hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest())
-            images.append(_resize(pixels, image_size))
+            images.append(resize_square(pixels, image_size))
             labels.append(label)
     if not images:
         raise DataError(f"{split_dir} has no images")
@@ -357,11 +366,6 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
-
-
-def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
-    # Bilinear with Pillow's support scaling is antialiased, like the model's Resizing(antialias=True).
-    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def _stratified_group_split(

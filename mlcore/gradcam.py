@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
@@ -17,11 +18,20 @@ _POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 @dataclass(frozen=True, eq=False)
 class GradCam:
-    """heatmap: float32 (H, W) in 0..1 at the input image's size; overlay_png: the image with the map blended in."""
+    """heatmap: float32 (H, W) in 0..1 at the explained image's size, for class class_index."""
 
     heatmap: np.ndarray
     class_index: int
-    overlay_png: bytes
+    image: np.ndarray  # the uint8 (H, W) image explained
+
+    @property
+    def overlay_png(self) -> bytes:
+        """PNG of the image with the jet-coloured heatmap blended in."""
+        return overlay_png(self.image, self.heatmap)
+
+    def heatmap_png(self, shape: tuple[int, int] | None = None) -> bytes:
+        """The jet-coloured heatmap alone as an RGB PNG, resized to shape (H, W) when given (for overlays)."""
+        return heatmap_png(self.heatmap, shape)
 
 
 def find_last_conv_layer(model: keras.Model) -> str:
@@ -51,23 +61,51 @@ class GradCamExplainer:
         self.n_classes = int(model.output_shape[-1])
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> GradCam:
-        if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
+        """Grad-CAM of one uint8 (H, W) image for class_index (default: the top class)."""
+        if image.ndim != 2:
             raise ValueError(f"expected a non-empty uint8 (H, W) image, got {image.dtype} {image.shape}")
-        if class_index is not None and not 0 <= class_index < self.n_classes:
-            raise ValueError(f"class_index {class_index} is outside 0..{self.n_classes - 1}")
-        x = tf.constant(image[np.newaxis, :, :, np.newaxis], dtype=tf.float32)
+        return self.explain_batch(image[np.newaxis], [class_index])[0]
+
+    def explain_batch(self, images: np.ndarray, class_indices: Sequence[int | None]) -> list[GradCam]:
+        """Grad-CAMs of a uint8 (B, H, W) batch in one forward and backward pass.
+
+        Each sample's score depends only on its own input (the model runs in inference mode), so the
+        gradient of the summed scores gives every sample its own Grad-CAM exactly.
+        """
+        if images.ndim != 3 or images.dtype != np.uint8 or 0 in images.shape:
+            raise ValueError(f"expected a non-empty uint8 (B, H, W) batch, got {images.dtype} {images.shape}")
+        if len(class_indices) != len(images):
+            raise ValueError(f"{len(images)} images but {len(class_indices)} class indices")
+        for class_index in class_indices:
+            if class_index is not None and not 0 <= class_index < self.n_classes:
+                raise ValueError(f"class_index {class_index} is outside 0..{self.n_classes - 1}")
+        x = tf.constant(images[..., np.newaxis], dtype=tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
             features, probs = self.side_model(x, training=False)
-            index = int(tf.argmax(probs[0])) if class_index is None else class_index
-            score = probs[:, index]
+            top = tf.argmax(probs, axis=-1, output_type=tf.int32).numpy()
+            chosen = [int(t) if c is None else c for c, t in zip(class_indices, top, strict=True)]
+            score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
         grads = tape.gradient(score, features)
-        features = tf.cast(features, tf.float32)[0]
-        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)[0]
-        weights = tf.reduce_mean(grads, axis=(0, 1))
-        cam = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)).numpy()
-        heatmap = _resize01(cam, image.shape)
-        return GradCam(heatmap=heatmap, class_index=index, overlay_png=overlay_png(image, heatmap))
+        features = tf.cast(features, tf.float32)
+        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        cams = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)).numpy()
+        return [
+            GradCam(heatmap=_resize01(cam, image.shape), class_index=index, image=image)
+            for cam, index, image in zip(cams, chosen, images, strict=True)
+        ]
+
+
+def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int] | None = None) -> bytes:
+    """The heatmap through the jet colour map as an RGB PNG, bilinearly resized to shape (H, W) if given."""
+    if shape is not None and tuple(shape) != heatmap.shape:
+        resized = Image.fromarray(heatmap.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
+        heatmap = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    colour = jet_lut()[np.clip(np.rint(heatmap * 255), 0, 255).astype(np.uint8)]
+    buffer = io.BytesIO()
+    Image.fromarray(colour, mode="RGB").save(buffer, format="PNG", optimize=False, compress_level=3)
+    return buffer.getvalue()
 
 
 def overlay_png(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> bytes:

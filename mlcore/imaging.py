@@ -41,3 +41,13 @@ def to_uint8(arr: np.ndarray) -> np.ndarray:
     if hi <= lo:
         return np.zeros(arr.shape, dtype=np.uint8)
     return np.rint((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def resize_square(pixels: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W) -> (size, size): the one resize training data and served images both go through.
+
+    Bilinear with Pillow's support scaling is antialiased, like the model's Resizing(antialias=True).
+    """
+    if pixels.shape == (size, size):
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)

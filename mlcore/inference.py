@@ -13,6 +13,7 @@ import tensorflow as tf
 from mlcore.bundle import Bundle
 from mlcore.evaluate import predict_labels
 from mlcore.gradcam import GradCam, GradCamExplainer
+from mlcore.imaging import resize_square
 
 MAX_BATCH = 16  # bounds memory for large images; images of one shape are run together
 
@@ -53,11 +54,7 @@ class Predictor:
 
     def predict(self, images: Sequence[np.ndarray]) -> list[PredictionResult]:
         """Predict uint8 (H, W) images, batching those of equal shape; results keep the input order."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, image in enumerate(images):
-            if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
-                raise ValueError(f"image {i}: expected non-empty uint8 (H, W), got {image.dtype} {image.shape}")
-            groups.setdefault(image.shape, []).append(i)
+        groups = _shape_groups(images)
         forward = self._forward_fn()
         probs = np.zeros((len(images), len(self.classes)), dtype=np.float64)
         timings: list[PredictTimings | None] = [None] * len(images)
@@ -84,11 +81,30 @@ class Predictor:
         ]
 
     def predict_with_gradcam(self, images: Sequence[np.ndarray]) -> list[tuple[PredictionResult, GradCam]]:
-        """predict() plus a Grad-CAM of each image for its decided label (threshold-aware for binary tasks)."""
+        """predict() plus a Grad-CAM of each image for its decided label (threshold-aware for binary tasks).
+
+        Images of one shape are explained together, MAX_BATCH at a time, in one backward pass.
+        """
         results = self.predict(images)
         explainer = self._gradcam_explainer()
         index = {name: i for i, name in enumerate(self.classes)}
-        return [(r, explainer.explain(image, index[r.label])) for r, image in zip(results, images, strict=True)]
+        cams: list[GradCam | None] = [None] * len(images)
+        for indices in _shape_groups(images).values():
+            for start in range(0, len(indices), MAX_BATCH):
+                chunk = indices[start : start + MAX_BATCH]
+                batch = np.stack([images[i] for i in chunk])
+                for i, cam in zip(
+                    chunk, explainer.explain_batch(batch, [index[results[i].label] for i in chunk]), strict=True
+                ):
+                    cams[i] = cam
+        return list(zip(results, cams, strict=True))
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Resize a decoded uint8 (H, W) image to the model's input size, exactly as training data were.
+
+        Prepared images all share one shape, so any number of them run as one batch.
+        """
+        return resize_square(image, self.bundle.manifest.image_size)
 
     def _forward_fn(self) -> tf.types.experimental.GenericFunction:
         with self._lock:
@@ -106,3 +122,13 @@ class Predictor:
             if self._explainer is None:
                 self._explainer = GradCamExplainer(self.bundle.model)
             return self._explainer
+
+
+def _shape_groups(images: Sequence[np.ndarray]) -> dict[tuple[int, int], list[int]]:
+    """Indices of the images by shape, in input order; rejects anything but non-empty uint8 (H, W)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, image in enumerate(images):
+        if image.ndim != 2 or image.dtype != np.uint8 or 0 in image.shape:
+            raise ValueError(f"image {i}: expected non-empty uint8 (H, W), got {image.dtype} {image.shape}")
+        groups.setdefault(image.shape, []).append(i)
+    return groups

@@ -15,7 +15,6 @@ from mlcore.config import ModelConfig
 
 LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer (compact backbone)
 BACKBONE_LAYER = "backbone"  # name of the nested keras.applications model
-COMPACT_FILTERS = (16, 32, 64)
 APPLICATIONS = MappingProxyType(
     {
         "resnet50": "ResNet50",
@@ -66,7 +65,7 @@ def build_model(cfg: ModelConfig, *, mean: float, std: float) -> keras.Model:
         x = keras.layers.Resizing(size, size, antialias=True, dtype="float32", name="resize")(inputs)
         x = keras.layers.Normalization(mean=mean, variance=std**2, dtype="float32", name="normalize")(x)
         if cfg.backbone == "compact":
-            x = _compact_backbone(x)
+            x = _compact_backbone(x, cfg.compact_filters, cfg.compact_convs)
         else:
             x = keras.layers.Concatenate(dtype="float32", name="to_rgb")([x, x, x])
             x = _preprocess_layer(cfg.backbone)(x)
@@ -161,15 +160,21 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _compact_backbone(x: keras.KerasTensor) -> keras.KerasTensor:
-    """Three blocks of Conv3x3 -> BatchNorm -> ReLU -> MaxPool; the last conv is named LAST_CONV_LAYER."""
-    for i, filters in enumerate(COMPACT_FILTERS, start=1):
-        last = i == len(COMPACT_FILTERS)
-        name = LAST_CONV_LAYER if last else f"conv{i}"
-        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-        # momentum 0.9 (Keras default 0.99): small medical sets give few steps per epoch, and the
-        # moving statistics used at inference must converge within them.
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i}")(x)
-        x = keras.layers.ReLU(name=f"relu{i}")(x)
+def _compact_backbone(x: keras.KerasTensor, filters: tuple[int, ...], convs: int) -> keras.KerasTensor:
+    """One block per entry of filters: `convs` x (Conv3x3 -> BatchNorm -> ReLU), then MaxPool.
+
+    The very last conv is named LAST_CONV_LAYER for Grad-CAM.
+    """
+    for i, width in enumerate(filters, start=1):
+        for j in range(1, convs + 1):
+            last = i == len(filters) and j == convs
+            suffix = f"{i}" if convs == 1 else f"{i}_{j}"
+            x = keras.layers.Conv2D(
+                width, 3, padding="same", use_bias=False, name=LAST_CONV_LAYER if last else f"conv{suffix}"
+            )(x)
+            # momentum 0.9 (Keras default 0.99): small medical sets give few steps per epoch, and the
+            # moving statistics used at inference must converge within them.
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{suffix}")(x)
+            x = keras.layers.ReLU(name=f"relu{suffix}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
     return x

@@ -189,7 +189,11 @@ def _fit(
 ) -> dict[str, list[float]]:
     """One stage of fit with early stopping (best weights restored) on validation loss; returns its history."""
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+        # Halve the learning rate when validation loss stalls, before early stopping gives up on it.
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, cfg.patience // 2), verbose=0
+        ),
     ]
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, total, stage))

@@ -305,3 +305,16 @@ def test_load_folder_tree_dedup_pool_splits_duplicate_groups(tmp_path: Path) -> 
     assert all(len(np.unique(s.labels)) == 2 for s in (data.train, data.val, data.test))
     again = load_folder_tree(tmp_path, image_size=8, dedup_pool=True, seed=1)
     assert again.test is not None and again.test.images.tobytes() == data.test.images.tobytes()
+
+
+def test_augmentation_is_chosen_per_modality() -> None:
+    from mlcore.data import augmenter
+
+    def kinds(name: str) -> list[str]:
+        return [type(layer).__name__ for layer in augmenter(name, 0).layers]
+
+    assert "RandomFlip" not in kinds("xray")  # a flipped chest film fakes dextrocardia
+    assert kinds("mri")[0] == "RandomFlip" and kinds("mri")[1:] == kinds("xray")
+    assert augmenter("none", 0) is None
+    with pytest.raises(ValueError, match="augmentation"):
+        augmenter("ct", 0)

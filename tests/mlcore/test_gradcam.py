@@ -86,3 +86,28 @@ def test_jet_lut_runs_blue_to_red() -> None:
     lut = jet_lut()
     assert lut.shape == (256, 3) and lut.dtype == np.uint8
     assert lut[0].tolist() == [0, 0, 128] and lut[-1].tolist() == [128, 0, 0]
+
+
+def test_batched_gradcam_equals_one_image_at_a_time(model: keras.Model) -> None:
+    explainer = GradCamExplainer(model)
+    images = np.stack([_image(24, 24), np.roll(_image(24, 24), 7, axis=1), 255 - _image(24, 24)])
+    batch = explainer.explain_batch(images, [2, None, 0])
+    for image, index, cam in zip(images, [2, None, 0], batch, strict=True):
+        single = explainer.explain(image, index)
+        assert cam.class_index == single.class_index
+        np.testing.assert_allclose(cam.heatmap, single.heatmap, atol=1e-4)
+    with pytest.raises(ValueError, match="class indices"):
+        explainer.explain_batch(images, [0])
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        explainer.explain(images)
+
+
+def test_heatmap_png_is_the_colour_map_at_the_requested_size(model: keras.Model) -> None:
+    cam = gradcam(model, _image(20, 28))
+    alone = _png(cam.heatmap_png())
+    assert alone.size == (28, 20) and alone.mode == "RGB"
+    big = _png(cam.heatmap_png((200, 280)))
+    assert big.size == (280, 200)
+    lut = jet_lut()
+    expected = lut[np.clip(np.rint(cam.heatmap * 255), 0, 255).astype(np.uint8)]
+    np.testing.assert_array_equal(np.asarray(alone), expected)

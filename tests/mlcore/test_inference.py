@@ -103,3 +103,16 @@ def test_predict_with_gradcam_explains_the_decided_label(bundle: Bundle) -> None
         assert cam.heatmap.shape == image.shape and 0.0 <= cam.heatmap.min() <= cam.heatmap.max() <= 1.0
         assert bundle.manifest.classes[cam.class_index] == result.label
         assert cam.overlay_png.startswith(b"\x89PNG")
+
+
+def test_prepare_resizes_to_the_model_input_like_the_training_loader(bundle: Bundle) -> None:
+    from mlcore.imaging import resize_square
+
+    predictor = Predictor(bundle)
+    size = bundle.manifest.image_size
+    prepared = [predictor.prepare(_image(h, w, bright=True)) for h, w in ((40, 60), (size, size), (97, 31))]
+    assert {p.shape for p in prepared} == {(size, size)}
+    np.testing.assert_array_equal(prepared[0], resize_square(_image(40, 60, bright=True), size))
+    pairs = predictor.predict_with_gradcam(prepared)
+    assert len({r.timings.batch_size for r, _ in pairs}) == 1 and pairs[0][0].timings.batch_size == 3
+    assert all(cam.heatmap.shape == (size, size) for _, cam in pairs)

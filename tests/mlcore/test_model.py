@@ -198,3 +198,15 @@ def test_mixed_precision_is_off_on_cpu_and_scoped() -> None:
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after the build
     with pytest.raises(ValueError, match="mixed_precision"):
         _cfg(mixed_precision="bf16")
+
+
+def test_compact_width_and_depth_come_from_the_config() -> None:
+    cfg = ModelConfig(task="t", classes=("a", "b"), image_size=32, compact_filters=(8, 12), compact_convs=2)
+    model = build_model(cfg, mean=0.0, std=1.0)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [8, 8, 12, 12]
+    assert convs[-1].name == LAST_CONV_LAYER == find_last_conv_layer(model)
+    assert model(np.zeros((2, 40, 40, 1), np.float32)).shape == (2, 2)
+    for bad in ({"compact_filters": ()}, {"compact_filters": (8, 0)}, {"compact_convs": 0}, {"augmentation": "ct"}):
+        with pytest.raises(ValueError):
+            ModelConfig(task="t", classes=("a", "b"), **bad)
