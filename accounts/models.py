@@ -128,6 +128,8 @@ class AuditEvent(models.Model):
         DOWNLOAD = "download", "Downloaded"
         REVIEW = "review", "Reviewed"
         ACTIVATE = "activate", "Activated model"
+        ROLLBACK = "rollback", "Rolled back model"
+        MODEL_STATUS = "model_status", "Changed model status"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -78,7 +78,7 @@ class Study(models.Model):
             return self.Status.REGISTERED
         if any(image.is_pending for image in images):
             return self.Status.ANALYSING
-        if Prediction.objects.filter(image__study=self, reviews__isnull=True).exists():
+        if Prediction.objects.filter(image__study=self, is_shadow=False, reviews__isnull=True).exists():
             return self.Status.AWAITING_REVIEW
         return self.Status.COMPLETE
 
@@ -117,6 +117,8 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     failure_reason = models.CharField(max_length=500, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the image for inference")
+    claimed_by = models.CharField(max_length=255, blank=True, help_text="The Celery worker (node name) that took it")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
@@ -132,15 +134,21 @@ class Image(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
 
     def current_prediction(self) -> "Prediction | None":
-        """The newest prediction (uses prefetched rows when present)."""
-        return next(iter(self.predictions.all()), None)
+        """The newest prediction shown as the result; shadow predictions never are (uses prefetched rows)."""
+        return next((p for p in self.predictions.all() if not p.is_shadow), None)
 
 
 class ModelVersion(models.Model):
-    """A registered model bundle. Exactly one active version per task."""
+    """A registered model bundle. Exactly one active version per task.
+
+    candidate: registered, not run. shadow: runs on every image of its task beside the active version; its
+    predictions are stored (Prediction.is_shadow) but never shown as the result. active: gives the results.
+    retired: was active (or shadow) once; the newest retired-from-active version is the rollback target.
+    """
 
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "Candidate"
+        SHADOW = "shadow", "Shadow"
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
 
@@ -156,6 +164,9 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True, help_text="When it last became the active version")
+    backbone = models.CharField(max_length=32, blank=True)
+    data_sha256 = models.CharField("training data sha256", max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -177,7 +188,17 @@ class Prediction(models.Model):
     probabilities = models.JSONField(help_text="Probability per class name")
     label = models.CharField(max_length=64)
     threshold = models.FloatField(null=True, blank=True)
-    inference_ms = models.FloatField()
+    is_shadow = models.BooleanField(
+        default=False, help_text="Made by a shadow version: stored for comparison, never shown as the result"
+    )
+    heatmap = models.FileField(
+        upload_to="heatmaps/%Y/%m/", max_length=255, blank=True, help_text="Grad-CAM for the label, colour-mapped PNG"
+    )
+    queue_ms = models.FloatField(null=True, blank=True, help_text="Upload to a worker taking the image")
+    preprocess_ms = models.FloatField(null=True, blank=True, help_text="Reading, decoding and resizing the image")
+    inference_ms = models.FloatField(help_text="The model's forward pass for the batch the image ran in")
+    heatmap_ms = models.FloatField(null=True, blank=True, help_text="Grad-CAM for the batch, plus encoding this PNG")
+    batch_size = models.PositiveSmallIntegerField(default=1, help_text="Images run together in one forward pass")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,6 +206,7 @@ class Prediction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["image", "model_version"], name="one_prediction_per_image_and_model")
         ]
+        indexes = [models.Index(fields=["is_shadow", "created_at"], name="prediction_shadow_created")]
 
     def __str__(self) -> str:
         return f"{self.label} (image {self.image_id}, model {self.model_version_id})"

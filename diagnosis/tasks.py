@@ -4,19 +4,23 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError
+from celery.signals import worker_ready
+from django.db import InterfaceError, OperationalError
 
-from diagnosis.services import inference, training
+from diagnosis.services import training
 
 logger = logging.getLogger(__name__)
+TRANSIENT = (OperationalError, InterfaceError)  # the database restarting or unreachable for a moment
 
 
-@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8)
 def run_inference_task(self, *, image_pk: int) -> None:
+    from diagnosis.services import inference  # TensorFlow: imported by workers only, on first use
+
     try:
-        inference.image_run_inference(image_pk=image_pk)
-    except OperationalError:
-        raise  # transient database trouble: Celery retries
+        inference.image_run_inference(image_pk=image_pk, worker=self.request.hostname or "")
+    except TRANSIENT:
+        raise  # Celery retries
     except SoftTimeLimitExceeded:
         inference.image_fail(image_pk=image_pk, reason="Inference took too long and was stopped.")
     except Exception:
@@ -27,5 +31,26 @@ def run_inference_task(self, *, image_pk: int) -> None:
 
 
 @shared_task
+def requeue_stalled_inference_task() -> int:
+    """Run by Celery beat: send images whose worker died or whose message was lost to inference again."""
+    from diagnosis.services.inference import inference_requeue_stalled
+
+    return inference_requeue_stalled()
+
+
+@shared_task
 def train_model_task(*, run_pk: int) -> None:
     training.training_run_execute(run_pk=run_pk)
+
+
+@worker_ready.connect
+def _requeue_own_stalled_images(sender, **kwargs) -> None:
+    """At start-up, a worker re-sends the images a previous life of it (same node name) was holding."""
+    if "inference" not in set(sender.app.amqp.queues.consume_from or ()):
+        return
+    from diagnosis.services.inference import inference_requeue_stalled
+
+    try:
+        inference_requeue_stalled(worker=sender.hostname)
+    except Exception:  # never keep a worker from starting; the periodic sweep catches up
+        logger.exception("Could not requeue the images this worker held before it restarted")

@@ -249,7 +249,22 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ROUTES = {
     "diagnosis.tasks.run_inference_task": {"queue": "inference"},
     "diagnosis.tasks.train_model_task": {"queue": "training"},
+    "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
 }
+# Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
+# task and runs them in one forward pass. Images whose message was lost (a broker restart) or whose worker
+# died are sent again by a periodic sweep (Celery beat) once they have waited REQUEUE_AFTER seconds, or
+# once a worker's claim is older than the inference time limit.
+MEDSITE_INFERENCE_BATCH_SIZE = env_int("MEDSITE_INFERENCE_BATCH_SIZE", 8)
+MEDSITE_INFERENCE_REQUEUE_AFTER = env_int("MEDSITE_INFERENCE_REQUEUE_AFTER", 120)
+MEDSITE_HEATMAP_MAX_SIDE = env_int("MEDSITE_HEATMAP_MAX_SIDE", 512)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stalled-inference": {
+        "task": "diagnosis.tasks.requeue_stalled_inference_task",
+        "schedule": env_int("MEDSITE_INFERENCE_SWEEP_SECONDS", 60),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ANNOTATIONS = {
     "diagnosis.tasks.run_inference_task": {
         "time_limit": CELERY_INFERENCE_TIME_LIMIT,

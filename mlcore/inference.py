@@ -81,11 +81,12 @@ class Predictor:
         ]
 
     def predict_with_gradcam(self, images: Sequence[np.ndarray]) -> list[tuple[PredictionResult, GradCam]]:
-        """predict() plus a Grad-CAM of each image for its decided label (threshold-aware for binary tasks).
-
-        Images of one shape are explained together, MAX_BATCH at a time, in one backward pass.
-        """
+        """predict() plus a Grad-CAM of each image for its decided label (threshold-aware for binary tasks)."""
         results = self.predict(images)
+        return list(zip(results, self.explain(images, results), strict=True))
+
+    def explain(self, images: Sequence[np.ndarray], results: Sequence[PredictionResult]) -> list[GradCam]:
+        """Grad-CAM of each image for the label predict() decided; images of one shape run as one batch."""
         explainer = self._gradcam_explainer()
         index = {name: i for i, name in enumerate(self.classes)}
         cams: list[GradCam | None] = [None] * len(images)
@@ -93,11 +94,10 @@ class Predictor:
             for start in range(0, len(indices), MAX_BATCH):
                 chunk = indices[start : start + MAX_BATCH]
                 batch = np.stack([images[i] for i in chunk])
-                for i, cam in zip(
-                    chunk, explainer.explain_batch(batch, [index[results[i].label] for i in chunk]), strict=True
-                ):
+                explained = explainer.explain_batch(batch, [index[results[i].label] for i in chunk])
+                for i, cam in zip(chunk, explained, strict=True):
                     cams[i] = cam
-        return list(zip(results, cams, strict=True))
+        return cams
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Resize a decoded uint8 (H, W) image to the model's input size, exactly as training data were.
@@ -132,3 +132,15 @@ def _shape_groups(images: Sequence[np.ndarray]) -> dict[tuple[int, int], list[in
             raise ValueError(f"image {i}: expected non-empty uint8 (H, W), got {image.dtype} {image.shape}")
         groups.setdefault(image.shape, []).append(i)
     return groups
+
+
+def enable_gpu_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as it needs it instead of all at once (several workers per host).
+
+    Must run before TensorFlow first touches the GPU; later calls, and machines without a GPU, are no-ops.
+    """
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the device is already initialised: the setting can no longer change
+            pass

@@ -1,16 +1,41 @@
-"""Running the active model on an image. Imports mlcore (and so TensorFlow): worker side only."""
+"""Running models on images. Imports mlcore (and so TensorFlow): worker side only.
+
+A worker that receives run_inference(image_pk) claims that image, then claims up to
+MEDSITE_INFERENCE_BATCH_SIZE - 1 other waiting images of the same task and runs them together: one decode
+each, one forward pass, one batched Grad-CAM. The other images' own messages find them claimed or done and
+do nothing. A claim is a conditional UPDATE on the image's status, so two workers never both take an image
+while its claim is fresh; the unique (image, model version) constraint makes a repeated run harmless anyway.
+
+Images whose worker died keep a stale claim; those whose message was lost (a broker restart) stay queued.
+inference_requeue_stalled() sends both again: Celery beat runs it every minute, and each worker runs it at
+start-up for the images its previous life held.
+"""
 
 import functools
+import logging
 import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 
+import numpy as np
+from celery import current_app
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from diagnosis.models import Image, ModelVersion, Prediction
-from diagnosis.services.records import study_refresh_status, task_for_study
+from diagnosis.models import Image, ModelVersion, Prediction, Study
+from diagnosis.services.records import INFERENCE_TASK, study_refresh_status, task_for_study, task_study_filter
 from mlcore.bundle import load_bundle
 from mlcore.imaging import DataError, load_image
-from mlcore.inference import Predictor
+from mlcore.inference import Predictor, enable_gpu_memory_growth
+
+logger = logging.getLogger(__name__)
+enable_gpu_memory_growth()
+
+NO_MODEL_REASON = "No active model handles this kind of image."
 
 
 @functools.lru_cache(maxsize=4)
@@ -20,35 +45,36 @@ def _predictor(bundle_sha256: str) -> Predictor:
     return Predictor(bundle)
 
 
-def image_run_inference(*, image_pk: int) -> Image | None:
-    """Predict one image with the active model for its task. Safe to run twice."""
-    claimed = Image.objects.filter(pk=image_pk, status__in=[Image.Status.QUEUED, Image.Status.PROCESSING]).update(
-        status=Image.Status.PROCESSING
-    )
-    if not claimed:
-        return None  # already finished, or gone
-    image = Image.objects.select_related("study").get(pk=image_pk)
-    task = task_for_study(image.study)
-    model_version = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.ACTIVE).first()
-    if model_version is None:
-        return _image_finish(image, Image.Status.NO_MODEL, "No active model handles this kind of image.")
+@dataclass
+class _Work:
+    """One claimed image on its way through the batch."""
+
+    image: Image
+    claimed_at: float  # time.time() of the claim
+    pixels: np.ndarray | None = None  # decoded display rendition, uint8 (H, W)
+    prepared: np.ndarray | None = None  # resized for the active model
+    preprocess_ms: float = 0.0
+
+
+def image_run_inference(*, image_pk: int, worker: str = "") -> list[Image]:
+    """Predict this image, and other waiting images of its task, with the active model (and shadow models).
+
+    Safe to run twice for an image: a finished or freshly claimed image is skipped. Returns the images this
+    call finished (empty when it had nothing to do).
+    """
+    first = _claim(image_pk, worker)
+    if first is None:
+        return []
+    task = task_for_study(first.image.study)
+    active = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.ACTIVE).first() if task else None
+    if active is None:
+        return [_finish(first, Image.Status.NO_MODEL, NO_MODEL_REASON)]
+    batch = [first, *_claim_more(task, exclude=image_pk, worker=worker)]
     try:
-        with image.display_file.open("rb") as fh:
-            pixels = load_image(fh)
-        started = time.perf_counter()
-        result = _predictor(model_version.bundle_sha256).predict([pixels])[0]
-        inference_ms = (time.perf_counter() - started) * 1000
-    except DataError as exc:
-        return _image_finish(image, Image.Status.FAILED, f"The image could not be decoded: {exc}")
-    prediction_create(
-        image=image,
-        model_version=model_version,
-        probabilities=result.probabilities,
-        label=result.label,
-        threshold=result.threshold,
-        inference_ms=inference_ms,
-    )
-    return _image_finish(image, Image.Status.DONE, "")
+        return _run_batch(batch, active, task)
+    except BaseException:
+        _release([w.image.pk for w in batch[1:]])  # batch mates go back to the queue; the caller handles the first
+        raise
 
 
 def image_fail(*, image_pk: int, reason: str) -> None:
@@ -60,11 +86,31 @@ def image_fail(*, image_pk: int, reason: str) -> None:
         study_refresh_status(study=image.study)
 
 
-def _image_finish(image: Image, status: str, reason: str) -> Image:
-    image.status, image.failure_reason = status, reason
-    image.save(update_fields=["status", "failure_reason"])
-    study_refresh_status(study=image.study)
-    return image
+def inference_requeue_stalled(*, worker: str | None = None) -> int:
+    """Send run_inference again for images that will otherwise never finish; returns how many.
+
+    With worker: the images that worker (a previous life of it, at start-up) had claimed. Always: images
+    claimed longer ago than the inference time limit (their worker died), and images still queued
+    MEDSITE_INFERENCE_REQUEUE_AFTER seconds after upload (their message was lost). A duplicate message is
+    harmless: the claim lets only one run through.
+    """
+    now = timezone.now()
+    stale_claim = now - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + 30)
+    stale_queue = now - timedelta(seconds=settings.MEDSITE_INFERENCE_REQUEUE_AFTER)
+    processing = Q(status=Image.Status.PROCESSING) & (Q(claimed_at__lt=stale_claim) | Q(claimed_at__isnull=True))
+    if worker:
+        processing |= Q(status=Image.Status.PROCESSING, claimed_by=worker)
+    queued = Q(status=Image.Status.QUEUED, uploaded_at__lt=stale_queue) & (
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale_queue)
+    )
+    pks = list(Image.objects.filter(processing | queued).values_list("pk", flat=True))
+    if not pks:
+        return 0
+    Image.objects.filter(pk__in=pks).update(status=Image.Status.QUEUED, claimed_at=now, claimed_by="")
+    for pk in pks:
+        current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": pk})
+    logger.warning("Sent %d stalled image(s) to inference again", len(pks))
+    return len(pks)
 
 
 def prediction_create(
@@ -75,17 +121,176 @@ def prediction_create(
     label: str,
     threshold: float | None,
     inference_ms: float,
+    is_shadow: bool = False,
+    heatmap_png: bytes | None = None,
+    queue_ms: float | None = None,
+    preprocess_ms: float | None = None,
+    heatmap_ms: float | None = None,
+    batch_size: int = 1,
 ) -> Prediction:
-    """Store a prediction; a second one for the same image and model returns the first."""
+    """Store a prediction (and its heatmap file); a second one for the same image and model returns the first."""
+    existing = Prediction.objects.filter(image=image, model_version=model_version).first()
+    if existing is not None:
+        return existing
+    prediction = Prediction(
+        image=image,
+        model_version=model_version,
+        probabilities=probabilities,
+        label=label,
+        threshold=threshold,
+        is_shadow=is_shadow,
+        queue_ms=queue_ms,
+        preprocess_ms=preprocess_ms,
+        inference_ms=inference_ms,
+        heatmap_ms=heatmap_ms,
+        batch_size=batch_size,
+    )
+    if heatmap_png is not None:
+        prediction.heatmap.save(f"{uuid.uuid4().hex}.png", ContentFile(heatmap_png), save=False)
     try:
         with transaction.atomic():
-            return Prediction.objects.create(
-                image=image,
-                model_version=model_version,
-                probabilities=probabilities,
-                label=label,
-                threshold=threshold,
-                inference_ms=inference_ms,
-            )
+            prediction.save()
     except IntegrityError:
+        if prediction.heatmap:
+            prediction.heatmap.delete(save=False)
         return Prediction.objects.get(image=image, model_version=model_version)
+    return prediction
+
+
+# --- the batch -------------------------------------------------------------------------------------------
+
+
+def _run_batch(batch: list[_Work], active: ModelVersion, task: str) -> list[Image]:
+    predictor = _predictor(active.bundle_sha256)
+    ready: list[_Work] = []
+    finished: list[Image] = []
+    for work in batch:
+        started = time.perf_counter()
+        try:
+            with work.image.display_file.open("rb") as fh:
+                work.pixels = load_image(fh)
+        except DataError as exc:
+            finished.append(_finish(work, Image.Status.FAILED, f"The image could not be decoded: {exc}"))
+            continue
+        except OSError:
+            finished.append(_finish(work, Image.Status.FAILED, "The stored image file could not be read."))
+            continue
+        work.prepared = predictor.prepare(work.pixels)
+        work.preprocess_ms = (time.perf_counter() - started) * 1000
+        ready.append(work)
+    if not ready:
+        return finished
+    images = [w.prepared for w in ready]
+    results = predictor.predict(images)
+    started = time.perf_counter()
+    cams = predictor.explain(images, results)
+    explain_ms = (time.perf_counter() - started) * 1000
+    for work, result, cam in zip(ready, results, cams, strict=True):
+        started = time.perf_counter()
+        png = cam.heatmap_png(_heatmap_shape(work.image))
+        prediction_create(
+            image=work.image,
+            model_version=active,
+            probabilities=result.probabilities,
+            label=result.label,
+            threshold=result.threshold,
+            inference_ms=result.timings.inference_ms,
+            heatmap_png=png,
+            queue_ms=max(0.0, (work.claimed_at - work.image.uploaded_at.timestamp()) * 1000),
+            preprocess_ms=work.preprocess_ms,
+            heatmap_ms=explain_ms + (time.perf_counter() - started) * 1000,
+            batch_size=result.timings.batch_size,
+        )
+    _run_shadows(ready, task)
+    finished += [_finish(work, Image.Status.DONE, "") for work in ready]
+    return finished
+
+
+def _run_shadows(ready: list[_Work], task: str) -> None:
+    """Shadow versions predict the same images; their output is stored, never shown. Their failures are logged,
+    never the image's."""
+    for shadow in ModelVersion.objects.filter(task=task, status=ModelVersion.Status.SHADOW):
+        try:
+            predictor = _predictor(shadow.bundle_sha256)
+            results = predictor.predict([predictor.prepare(w.pixels) for w in ready])
+            for work, result in zip(ready, results, strict=True):
+                prediction_create(
+                    image=work.image,
+                    model_version=shadow,
+                    probabilities=result.probabilities,
+                    label=result.label,
+                    threshold=result.threshold,
+                    inference_ms=result.timings.inference_ms,
+                    is_shadow=True,
+                    batch_size=result.timings.batch_size,
+                )
+        except Exception:
+            logger.exception("Shadow model %s failed on a batch of %d image(s)", shadow.short_sha, len(ready))
+
+
+def _heatmap_shape(image: Image) -> tuple[int, int]:
+    """The display image's aspect ratio, the longer side at most MEDSITE_HEATMAP_MAX_SIDE."""
+    scale = min(1.0, settings.MEDSITE_HEATMAP_MAX_SIDE / max(image.width, image.height))
+    return max(1, round(image.height * scale)), max(1, round(image.width * scale))
+
+
+# --- claims ----------------------------------------------------------------------------------------------
+
+
+def _claimable() -> Q:
+    """Queued, or processing under a claim older than the inference time limit (its worker died)."""
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + 30)
+    return Q(status=Image.Status.QUEUED) | Q(status=Image.Status.PROCESSING, claimed_at__lt=stale)
+
+
+def _claim(image_pk: int, worker: str) -> _Work | None:
+    now = timezone.now()
+    claimed = Image.objects.filter(_claimable(), pk=image_pk).update(
+        status=Image.Status.PROCESSING, claimed_at=now, claimed_by=worker[:255]
+    )
+    if not claimed:
+        return None  # finished, being processed elsewhere, or gone
+    return _Work(Image.objects.select_related("study").get(pk=image_pk), now.timestamp())
+
+
+def _claim_more(task: str, *, exclude: int, worker: str) -> list[_Work]:
+    """Claim up to BATCH_SIZE - 1 other queued images of the task, oldest first."""
+    wanted = settings.MEDSITE_INFERENCE_BATCH_SIZE - 1
+    if wanted <= 0:
+        return []
+    studies = Study.objects.filter(task_study_filter(task))
+    candidates = (
+        Image.objects.filter(status=Image.Status.QUEUED, study__in=studies)
+        .exclude(pk=exclude)
+        .order_by("uploaded_at")
+        .values_list("pk", flat=True)[: wanted * 2]
+    )
+    claimed: list[_Work] = []
+    for pk in candidates:
+        work = _claim(pk, worker)
+        if work is not None:
+            claimed.append(work)
+            if len(claimed) == wanted:
+                break
+    return claimed
+
+
+def _release(pks: list[int]) -> None:
+    """Give claimed images back to the queue and send their messages again."""
+    if not pks:
+        return
+    try:
+        released = list(Image.objects.filter(pk__in=pks, status=Image.Status.PROCESSING).values_list("pk", flat=True))
+        Image.objects.filter(pk__in=released).update(status=Image.Status.QUEUED, claimed_by="")
+        for pk in released:
+            current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": pk})
+    except Exception:  # the database or broker may be what failed; the periodic sweep sends them later
+        logger.exception("Could not release %d claimed image(s); the sweep will requeue them", len(pks))
+
+
+def _finish(work: _Work, status: str, reason: str) -> Image:
+    image = work.image
+    image.status, image.failure_reason = status, reason
+    image.save(update_fields=["status", "failure_reason"])
+    study_refresh_status(study=image.study)
+    return image

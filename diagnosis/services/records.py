@@ -11,6 +11,7 @@ from celery import current_app
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Site, User
@@ -247,11 +248,26 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
     return image
 
 
+# Routing: (modalities, body parts) whose images each task's model reads.
+TASK_ROUTES = {
+    CHEST_XRAY: ((Study.Modality.CR, Study.Modality.DX), ("CHEST",)),
+    BRAIN: ((Study.Modality.MR, Study.Modality.CT), ("HEAD", "BRAIN")),
+}
+
+
 def task_for_study(study: Study) -> str | None:
     """Which model task handles images of this study, or None when no task does."""
     body_part = study.body_part.upper()
-    if study.modality in (Study.Modality.CR, Study.Modality.DX) and body_part == "CHEST":
-        return CHEST_XRAY
-    if study.modality in (Study.Modality.MR, Study.Modality.CT) and body_part in ("HEAD", "BRAIN"):
-        return BRAIN
+    for task, (modalities, body_parts) in TASK_ROUTES.items():
+        if study.modality in modalities and body_part in body_parts:
+            return task
     return None
+
+
+def task_study_filter(task: str) -> Q:
+    """The studies task_for_study sends to this task, as a query (body part matched without case)."""
+    modalities, body_parts = TASK_ROUTES[task]
+    parts = Q()
+    for part in body_parts:
+        parts |= Q(body_part__iexact=part)
+    return Q(modality__in=modalities) & parts

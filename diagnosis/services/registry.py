@@ -1,19 +1,105 @@
-"""The model registry: which version of each task's model is active."""
+"""The model registry: which version of each task's model is active, which run in shadow, and rollback.
 
+Every change locks the task's versions (SELECT ... FOR UPDATE), so two admins clicking at once cannot leave
+a task with two active versions; the partial unique constraint one_active_model_per_task backs this up.
+"""
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import ModelVersion
 
+Status = ModelVersion.Status
+
 
 @transaction.atomic
-def model_activate(*, model_version: ModelVersion, actor: User | None) -> ModelVersion:
-    """Make this version the one active model of its task, retiring the previous one."""
-    ModelVersion.objects.select_for_update().filter(task=model_version.task).exclude(pk=model_version.pk).filter(
-        status=ModelVersion.Status.ACTIVE
-    ).update(status=ModelVersion.Status.RETIRED)
-    model_version.status = ModelVersion.Status.ACTIVE
-    model_version.save(update_fields=["status"])
-    audit_record(actor=actor, action=AuditEvent.Action.ACTIVATE, obj=model_version)
+def model_activate(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
+    """Promote this version to the one active model of its task; the previous active version is retired.
+
+    Workers look the active version up for every image, so the next image uses it without a restart.
+    """
+    version = _lock_task(model_version)
+    if version.status == Status.ACTIVE:
+        return version
+    previous = ModelVersion.objects.filter(task=version.task, status=Status.ACTIVE).first()
+    if previous is not None:
+        previous.status = Status.RETIRED
+        previous.save(update_fields=["status"])
+    old_status = version.status
+    version.status, version.activated_at = Status.ACTIVE, timezone.now()
+    version.save(update_fields=["status", "activated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ACTIVATE,
+        obj=version,
+        detail=_detail(old_status, Status.ACTIVE, reason) | {"replaced": previous.bundle_sha256 if previous else None},
+    )
+    return version
+
+
+@transaction.atomic
+def model_rollback(*, task: str, actor: User | None, reason: str = "") -> ModelVersion:
+    """Make the version that was active before the current one active again; the current one is retired."""
+    versions = list(ModelVersion.objects.select_for_update().filter(task=task).order_by("pk"))
+    current = next((v for v in versions if v.status == Status.ACTIVE), None)
+    earlier = [v for v in versions if v.status == Status.RETIRED and v.activated_at is not None and v != current]
+    if not earlier:
+        raise ValidationError(f"There is no earlier active version of {task} to roll back to.")
+    target = max(earlier, key=lambda v: v.activated_at)
+    if current is not None:
+        current.status = Status.RETIRED
+        current.save(update_fields=["status"])
+    target.status, target.activated_at = Status.ACTIVE, timezone.now()
+    target.save(update_fields=["status", "activated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ROLLBACK,
+        obj=target,
+        detail=_detail(Status.RETIRED, Status.ACTIVE, reason)
+        | {"rolled_back": current.bundle_sha256 if current else None},
+    )
+    return target
+
+
+@transaction.atomic
+def model_set_shadow(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
+    """Run this version beside the active one on every new image of its task, without showing its output."""
+    version = _lock_task(model_version)
+    if version.status == Status.ACTIVE:
+        raise ValidationError("The active version cannot run in shadow; promote another version first.")
+    return _change_status(version, Status.SHADOW, actor, reason)
+
+
+@transaction.atomic
+def model_retire(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
+    """Stop using a candidate or shadow version."""
+    version = _lock_task(model_version)
+    if version.status == Status.ACTIVE:
+        raise ValidationError("The active version cannot be retired; promote another version or roll back.")
+    return _change_status(version, Status.RETIRED, actor, reason)
+
+
+def _lock_task(model_version: ModelVersion) -> ModelVersion:
+    """Lock every version of the task, then reload model_version (in place) under the lock."""
+    list(ModelVersion.objects.select_for_update().filter(task=model_version.task))
+    model_version.refresh_from_db()
     return model_version
+
+
+def _change_status(version: ModelVersion, status: str, actor: User | None, reason: str) -> ModelVersion:
+    if version.status == status:
+        return version
+    old_status = version.status
+    version.status = status
+    version.save(update_fields=["status"])
+    audit_record(
+        actor=actor, action=AuditEvent.Action.MODEL_STATUS, obj=version, detail=_detail(old_status, status, reason)
+    )
+    return version
+
+
+def _detail(old: str, new: str, reason: str) -> dict:
+    return {"from": old, "to": new} | ({"reason": reason[:500]} if reason else {})

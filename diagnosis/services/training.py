@@ -38,7 +38,9 @@ def model_register(*, bundle_path: Path, registered_by: User | None = None, acti
         return _model_version_record(sha256, manifest, registered_by=registered_by, activate=activate)
 
 
-def _model_version_record(sha256: str, manifest: Manifest, *, registered_by: User | None, activate: bool) -> ModelVersion:
+def _model_version_record(
+    sha256: str, manifest: Manifest, *, registered_by: User | None, activate: bool
+) -> ModelVersion:
     version, created = ModelVersion.objects.get_or_create(
         bundle_sha256=sha256,
         defaults=dict(
@@ -48,6 +50,8 @@ def _model_version_record(sha256: str, manifest: Manifest, *, registered_by: Use
             threshold=manifest.threshold,
             positive_class=manifest.positive_class or "",
             metrics=manifest.metrics,
+            backbone=manifest.backbone,
+            data_sha256=manifest.data_sha256,
             registered_by=registered_by,
         ),
     )
