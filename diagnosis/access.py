@@ -52,8 +52,8 @@ def get_image_for_user(request, pk: int, roles=ANY_ROLE) -> Image:
 
 def get_prediction_for_user(request, pk: int, roles=ANY_ROLE) -> Prediction:
     prediction = get_object_or_404(
-        Prediction.objects.select_related("image__study__patient__site", "model_version"), pk=pk
-    )
+        Prediction.objects.select_related("image__study__patient__site", "model_version"), pk=pk, is_shadow=False
+    )  # a shadow version's output is never shown as a result, nor reviewed
     _check(request.user, prediction.image.study.patient.site, roles)
     return prediction
 

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from accounts.admin import ReadOnlyAdmin
 from accounts.models import Role
@@ -13,7 +14,7 @@ from diagnosis.models import (
     Study,
     TrainingRun,
 )
-from diagnosis.services.registry import model_activate
+from diagnosis.services import registry
 
 
 class SiteScopedAdmin(ReadOnlyAdmin):
@@ -53,7 +54,9 @@ class ImageAdmin(SiteScopedAdmin):
 @admin.register(Prediction)
 class PredictionAdmin(SiteScopedAdmin):
     site_path = "image__study__patient__site"
-    list_display = ["id", "image", "label", "model_version", "inference_ms", "created_at"]
+    list_display = ["id", "image", "label", "model_version", "is_shadow", "abnormality", "inference_ms", "created_at"]
+    list_filter = ["is_shadow", "model_version__task"]
+    exclude = ["heatmap"]
 
 
 @admin.register(Review)
@@ -77,20 +80,62 @@ class TrainingRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
-    list_display = ["short_sha", "task", "status", "threshold", "created_at"]
-    list_filter = ["task", "status"]
-    actions = ["activate"]
+    """Registration is `manage.py register_model`; here admins promote, shadow, retire and roll back, each
+    one click, atomic and audited (diagnosis.services.registry)."""
 
-    @admin.action(description="Make the selected version the active model of its task")
-    def activate(self, request, queryset) -> None:
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+    list_display = ["short_sha", "task", "status", "backbone", "threshold", "test_auc", "created_at", "activated_at"]
+    list_filter = ["task", "status"]
+    actions = ["promote", "shadow", "retire", "rollback"]
+
+    @admin.display(description="test AUC")
+    def test_auc(self, obj: ModelVersion) -> str:
+        value = ((obj.metrics or {}).get("test") or {}).get("roc_auc")
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.action(description="Promote the selected version to active (the current one is retired)")
+    def promote(self, request, queryset) -> None:
+        self._one(request, queryset, registry.model_activate, "is now the active {task} model")
+
+    @admin.action(description="Run the selected versions in shadow (stored, never shown)")
+    def shadow(self, request, queryset) -> None:
+        for version in queryset:
+            self._apply(request, registry.model_set_shadow, version, "now runs in shadow")
+
+    @admin.action(description="Retire the selected candidate or shadow versions")
+    def retire(self, request, queryset) -> None:
+        for version in queryset:
+            self._apply(request, registry.model_retire, version, "is retired")
+
+    @admin.action(description="Roll back the selected version's task to its previous active version")
+    def rollback(self, request, queryset) -> None:
+        tasks = set(queryset.values_list("task", flat=True))
+        if len(tasks) != 1:
+            self.message_user(request, "Select versions of exactly one task to roll back.", messages.ERROR)
             return
-        version = model_activate(model_version=queryset.get(), actor=request.user)
-        self.message_user(request, f"{version} is now the active {version.task} model.")
+        try:
+            version = registry.model_rollback(task=tasks.pop(), actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(request, f"Rolled back: {version} is the active {version.task} model again.")
+
+    def _one(self, request, queryset, change, done: str) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return
+        version = queryset.get()
+        self._apply(request, change, version, done.format(task=version.task))
+
+    def _apply(self, request, change, version: ModelVersion, done: str) -> None:
+        try:
+            change(model_version=version, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, f"{version}: {' '.join(exc.messages)}", messages.ERROR)
+            return
+        self.message_user(request, f"{version} {done}.")
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser  # needed for the action; fields stay read-only below
+        return request.user.is_superuser  # needed for the actions; fields stay read-only below
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

@@ -2,6 +2,7 @@ from rest_framework.routers import DefaultRouter
 
 from diagnosis.api.audit import AuditEventViewSet
 from diagnosis.api.records import DicomImportViewSet, ImageViewSet, PatientViewSet, StudyViewSet
+from diagnosis.api.registry import ModelVersionViewSet
 from diagnosis.api.review import PredictionViewSet, ReviewViewSet
 
 app_name = "api"
@@ -14,6 +15,7 @@ router.register("images", ImageViewSet, basename="image")
 router.register("imports", DicomImportViewSet, basename="import")
 router.register("predictions", PredictionViewSet, basename="prediction")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("models", ModelVersionViewSet, basename="model")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 
 urlpatterns = router.urls

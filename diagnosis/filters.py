@@ -47,9 +47,16 @@ class StudyFilter(django_filters.FilterSet):
 
 
 class PredictionFilter(django_filters.FilterSet):
-    label = django_filters.CharFilter()
+    """The API's prediction list and the radiologists' worklist filter the same way."""
+
+    label = django_filters.CharFilter(help_text="The AI label, e.g. pneumonia")
     task = django_filters.CharFilter(field_name="model_version__task", help_text="The model's task, e.g. chest-xray")
     reviewed = django_filters.BooleanFilter(help_text="true: reviewed by a radiologist at least once; false: not yet")
+    site = django_filters.NumberFilter(field_name="image__study__patient__site", help_text="Site id")
+    modality = django_filters.ChoiceFilter(field_name="image__study__modality", choices=Study.Modality.choices)
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at__date", help_text="created_after and/or created_before (YYYY-MM-DD)"
+    )
 
     class Meta:
         model = Prediction

@@ -133,9 +133,17 @@ class Image(models.Model):
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
 
+    @property
+    def shown_predictions(self) -> list["Prediction"]:
+        """Predictions shown as results, newest first: never a shadow version's (uses prefetched rows)."""
+        return [p for p in self.predictions.all() if not p.is_shadow]
+
     def current_prediction(self) -> "Prediction | None":
         """The newest prediction shown as the result; shadow predictions never are (uses prefetched rows)."""
-        return next((p for p in self.predictions.all() if not p.is_shadow), None)
+        return next(iter(self.shown_predictions), None)
+
+
+NORMAL_CLASS_NAMES = frozenset({"normal", "no_tumor", "no_finding", "healthy"})
 
 
 class ModelVersion(models.Model):
@@ -181,6 +189,16 @@ class ModelVersion(models.Model):
     def short_sha(self) -> str:
         return self.bundle_sha256[:12]
 
+    @property
+    def normal_class(self) -> str | None:
+        """The class meaning "no finding" (normal, no_tumor...), if the model has one."""
+        return next((c for c in self.classes if c.lower().replace(" ", "_") in NORMAL_CLASS_NAMES), None)
+
+    def abnormality(self, probabilities: dict[str, float]) -> float:
+        """How likely an image shows a finding: 1 - P(normal), or the top probability without a normal class."""
+        normal = self.normal_class
+        return 1.0 - probabilities[normal] if normal else max(probabilities.values())
+
 
 class Prediction(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
@@ -188,6 +206,9 @@ class Prediction(models.Model):
     probabilities = models.JSONField(help_text="Probability per class name")
     label = models.CharField(max_length=64)
     threshold = models.FloatField(null=True, blank=True)
+    abnormality = models.FloatField(
+        null=True, blank=True, help_text="1 - P(normal class); the top probability when the model has none. Triage key"
+    )
     is_shadow = models.BooleanField(
         default=False, help_text="Made by a shadow version: stored for comparison, never shown as the result"
     )
@@ -206,7 +227,10 @@ class Prediction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["image", "model_version"], name="one_prediction_per_image_and_model")
         ]
-        indexes = [models.Index(fields=["is_shadow", "created_at"], name="prediction_shadow_created")]
+        indexes = [
+            models.Index(fields=["is_shadow", "created_at"], name="prediction_shadow_created"),
+            models.Index(fields=["is_shadow", "-abnormality"], name="prediction_shadow_abnormality"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label} (image {self.image_id}, model {self.model_version_id})"

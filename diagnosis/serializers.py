@@ -1,5 +1,6 @@
 """REST API representations. Serializers validate and render; permissions and writes live elsewhere."""
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import AuditEvent, Site
@@ -15,9 +16,54 @@ class PatientSerializer(serializers.ModelSerializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    """The model version that made a prediction."""
+
     class Meta:
         model = ModelVersion
-        fields = ["id", "task", "bundle_sha256", "classes", "threshold", "status"]
+        fields = ["id", "task", "bundle_sha256", "classes", "threshold", "positive_class", "status"]
+
+
+class ModelVersionDetailSerializer(serializers.ModelSerializer):
+    """A registered model version with its validation and test metrics and operating point."""
+
+    registered_by = serializers.EmailField(source="registered_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "task",
+            "bundle_sha256",
+            "classes",
+            "image_size",
+            "backbone",
+            "threshold",
+            "positive_class",
+            "status",
+            "metrics",
+            "data_sha256",
+            "registered_by",
+            "created_at",
+            "activated_at",
+        ]
+
+
+class ModelStatusChangeSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class ModelRollbackSerializer(ModelStatusChangeSerializer):
+    task = serializers.CharField(max_length=64)
+
+
+class PredictionTimingsSerializer(serializers.Serializer):
+    """Milliseconds per stage. inference_ms and heatmap_ms are for the whole batch the image ran in."""
+
+    queue_ms = serializers.FloatField(allow_null=True, help_text="Upload to a worker taking the image")
+    preprocess_ms = serializers.FloatField(allow_null=True, help_text="Reading, decoding and resizing")
+    inference_ms = serializers.FloatField(help_text="Forward pass of the batch")
+    heatmap_ms = serializers.FloatField(allow_null=True, help_text="Grad-CAM of the batch plus this PNG")
+    batch_size = serializers.IntegerField()
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -32,6 +78,10 @@ class PredictionSerializer(serializers.ModelSerializer):
     model_version = ModelVersionSerializer()
     reviews = ReviewSerializer(many=True)
     max_probability = serializers.SerializerMethodField()
+    timings = PredictionTimingsSerializer(source="*")
+    heatmap_url = serializers.SerializerMethodField(
+        help_text="Path of the Grad-CAM PNG for the label (needs the same authentication), or null"
+    )
 
     class Meta:
         model = Prediction
@@ -42,7 +92,9 @@ class PredictionSerializer(serializers.ModelSerializer):
             "probabilities",
             "max_probability",
             "threshold",
-            "inference_ms",
+            "abnormality",
+            "heatmap_url",
+            "timings",
             "model_version",
             "reviews",
             "created_at",
@@ -51,11 +103,14 @@ class PredictionSerializer(serializers.ModelSerializer):
     def get_max_probability(self, prediction: Prediction) -> float | None:
         return max(prediction.probabilities.values(), default=None)
 
+    def get_heatmap_url(self, prediction: Prediction) -> str | None:
+        return reverse("api:prediction-heatmap", args=[prediction.pk]) if prediction.heatmap else None
+
 
 class ImageSerializer(serializers.ModelSerializer):
     """An image's technical metadata. Never its original file name, which may name the patient."""
 
-    predictions = PredictionSerializer(many=True)
+    predictions = PredictionSerializer(many=True, source="shown_predictions", read_only=True)
 
     class Meta:
         model = Image

@@ -17,6 +17,7 @@ urlpatterns = [
     path("images/<int:pk>/display.png", views.image_file, {"rendition": "display"}, name="image_display"),
     path("images/<int:pk>/original/", views.image_file, {"rendition": "original"}, name="image_original"),
     path("images/<int:pk>/deidentified/", views.image_file, {"rendition": "deidentified"}, name="image_deidentified"),
+    path("predictions/<int:pk>/heatmap.png", views.prediction_heatmap, name="prediction_heatmap"),
     path("predictions/<int:prediction_pk>/review/", views.review_submit, name="review_submit"),
     path("worklist/", views.worklist, name="worklist"),
 ]

@@ -223,6 +223,26 @@ def image_file(request, pk: int, rendition: str = "display"):
 
 
 @login_required
+def prediction_heatmap(request, pk: int):
+    """A prediction's Grad-CAM PNG: authenticated, site-checked, audited, never cached, like the images."""
+    prediction = access.get_prediction_for_user(request, pk)
+    if not prediction.heatmap:
+        raise Http404("This prediction has no heatmap.")
+    image = prediction.image
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        obj=image,
+        site=image.study.site,
+        client=Client.from_request(request),
+        detail={"rendition": "heatmap", "prediction": prediction.pk},
+    )
+    response = FileResponse(prediction.heatmap.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
 @require_POST
 def review_submit(request, prediction_pk: int):
     prediction = access.get_prediction_for_user(request, prediction_pk, roles=[Role.RADIOLOGIST])

@@ -1,13 +1,15 @@
 """AI predictions and radiologists' reviews of them."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.audit import Client
 from accounts.models import Role
-from diagnosis import access
-from diagnosis.api.base import AuditedListMixin, SiteScopedViewSet, audit_view, pk_in_body
+from diagnosis import access, views
+from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, audit_view, pk_in_body
 from diagnosis.filters import PredictionFilter, with_prediction_facts
 from diagnosis.models import Prediction, Review
 from diagnosis.serializers import PredictionSerializer, ReviewCreateSerializer, ReviewSerializer
@@ -18,14 +20,18 @@ from diagnosis.services import review
 class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
-    Order by `created_at` or `max_probability` (the top class probability), e.g. `?ordering=-max_probability`.
+    Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 - P(normal)).
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`. A shadow version's
+    predictions are never listed: they are compared with the active model's on the model pages.
     """
 
-    queryset = Prediction.objects.select_related("model_version").prefetch_related("reviews__reviewer")
+    queryset = (
+        Prediction.objects.filter(is_shadow=False).select_related("model_version").prefetch_related("reviews__reviewer")
+    )
     serializer_class = PredictionSerializer
     site_field = "image__study__patient__site"
     filterset_class = PredictionFilter
-    ordering_fields = ["created_at", "max_probability"]
+    ordering_fields = ["created_at", "max_probability", "abnormality"]
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):
@@ -35,6 +41,14 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
         prediction = access.get_prediction_for_user(request, pk)
         audit_view(request, prediction, prediction.image.study.site)
         return Response(PredictionSerializer(prediction).data)
+
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+        summary="The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)",
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    def heatmap(self, request, pk):
+        return views.prediction_heatmap(request, pk)
 
 
 @extend_schema(tags=["reviews"])

@@ -136,6 +136,7 @@ def prediction_create(
         image=image,
         model_version=model_version,
         probabilities=probabilities,
+        abnormality=model_version.abnormality(probabilities),
         label=label,
         threshold=threshold,
         is_shadow=is_shadow,

@@ -1,0 +1,72 @@
+"""The model registry over REST: every member reads it; only superusers (the admins who run the models)
+promote, shadow, retire and roll back, as in Django admin."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from diagnosis.api.base import refusals_as_400
+from diagnosis.models import ModelVersion
+from diagnosis.serializers import ModelRollbackSerializer, ModelStatusChangeSerializer, ModelVersionDetailSerializer
+from diagnosis.services import registry
+
+
+class IsSuperuserForWrites(permissions.BasePermission):
+    message = "Only an administrator can change which model versions run."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in permissions.SAFE_METHODS or request.user.is_superuser
+
+
+@extend_schema(tags=["models"])
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Registered model versions: task, classes, metrics and operating threshold, and status
+    (candidate, shadow, active, retired). Filter with `?task=` and `?status=`."""
+
+    queryset = ModelVersion.objects.select_related("registered_by")
+    serializer_class = ModelVersionDetailSerializer
+    permission_classes = [permissions.IsAuthenticated, IsSuperuserForWrites]
+    filterset_fields = ["task", "status"]
+    ordering_fields = ["created_at", "activated_at"]
+    ordering = ["-created_at", "-id"]
+    lookup_value_converter = "int"
+
+    @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk):
+        """Make this version the active model of its task; the previous one is retired."""
+        return self._change(request, registry.model_activate)
+
+    @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def shadow(self, request, pk):
+        """Run this version in shadow: on every new image of its task, stored, never shown."""
+        return self._change(request, registry.model_set_shadow)
+
+    @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def retire(self, request, pk):
+        """Stop running a candidate or shadow version."""
+        return self._change(request, registry.model_retire)
+
+    @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionDetailSerializer)
+    @action(detail=False, methods=["post"])
+    def rollback(self, request):
+        """Make the task's previous active version active again."""
+        body = ModelRollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals_as_400():
+            version = registry.model_rollback(actor=request.user, **body.validated_data)
+        return Response(ModelVersionDetailSerializer(version).data)
+
+    def _change(self, request, change) -> Response:
+        version = self.get_object()
+        body = ModelStatusChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = change(model_version=version, actor=request.user, reason=body.validated_data["reason"])
+        except ValidationError as exc:
+            raise serializers.ValidationError({"status": exc.messages}) from None
+        return Response(ModelVersionDetailSerializer(version).data)
