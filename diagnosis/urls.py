@@ -20,4 +20,6 @@ urlpatterns = [
     path("predictions/<int:pk>/heatmap.png", views.prediction_heatmap, name="prediction_heatmap"),
     path("predictions/<int:prediction_pk>/review/", views.review_submit, name="review_submit"),
     path("worklist/", views.worklist, name="worklist"),
+    path("models/", views.model_list, name="model_list"),
+    path("models/<int:pk>/", views.model_detail, name="model_detail"),
 ]

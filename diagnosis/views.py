@@ -1,16 +1,17 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role
 from diagnosis import access
+from diagnosis.filters import PredictionFilter
 from diagnosis.forms import DicomImportForm, PatientForm, PatientUpdateForm, ReviewForm, StudyForm, UploadForm
 from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study, TrainingRun
-from diagnosis.services import records, review
+from diagnosis.services import records, registry, review
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 
@@ -255,16 +256,69 @@ def review_submit(request, prediction_pk: int):
     return redirect("diagnosis:study_detail", pk=prediction.image.study_id)
 
 
+WORKLIST_ORDERS = {
+    "abnormal": (("-abnormality", "created_at"), "most likely abnormal first"),
+    "oldest": (("created_at",), "oldest first"),
+    "newest": (("-created_at",), "newest first"),
+}
+
+
 @login_required
 def worklist(request):
+    """Triage: analysed, unreviewed images at the radiologist's sites, most likely abnormal first by default."""
     sites = access.sites_for(request.user, [Role.RADIOLOGIST])
     if not sites.exists():
         raise PermissionDenied("The worklist is for radiologists.")
     reviewed = Review.objects.filter(prediction=OuterRef("pk"))
-    predictions = (
-        Prediction.objects.filter(image__study__patient__site__in=sites, image__status=Image.Status.DONE)
-        .filter(~Exists(reviewed))
-        .select_related("image__study__patient", "model_version")
-        .order_by("created_at")
+    waiting = Prediction.objects.filter(
+        image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
+    ).filter(~Exists(reviewed))
+    filters = PredictionFilter(request.GET, queryset=waiting)
+    order = request.GET.get("order") if request.GET.get("order") in WORKLIST_ORDERS else "abnormal"
+    predictions = filters.qs.select_related("image__study__patient__site", "model_version").order_by(
+        *WORKLIST_ORDERS[order][0]
     )
-    return render(request, "diagnosis/worklist.html", {"predictions": predictions[:200]})
+    context = {
+        "predictions": predictions[:200],
+        "shown": filters.qs.count(),
+        "waiting": waiting.count(),
+        "waiting_by_task": waiting.values("model_version__task")
+        .annotate(n=Count("pk"))
+        .order_by("model_version__task"),
+        "filters": filters.form,
+        "sites": sites,
+        "tasks": ModelVersion.objects.values_list("task", flat=True).distinct().order_by("task"),
+        "modalities": Study.Modality.choices,
+        "orders": [(key, label) for key, (_, label) in WORKLIST_ORDERS.items()],
+        "order": order,
+        "filtered": any(request.GET.get(k) for k in filters.form.fields),
+    }
+    audit_record(  # the worklist shows names and MRNs: one VIEW event for the page, as for API lists
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type="worklist",
+        site=sites.first() if len(sites) == 1 else None,
+        client=Client.from_request(request),
+        detail={"count": min(context["shown"], 200)},
+    )
+    return render(request, "diagnosis/worklist.html", context)
+
+
+@login_required
+def model_list(request):
+    """Every registered model version, active ones first: what runs on the images, for everyone who sees them."""
+    versions = ModelVersion.objects.select_related("registered_by").order_by("task", "status", "-created_at")
+    return render(request, "diagnosis/model_list.html", {"versions": versions})
+
+
+@login_required
+def model_detail(request, pk: int):
+    """A version's metrics and operating point; for a shadow version, how often it agrees with the active one."""
+    version = get_object_or_404(ModelVersion.objects.select_related("registered_by"), pk=pk)
+    splits = [(name, (version.metrics or {}).get(name)) for name in ("val", "test")]
+    context = {
+        "version": version,
+        "splits": [(name, m) for name, m in splits if m],
+        "agreement": registry.shadow_agreement(model_version=version),
+    }
+    return render(request, "diagnosis/model_detail.html", context)

@@ -6,11 +6,12 @@ a task with two active versions; the partial unique constraint one_active_model_
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.models import ModelVersion
+from diagnosis.models import ModelVersion, Prediction
 
 Status = ModelVersion.Status
 
@@ -103,3 +104,21 @@ def _change_status(version: ModelVersion, status: str, actor: User | None, reaso
 
 def _detail(old: str, new: str, reason: str) -> dict:
     return {"from": old, "to": new} | ({"reason": reason[:500]} if reason else {})
+
+
+def shadow_agreement(*, model_version: ModelVersion) -> dict | None:
+    """For a version that has made shadow predictions: on the images the shown result came from another
+    version, how often the two labels agree. None when it has made no shadow predictions."""
+    shadow = Prediction.objects.filter(model_version=model_version, is_shadow=True)
+    if not shadow.exists():
+        return None
+    shown = Prediction.objects.filter(image=OuterRef("image"), is_shadow=False).order_by("-created_at")
+    pairs = shadow.annotate(shown_label=Subquery(shown.values("label")[:1])).exclude(shown_label=None)
+    compared = pairs.count()
+    agreed = pairs.filter(label=F("shown_label")).count()
+    return {
+        "shadow_predictions": shadow.count(),
+        "compared": compared,
+        "agreed": agreed,
+        "rate": agreed / compared if compared else None,
+    }

@@ -17,7 +17,24 @@
     return now.filter(function (line) { return before.indexOf(line) === -1; });
   }
 
+  /* Heatmap overlays on the thumbnails: a checkbox shows or hides one, a range sets its opacity. */
+  function onHeatmapControl(event) {
+    var target = event.target;
+    var id = target.getAttribute && (target.getAttribute("data-heatmap-opacity") || target.getAttribute("data-heatmap-toggle"));
+    var overlay = id && document.getElementById(id);
+    if (!overlay) {
+      return;
+    }
+    if (target.hasAttribute("data-heatmap-toggle")) {
+      overlay.hidden = !target.checked;
+    } else {
+      overlay.style.opacity = String(Number(target.value) / 100);
+    }
+  }
+
   function init() {
+    document.addEventListener("input", onHeatmapControl);
+    document.addEventListener("change", onHeatmapControl);
     var announcer = document.getElementById("results-announcer");
     if (!announcer) {
       return;

@@ -60,6 +60,10 @@
     this.invertedFlag = find("[data-viewer-inverted]");
     this.levelOut = find("[data-viewer-level-out]");
     this.widthOut = find("[data-viewer-window-out]");
+    this.heatmapBox = find("[data-viewer-heatmap]");
+    this.heatmapOpacity = find("[data-viewer-heatmap-opacity]");
+    this.heatmapControls = find("[data-viewer-heatmap-controls]");
+    this.heatmap = null;
     this.work = document.createElement("canvas");
     this.workCtx = this.work.getContext("2d", { willReadFrequently: true });
     this.source = null;
@@ -85,10 +89,22 @@
     this.bind();
   }
 
-  Viewer.prototype.open = function (src, title, opener) {
+  Viewer.prototype.open = function (src, title, opener, heatmapSrc) {
     var self = this;
     var token = ++this.loadToken;
     var image = new Image();
+    this.heatmap = null;
+    this.heatmapControls.hidden = !heatmapSrc;
+    if (heatmapSrc) {
+      var heat = new Image();
+      heat.onload = function () {
+        if (token === self.loadToken) {
+          self.heatmap = heat;
+          self.render();
+        }
+      };
+      heat.src = heatmapSrc;
+    }
     this.opener = opener || null;
     this.openerHref = src;
     this.source = null;
@@ -267,6 +283,13 @@
     this.ctx.setTransform(scale, 0, 0, scale, this.dpr * (this.cssWidth / 2 + this.panX), this.dpr * (this.cssHeight / 2 + this.panY));
     this.ctx.imageSmoothingEnabled = this.zoom < 2;
     this.ctx.drawImage(this.work, -this.imageWidth / 2, -this.imageHeight / 2);
+    if (this.heatmap && this.heatmapBox.checked) {
+      /* The Grad-CAM PNG has the display image's aspect ratio at a smaller size: stretch it over the image. */
+      this.ctx.globalAlpha = Number(this.heatmapOpacity.value) / 100;
+      this.ctx.imageSmoothingEnabled = true;
+      this.ctx.drawImage(this.heatmap, -this.imageWidth / 2, -this.imageHeight / 2, this.imageWidth, this.imageHeight);
+      this.ctx.globalAlpha = 1;
+    }
   };
 
   Viewer.prototype.localPoint = function (clientX, clientY) {
@@ -301,6 +324,12 @@
       case "r":
       case "R":
         this.reset();
+        break;
+      case "h":
+      case "H":
+        if (this.heatmapControls.hidden) { return; }
+        this.heatmapBox.checked = !this.heatmapBox.checked;
+        this.render();
         break;
       case "ArrowLeft":
         if (!onCanvas) { return; }
@@ -451,6 +480,8 @@
       }
     });
     this.invertBox.addEventListener("change", function () { self.setInvert(self.invertBox.checked); });
+    this.heatmapBox.addEventListener("change", function () { self.render(); });
+    this.heatmapOpacity.addEventListener("input", function () { self.render(); });
     var onResize = function () {
       if (!self.dialog.open) {
         return;
@@ -480,7 +511,7 @@
         return;
       }
       event.preventDefault();
-      viewer.open(link.getAttribute("href"), link.getAttribute("data-viewer-title"), link);
+      viewer.open(link.getAttribute("href"), link.getAttribute("data-viewer-title"), link, link.getAttribute("data-viewer-heatmap"));
     });
     window.MedSiteViewer.viewer = viewer;
   }
