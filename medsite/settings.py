@@ -317,6 +317,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "diagnosis.models.Study.Status",
+        "ImageStatusEnum": "diagnosis.models.Image.Status",
+        "ModelVersionStatusEnum": "diagnosis.models.ModelVersion.Status",
+    },
 }
 
 # Email (invitations). Console in development; SMTP settings from the environment otherwise.

@@ -114,18 +114,26 @@ def png_upload():
     return _make
 
 
+def train_tiny_bundle(folder, *, task="chest-xray", classes=("normal", "pneumonia"), seed=42):
+    """A real, trained Keras bundle (16x16 toy images, seconds on a CPU). With two classes, class 1 has a bright
+    centre; with more, class k has a bright square at position k. A different seed gives another sha256."""
+
+    def split(n, data_seed):
+        rng = np.random.default_rng(data_seed)
+        images = rng.integers(0, 60, size=(len(classes) * n, 16, 16), dtype=np.uint8)
+        if len(classes) == 2:
+            images[n:, 4:12, 4:12] = 220  # png_bytes(bright_centre=True) looks like class 1
+        for k in range(1, len(classes) if len(classes) > 2 else 1):
+            row, col = divmod(k - 1, 2)
+            images[k * n : (k + 1) * n, 2 + 6 * row : 8 + 6 * row, 2 + 6 * col : 8 + 6 * col] = 220
+        return Split(images, np.repeat(np.arange(len(classes)), n))
+
+    data = Dataset(classes=tuple(classes), train=split(20, 1), val=split(8, 2), test=None, source_sha256="0" * 64)
+    config = ModelConfig(task=task, classes=data.classes, image_size=16, epochs=2, batch_size=8, seed=seed)
+    return save_bundle(train(config, data), folder).path
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A real, trained Keras bundle for the chest-xray task (16x16 toy images, seconds on a CPU)."""
-
-    def split(n, seed):
-        rng = np.random.default_rng(seed)
-        images = rng.integers(0, 60, size=(2 * n, 16, 16), dtype=np.uint8)
-        images[n:, 4:12, 4:12] = 220
-        return Split(images, np.array([0] * n + [1] * n))
-
-    data = Dataset(
-        classes=("normal", "pneumonia"), train=split(20, 1), val=split(8, 2), test=None, source_sha256="0" * 64
-    )
-    config = ModelConfig(task="chest-xray", classes=data.classes, image_size=16, epochs=2, batch_size=8)
-    return save_bundle(train(config, data), tmp_path_factory.mktemp("bundles")).path
+    return train_tiny_bundle(tmp_path_factory.mktemp("bundles"))

@@ -238,15 +238,20 @@ def _heatmap_shape(image: Image) -> tuple[int, int]:
 # --- claims ----------------------------------------------------------------------------------------------
 
 
-def _claimable() -> Q:
-    """Queued, or processing under a claim older than the inference time limit (its worker died)."""
+def _claimable(worker: str) -> Q:
+    """Queued; or processing under a claim older than the inference time limit (its worker died); or claimed
+    by this very worker: an inference worker runs one task at a time (concurrency 1), so its own earlier claim
+    belongs to an attempt that died (a pool process killed, and the message redelivered)."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + 30)
-    return Q(status=Image.Status.QUEUED) | Q(status=Image.Status.PROCESSING, claimed_at__lt=stale)
+    claimable = Q(status=Image.Status.QUEUED) | Q(status=Image.Status.PROCESSING, claimed_at__lt=stale)
+    if worker:
+        claimable |= Q(status=Image.Status.PROCESSING, claimed_by=worker[:255])
+    return claimable
 
 
 def _claim(image_pk: int, worker: str) -> _Work | None:
     now = timezone.now()
-    claimed = Image.objects.filter(_claimable(), pk=image_pk).update(
+    claimed = Image.objects.filter(_claimable(worker), pk=image_pk).update(
         status=Image.Status.PROCESSING, claimed_at=now, claimed_by=worker[:255]
     )
     if not claimed:

@@ -2,12 +2,14 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from accounts.models import Role
 from diagnosis.models import Image, ModelVersion, Prediction
 from diagnosis.services import records
+from diagnosis.services.inference import prediction_create
 from tests.conftest import png_bytes, with_totp
-from tests.factories import MembershipFactory, PatientFactory, StudyFactory
+from tests.factories import MembershipFactory, PatientFactory, StudyFactory, UserFactory
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ def prediction(study, model_version):
         model_version=model_version,
         label="pneumonia",
         probabilities={"normal": 0.2, "pneumonia": 0.8},
+        abnormality=0.8,
         threshold=0.5,
         inference_ms=3.0,
     )
@@ -65,22 +68,49 @@ def _records_at(site, clinician, model_version) -> SimpleNamespace:
     patient = PatientFactory(site=site)
     study = StudyFactory(patient=patient)
     image = records.image_upload(study=study, file=png_file(), uploaded_by=clinician)
-    prediction = Prediction.objects.create(
+    prediction = prediction_create(
         image=image,
         model_version=model_version,
         label="pneumonia",
         probabilities={"normal": 0.2, "pneumonia": 0.8},
+        abnormality=0.8,
         threshold=0.5,
         inference_ms=3.0,
+        heatmap_png=png_bytes(size=(20, 20)),
     )
-    return SimpleNamespace(site=site, patient=patient, study=study, image=image, prediction=prediction)
+    return SimpleNamespace(
+        site=site, patient=patient, study=study, image=image, prediction=prediction, model_version=model_version
+    )
+
+
+@pytest.fixture
+def superuser(db):
+    """A platform administrator (Django superuser): runs the model registry."""
+    return with_totp(UserFactory(is_superuser=True, is_staff=True))
 
 
 @pytest.fixture
 def world(site, clinician, model_version):
-    return _records_at(site, clinician, model_version)
+    world = _records_at(site, clinician, model_version)
+    world.candidate = ModelVersion.objects.create(
+        task="chest-xray", classes=["normal", "pneumonia"], bundle_sha256="c" * 64, image_size=16
+    )
+    return world
 
 
 @pytest.fixture
 def other_world(other_site, outsider, model_version):
     return _records_at(other_site, outsider, model_version)
+
+
+@pytest.fixture
+def api():
+    """An API client signed in (by session) as `user`, or anonymous."""
+
+    def _as(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return _as

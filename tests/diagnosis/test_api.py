@@ -32,19 +32,6 @@ def dicom_file(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, (DICOM_SAMPLES / name).read_bytes(), content_type="application/dicom")
 
 
-@pytest.fixture
-def api():
-    """An API client signed in (by session) as `user`, or anonymous."""
-
-    def _as(user=None) -> APIClient:
-        client = APIClient()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return _as
-
-
 def writes() -> int:
     """Every service write leaves a non-VIEW audit event: this counts writes without knowing the tables."""
     return AuditEvent.objects.exclude(action=AuditEvent.Action.VIEW).count()
@@ -96,6 +83,13 @@ PREDICTION_GET = Endpoint("get", "api:prediction-detail", "prediction")
 REVIEW_LIST = Endpoint("get", "api:review-list")
 REVIEW_CREATE = Endpoint("post", "api:review-list", body=lambda w: {"prediction": w.prediction.pk, "label": "normal"})
 AUDIT_LIST = Endpoint("get", "api:audit-event-list")
+PREDICTION_HEATMAP = Endpoint("get", "api:prediction-heatmap", "prediction")
+MODEL_LIST = Endpoint("get", "api:model-list")
+MODEL_GET = Endpoint("get", "api:model-detail", "model_version")
+MODEL_PROMOTE = Endpoint("post", "api:model-promote", "model_version", body=lambda w: {"reason": "validated"})
+MODEL_SHADOW = Endpoint("post", "api:model-shadow", "candidate")
+MODEL_RETIRE = Endpoint("post", "api:model-retire", "candidate")
+MODEL_ROLLBACK = Endpoint("post", "api:model-rollback", body=lambda w: {"task": "chest-xray"})
 
 # Each endpoint against three personas: the right role at the record's site, another role at that site, and the
 # right role at another site. Where every role may act, the "other role" column shows that it is allowed.
@@ -120,6 +114,14 @@ MATRIX = [
     (REVIEW_LIST, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 200)),
     (REVIEW_CREATE, ("radiologist", 201), ("clinician", 403), ("outside_radiologist", 404)),
     (AUDIT_LIST, ("site_admin", 200), ("clinician", 403), ("outside_admin", 200)),
+    (PREDICTION_HEATMAP, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
+    # The registry is global: every member reads it; only superusers change it (site admins included: 403).
+    (MODEL_LIST, ("clinician", 200), ("site_admin", 200), ("outsider", 200)),
+    (MODEL_GET, ("clinician", 200), ("radiologist", 200), ("outsider", 200)),
+    (MODEL_PROMOTE, ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
+    (MODEL_SHADOW, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
+    (MODEL_RETIRE, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
+    (MODEL_ROLLBACK, ("superuser", 400), ("site_admin", 403), ("clinician", 403)),
 ]
 ENDPOINTS = [endpoint for endpoint, *_ in MATRIX]
 

@@ -89,6 +89,20 @@ MATRIX = [
         ("outside_radiologist", 404),
     ),
     (Page("diagnosis:worklist"), ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
+    (
+        Page("diagnosis:prediction_heatmap", target="prediction"),
+        ("clinician", 200),
+        ("radiologist", 200),
+        ("outsider", 404),
+    ),
+    # The model registry is not patient data: every member may read what runs on the images.
+    (Page("diagnosis:model_list"), ("clinician", 200), ("radiologist", 200), ("outsider", 200)),
+    (
+        Page("diagnosis:model_detail", target="model_version"),
+        ("clinician", 200),
+        ("site_admin", 200),
+        ("outsider", 200),
+    ),
 ]
 # Reachable without signing in, on purpose.
 PUBLIC = {"accounts:invitation_accept"}

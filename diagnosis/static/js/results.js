@@ -28,7 +28,9 @@
     if (target.hasAttribute("data-heatmap-toggle")) {
       overlay.hidden = !target.checked;
     } else {
-      overlay.style.opacity = String(Number(target.value) / 100);
+      /* Opacity by class (heatmap-op-0 … heatmap-op-10): the CSP allows no inline styles. */
+      var step = Math.max(0, Math.min(10, Math.round(Number(target.value) / 10)));
+      overlay.className = overlay.className.replace(/\bheatmap-op-\d+\b/, "").trim() + " heatmap-op-" + step;
     }
   }
 
