@@ -62,8 +62,8 @@ def process(args: list[str], *, env: dict[str, str], log: Path, ready: str, time
             proc.wait()
 
 
-def worker(env: dict[str, str], log: Path):
-    """A Celery worker on all three queues, as `make run` starts it."""
+def worker(env: dict[str, str], log: Path, hostname: str | None = None):
+    """A Celery worker on all three queues, as `make run` starts it; `hostname` sets its node name."""
     args = [
         sys.executable,
         "-m",
@@ -79,6 +79,7 @@ def worker(env: dict[str, str], log: Path):
         "--without-mingle",
         "--loglevel",
         "INFO",
+        *(["--hostname", hostname] if hostname else []),
     ]
     return process(args, env=env, log=log, ready="ready.")
 
