@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test lint clean bench-ml
+.PHONY: install run web worker migrate seed test lint clean bench-ml bench-pipeline
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ run: seed
 	@echo "MedSite: http://127.0.0.1:8000  (Ctrl-C stops web and workers)"
 	@$(DEV_ENV) sh -c 'trap "kill 0" INT TERM EXIT; \
 	  $(WORKER) --queues inference --concurrency 1 --hostname inference@%h & \
-	  $(WORKER) --queues default,training --concurrency 1 --hostname training@%h & \
+	  $(WORKER) --queues default,training --concurrency 1 --hostname training@%h --beat & \
 	  $(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
 	  wait'
 
@@ -45,6 +45,10 @@ test: install
 # Real-data training benchmarks (see docs/model-card.md); needs the shared datasets (MEDSITE_DATASETS).
 bench-ml: install
 	$(PY) benchmarks/ml.py $(BENCH_ARGS)
+
+# Pipeline benchmark (see docs/performance.md): PostgreSQL + Redis, gunicorn and a live worker.
+bench-pipeline: install
+	$(PY) benchmarks/pipeline.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

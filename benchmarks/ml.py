@@ -113,7 +113,16 @@ def brain(datasets: Path, out: Path) -> dict:
     root = datasets / "brain-tumor-mri"
     data = load_folder_tree(root, image_size=64, dedup_pool=True)
     official = load_folder_tree(root, image_size=64)
-    cfg = ModelConfig(task="brain-mri", classes=data.classes, image_size=64, epochs=40, patience=6, batch_size=32)
+    cfg = ModelConfig(
+        task="brain-mri",
+        classes=data.classes,
+        image_size=64,
+        compact_filters=(32, 64, 128, 256),
+        augmentation="mri",
+        epochs=40,
+        patience=8,
+        batch_size=32,
+    )
     notes = [
         "deduplicated, group-aware 70/15/15 split of Training+Testing pooled",
         "official Testing/ reported too: 251 of its 394 files duplicate Training files, so it overstates skill",

@@ -33,7 +33,7 @@ def run_inference_task(self, *, image_pk: int) -> None:
 @shared_task
 def requeue_stalled_inference_task() -> int:
     """Run by Celery beat: send images whose worker died or whose message was lost to inference again."""
-    from diagnosis.services.inference import inference_requeue_stalled
+    from diagnosis.services.requeue import inference_requeue_stalled
 
     return inference_requeue_stalled()
 
@@ -48,7 +48,7 @@ def _requeue_own_stalled_images(sender, **kwargs) -> None:
     """At start-up, a worker re-sends the images a previous life of it (same node name) was holding."""
     if "inference" not in set(sender.app.amqp.queues.consume_from or ()):
         return
-    from diagnosis.services.inference import inference_requeue_stalled
+    from diagnosis.services.requeue import inference_requeue_stalled  # no TensorFlow in the parent process
 
     try:
         inference_requeue_stalled(worker=sender.hostname)

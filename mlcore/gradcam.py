@@ -53,12 +53,32 @@ def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = Non
 
 
 class GradCamExplainer:
-    """Builds the side model (inputs -> [feature maps, probabilities]) once; explain() may run concurrently."""
+    """Builds the side model (inputs -> [feature maps, probabilities]) and its traced gradient function once;
+    explain() may run concurrently."""
 
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
         self.layer = layer or find_last_conv_layer(model)
         self.side_model = _side_model(model, self.layer)
         self.n_classes = int(model.output_shape[-1])
+        self._cams = tf.function(
+            self._compute,
+            input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32), tf.TensorSpec((None,), tf.int32)],
+            reduce_retracing=True,
+        )
+
+    def _compute(self, x: tf.Tensor, requested: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Class activation maps (B, h, w) and the explained class of each sample (-1 asks for the top class)."""
+        with tf.GradientTape() as tape:
+            tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
+            features, probs = self.side_model(x, training=False)
+            top = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            chosen = tf.where(requested < 0, top, requested)
+            score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
+        grads = tape.gradient(score, features)
+        features = tf.cast(features, tf.float32)
+        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+        return tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)), chosen
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> GradCam:
         """Grad-CAM of one uint8 (H, W) image for class_index (default: the top class)."""
@@ -80,20 +100,11 @@ class GradCamExplainer:
             if class_index is not None and not 0 <= class_index < self.n_classes:
                 raise ValueError(f"class_index {class_index} is outside 0..{self.n_classes - 1}")
         x = tf.constant(images[..., np.newaxis], dtype=tf.float32)
-        with tf.GradientTape() as tape:
-            tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
-            features, probs = self.side_model(x, training=False)
-            top = tf.argmax(probs, axis=-1, output_type=tf.int32).numpy()
-            chosen = [int(t) if c is None else c for c, t in zip(class_indices, top, strict=True)]
-            score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
-        grads = tape.gradient(score, features)
-        features = tf.cast(features, tf.float32)
-        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cams = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)).numpy()
+        requested = tf.constant([-1 if c is None else c for c in class_indices], dtype=tf.int32)
+        cams, chosen = self._cams(x, requested)  # one traced graph: no per-call eager overhead
         return [
-            GradCam(heatmap=_resize01(cam, image.shape), class_index=index, image=image)
-            for cam, index, image in zip(cams, chosen, images, strict=True)
+            GradCam(heatmap=_resize01(cam, image.shape), class_index=int(index), image=image)
+            for cam, index, image in zip(cams.numpy(), chosen.numpy(), images, strict=True)
         ]
 
 

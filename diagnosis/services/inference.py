@@ -7,8 +7,8 @@ do nothing. A claim is a conditional UPDATE on the image's status, so two worker
 while its claim is fresh; the unique (image, model version) constraint makes a repeated run harmless anyway.
 
 Images whose worker died keep a stale claim; those whose message was lost (a broker restart) stay queued.
-inference_requeue_stalled() sends both again: Celery beat runs it every minute, and each worker runs it at
-start-up for the images its previous life held.
+diagnosis.services.requeue.inference_requeue_stalled() sends both again: Celery beat runs it every minute,
+and each worker runs it at start-up for the images its previous life held.
 """
 
 import functools
@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from diagnosis.models import Image, ModelVersion, Prediction, Study
 from diagnosis.services.records import INFERENCE_TASK, study_refresh_status, task_for_study, task_study_filter
+from diagnosis.services.requeue import CLAIM_LEASE_MARGIN_S
 from mlcore.bundle import load_bundle
 from mlcore.imaging import DataError, load_image
 from mlcore.inference import Predictor, enable_gpu_memory_growth
@@ -84,33 +85,6 @@ def image_fail(*, image_pk: int, reason: str) -> None:
     image = Image.objects.select_related("study").filter(pk=image_pk).first()
     if image is not None:
         study_refresh_status(study=image.study)
-
-
-def inference_requeue_stalled(*, worker: str | None = None) -> int:
-    """Send run_inference again for images that will otherwise never finish; returns how many.
-
-    With worker: the images that worker (a previous life of it, at start-up) had claimed. Always: images
-    claimed longer ago than the inference time limit (their worker died), and images still queued
-    MEDSITE_INFERENCE_REQUEUE_AFTER seconds after upload (their message was lost). A duplicate message is
-    harmless: the claim lets only one run through.
-    """
-    now = timezone.now()
-    stale_claim = now - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + 30)
-    stale_queue = now - timedelta(seconds=settings.MEDSITE_INFERENCE_REQUEUE_AFTER)
-    processing = Q(status=Image.Status.PROCESSING) & (Q(claimed_at__lt=stale_claim) | Q(claimed_at__isnull=True))
-    if worker:
-        processing |= Q(status=Image.Status.PROCESSING, claimed_by=worker)
-    queued = Q(status=Image.Status.QUEUED, uploaded_at__lt=stale_queue) & (
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale_queue)
-    )
-    pks = list(Image.objects.filter(processing | queued).values_list("pk", flat=True))
-    if not pks:
-        return 0
-    Image.objects.filter(pk__in=pks).update(status=Image.Status.QUEUED, claimed_at=now, claimed_by="")
-    for pk in pks:
-        current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": pk})
-    logger.warning("Sent %d stalled image(s) to inference again", len(pks))
-    return len(pks)
 
 
 def prediction_create(
@@ -242,7 +216,7 @@ def _claimable(worker: str) -> Q:
     """Queued; or processing under a claim older than the inference time limit (its worker died); or claimed
     by this very worker: an inference worker runs one task at a time (concurrency 1), so its own earlier claim
     belongs to an attempt that died (a pool process killed, and the message redelivered)."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + 30)
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_INFERENCE_TIME_LIMIT + CLAIM_LEASE_MARGIN_S)
     claimable = Q(status=Image.Status.QUEUED) | Q(status=Image.Status.PROCESSING, claimed_at__lt=stale)
     if worker:
         claimable |= Q(status=Image.Status.PROCESSING, claimed_by=worker[:255])

@@ -15,12 +15,8 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from diagnosis.models import Image, ModelVersion, Prediction, Review
 from diagnosis.services import records, registry
-from diagnosis.services.inference import (
-    NO_MODEL_REASON,
-    image_run_inference,
-    inference_requeue_stalled,
-    prediction_create,
-)
+from diagnosis.services.inference import NO_MODEL_REASON, image_run_inference, prediction_create
+from diagnosis.services.requeue import inference_requeue_stalled
 from diagnosis.services.training import model_register
 from tests.conftest import train_tiny_bundle
 from tests.diagnosis.conftest import png_file
