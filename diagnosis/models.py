@@ -217,8 +217,8 @@ class Prediction(models.Model):
     )
     queue_ms = models.FloatField(null=True, blank=True, help_text="Upload to a worker taking the image")
     preprocess_ms = models.FloatField(null=True, blank=True, help_text="Reading, decoding and resizing the image")
-    inference_ms = models.FloatField(help_text="The model's forward pass for the batch the image ran in")
-    heatmap_ms = models.FloatField(null=True, blank=True, help_text="Grad-CAM for the batch, plus encoding this PNG")
+    inference_ms = models.FloatField(help_text="Forward pass and Grad-CAM (one pass) of the batch the image ran in")
+    heatmap_ms = models.FloatField(null=True, blank=True, help_text="Rendering and encoding this image's heatmap PNG")
     batch_size = models.PositiveSmallIntegerField(default=1, help_text="Images run together in one forward pass")
     created_at = models.DateTimeField(auto_now_add=True)
 

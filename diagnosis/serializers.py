@@ -57,12 +57,12 @@ class ModelRollbackSerializer(ModelStatusChangeSerializer):
 
 
 class PredictionTimingsSerializer(serializers.Serializer):
-    """Milliseconds per stage. inference_ms and heatmap_ms are for the whole batch the image ran in."""
+    """Milliseconds per stage. inference_ms is for the whole batch the image ran in (see batch_size)."""
 
     queue_ms = serializers.FloatField(allow_null=True, help_text="Upload to a worker taking the image")
     preprocess_ms = serializers.FloatField(allow_null=True, help_text="Reading, decoding and resizing")
-    inference_ms = serializers.FloatField(help_text="Forward pass of the batch")
-    heatmap_ms = serializers.FloatField(allow_null=True, help_text="Grad-CAM of the batch plus this PNG")
+    inference_ms = serializers.FloatField(help_text="Forward pass and Grad-CAM (one pass) of the batch")
+    heatmap_ms = serializers.FloatField(allow_null=True, help_text="Rendering this image's heatmap PNG")
     batch_size = serializers.IntegerField()
 
 

@@ -62,23 +62,33 @@ class GradCamExplainer:
         self.n_classes = int(model.output_shape[-1])
         self._cams = tf.function(
             self._compute,
-            input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32), tf.TensorSpec((None,), tf.int32)],
+            input_signature=[
+                tf.TensorSpec((None, None, None, 1), tf.float32),
+                tf.TensorSpec((None,), tf.int32),
+                tf.TensorSpec((), tf.float32),
+            ],
             reduce_retracing=True,
         )
 
-    def _compute(self, x: tf.Tensor, requested: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Class activation maps (B, h, w) and the explained class of each sample (-1 asks for the top class)."""
+    def _compute(self, x: tf.Tensor, requested: tf.Tensor, threshold: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """One forward and one (short) backward pass: class activation maps (B, h, w), the explained class of
+        each sample and the probabilities (B, k). requested -1 asks for the decided class: for two classes with
+        threshold >= 0, class 1 when its probability reaches the threshold; otherwise the top class."""
         with tf.GradientTape() as tape:
             tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
             features, probs = self.side_model(x, training=False)
-            top = tf.argmax(probs, axis=-1, output_type=tf.int32)
-            chosen = tf.where(requested < 0, top, requested)
+            probs = tf.cast(probs, tf.float32)
+            decided = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            if self.n_classes == 2:
+                by_threshold = tf.cast(probs[:, 1] >= threshold, tf.int32)
+                decided = tf.where(threshold >= 0.0, by_threshold, decided)
+            chosen = tf.where(requested < 0, decided, requested)
             score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
         grads = tape.gradient(score, features)
         features = tf.cast(features, tf.float32)
         grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)), chosen
+        return tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)), chosen, probs
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> GradCam:
         """Grad-CAM of one uint8 (H, W) image for class_index (default: the top class)."""
@@ -99,13 +109,27 @@ class GradCamExplainer:
         for class_index in class_indices:
             if class_index is not None and not 0 <= class_index < self.n_classes:
                 raise ValueError(f"class_index {class_index} is outside 0..{self.n_classes - 1}")
+        requested = [-1 if c is None else c for c in class_indices]
+        return self._run(images, requested, threshold=None)[1]
+
+    def explain_decided(self, images: np.ndarray, threshold: float | None) -> tuple[np.ndarray, list[GradCam]]:
+        """Probabilities (B, k) of a uint8 (B, H, W) batch and the Grad-CAM of each image's decided class, in
+        one pass: the class at threshold for binary models (None: the top class), as predict_labels decides."""
+        if images.ndim != 3 or images.dtype != np.uint8 or 0 in images.shape:
+            raise ValueError(f"expected a non-empty uint8 (B, H, W) batch, got {images.dtype} {images.shape}")
+        return self._run(images, [-1] * len(images), threshold)
+
+    def _run(
+        self, images: np.ndarray, requested: list[int], threshold: float | None
+    ) -> tuple[np.ndarray, list[GradCam]]:
         x = tf.constant(images[..., np.newaxis], dtype=tf.float32)
-        requested = tf.constant([-1 if c is None else c for c in class_indices], dtype=tf.int32)
-        cams, chosen = self._cams(x, requested)  # one traced graph: no per-call eager overhead
-        return [
+        limit = tf.constant(-1.0 if threshold is None else threshold, dtype=tf.float32)
+        cams, chosen, probs = self._cams(x, tf.constant(requested, dtype=tf.int32), limit)  # one traced graph
+        explained = [
             GradCam(heatmap=_resize01(cam, image.shape), class_index=int(index), image=image)
             for cam, index, image in zip(cams.numpy(), chosen.numpy(), images, strict=True)
         ]
+        return probs.numpy().astype(np.float64), explained
 
 
 def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int] | None = None) -> bytes:

@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='prediction',
             name='heatmap_ms',
-            field=models.FloatField(blank=True, help_text='Grad-CAM for the batch, plus encoding this PNG', null=True),
+            field=models.FloatField(blank=True, help_text="Rendering and encoding this image's heatmap PNG", null=True),
         ),
         migrations.AddField(
             model_name='prediction',
@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='prediction',
             name='inference_ms',
-            field=models.FloatField(help_text="The model's forward pass for the batch the image ran in"),
+            field=models.FloatField(help_text="Forward pass and Grad-CAM (one pass) of the batch the image ran in"),
         ),
         migrations.AddIndex(
             model_name='prediction',

@@ -1,5 +1,6 @@
 """Training and registering model bundles. Imports mlcore (and so TensorFlow): worker and CLI only."""
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -22,13 +23,18 @@ logger = logging.getLogger(__name__)
 TRAINING_TASK = "diagnosis.tasks.train_model_task"
 
 
-def model_register(*, bundle_path: Path, registered_by: User | None = None, activate: bool = False) -> ModelVersion:
+def model_register(
+    *, bundle_path: Path, registered_by: User | None = None, activate: bool = False, task: str | None = None
+) -> ModelVersion:
     """Register a bundle directory: copy it into the model root (immutable, by sha256) and add a row.
 
-    The slow part (loading the model to verify it, copying files) happens before the database transaction.
+    task: the registry task to file it under (default: the manifest's), e.g. when a bundle was trained under
+    another name. The slow part (loading the model to verify it, copying files) happens before the transaction.
     """
     bundle_path = Path(bundle_path)
     manifest = read_manifest(bundle_path)
+    if task:
+        manifest = dataclasses.replace(manifest, task=task)
     sha256 = load_bundle(bundle_path).ref.sha256  # verifies the files against the manifest
     target = settings.MEDSITE_MODEL_ROOT / sha256
     if not target.exists():

@@ -66,3 +66,17 @@ def test_train_model_command_registers_candidates_after_the_first(tiny_npz):
     call_command("train_model", str(tiny_npz), "--epochs", "1")
     call_command("train_model", str(tiny_npz), "--epochs", "2")
     assert list(ModelVersion.objects.order_by("created_at").values_list("status", flat=True)) == ["active", "candidate"]
+
+
+def test_register_model_files_under_a_task_as_shadow_and_warns_about_unrouted_tasks(tiny_bundle, capsys):
+    from django.core.management.base import CommandError
+
+    call_command("register_model", str(tiny_bundle), "--task", "brain-mri", "--shadow")
+    version = ModelVersion.objects.get()
+    assert (version.task, version.status) == ("brain-mri", ModelVersion.Status.SHADOW)
+    assert "shadow" in capsys.readouterr().out
+    ModelVersion.objects.all().delete()
+    call_command("register_model", str(tiny_bundle), "--task", "knee-xray", "--activate")
+    assert "No study is routed to task 'knee-xray'" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="Not a valid bundle"):
+        call_command("register_model", "/nonexistent/bundle")

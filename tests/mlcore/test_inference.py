@@ -116,3 +116,18 @@ def test_prepare_resizes_to_the_model_input_like_the_training_loader(bundle: Bun
     pairs = predictor.predict_with_gradcam(prepared)
     assert len({r.timings.batch_size for r, _ in pairs}) == 1 and pairs[0][0].timings.batch_size == 3
     assert all(cam.heatmap.shape == (size, size) for _, cam in pairs)
+
+
+@pytest.mark.parametrize("threshold", [None, 0.0, 0.5, 1.01])
+def test_one_pass_gradcam_agrees_with_predict(bundle: Bundle, threshold) -> None:
+    manifest = dataclasses.replace(bundle.manifest, threshold=threshold)
+    predictor = Predictor(dataclasses.replace(bundle, manifest=manifest))
+    images = [_image(16, 16, bright=i % 2 == 1, seed=i) for i in range(5)] + [_image(20, 24, bright=True)]
+    plain = predictor.predict(images)
+    pairs = predictor.predict_with_gradcam(images)
+    for alone, (result, cam) in zip(plain, pairs, strict=True):
+        assert result.label == alone.label and result.threshold == alone.threshold
+        for name, p in alone.probabilities.items():
+            assert result.probabilities[name] == pytest.approx(p, abs=1e-5)
+        assert predictor.classes[cam.class_index] == result.label
+    assert [r.timings.batch_size for r, _ in pairs] == [5] * 5 + [1]  # grouped by shape
