@@ -34,8 +34,8 @@ seed: migrate
 run: seed
 	@echo "MedSite: http://127.0.0.1:8000  (Ctrl-C stops web and workers)"
 	@$(DEV_ENV) sh -c 'trap "kill 0" INT TERM EXIT; \
-	  $(WORKER) --queues inference --concurrency 1 --hostname inference@%h & \
-	  $(WORKER) --queues default,training --concurrency 1 --hostname training@%h --beat & \
+	  $(WORKER) --queues inference,default --concurrency 1 --hostname inference@%h --beat & \
+	  $(WORKER) --queues training --concurrency 1 --hostname training@%h & \
 	  $(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
 	  wait'
 
