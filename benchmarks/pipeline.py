@@ -320,6 +320,9 @@ def summarise(uploads: list[Upload], rows: list[dict]) -> dict:
     return {
         "uploaded": len(uploads),
         "accepted": sum(1 for u in uploads if u.status == 201),
+        "refused": {
+            str(code): sum(1 for u in uploads if u.status == code) for code in {u.status for u in uploads} - {201}
+        },
         "predicted": len(done),
         "failed": [row["reason"] for row in rows if row["status"] not in ("done",)],
         "e2e_ms": {"p50": float(np.percentile(e2e, 50)), "p95": float(np.percentile(e2e, 95)), "max": max(e2e)},

@@ -10,7 +10,7 @@ import PIL.Image
 from celery import current_app
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.audit import SYSTEM, Client, audit_record
@@ -159,6 +159,8 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
     if not dicom.patient_id or not dicom.study_instance_uid:
         raise ValidationError(f"{file.name} has no PatientID or StudyInstanceUID; upload it from a study page instead.")
     with transaction.atomic():
+        # Imports at one site take turns here: two files of a new patient arriving at once must not both create it.
+        Site.objects.select_for_update().filter(pk=site.pk).first()
         patient = Patient.objects.filter(site=site, mrn=dicom.patient_id).first() or patient_create(
             site=site,
             mrn=dicom.patient_id,
@@ -246,10 +248,12 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
             transaction.on_commit(
                 lambda: current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": image.pk}), robust=True
             )
-    except Exception:
+    except Exception as exc:
         for field in (image.file, image.display_file, image.deidentified_file):
             if field.name:
                 field.storage.delete(field.name)
+        if isinstance(exc, IntegrityError):  # the same file, uploaded twice at the same moment
+            raise ValidationError(f"{file.name} is already in this study.") from None
         raise
     return image
 
