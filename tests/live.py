@@ -87,3 +87,23 @@ def worker(env: dict[str, str], log: Path, hostname: str | None = None):
 def web(env: dict[str, str], log: Path, port: int):
     args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
     return process(args, env=env, log=log, ready="Quit the server")
+
+
+def postgres_redis_env(settings, var: Path) -> dict[str, str] | None:
+    """The environment for worker processes sharing this test's PostgreSQL database, Redis broker, media and
+    model folders (the broker database is flushed); None unless the tests run on PostgreSQL and Redis."""
+    import redis
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
+        return None
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return clean_env(
+        DJANGO_DEBUG="true",
+        DATABASE_URL=f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        MEDSITE_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        MEDSITE_MODEL_ROOT=str(settings.MEDSITE_MODEL_ROOT),
+        MEDSITE_VAR_DIR=str(var),
+    )

@@ -8,7 +8,6 @@
 import re
 
 import pytest
-import redis
 import requests
 from django.conf import settings
 from django.urls import reverse
@@ -21,30 +20,14 @@ from tests.conftest import png_bytes
 pytestmark = [pytest.mark.e2e]
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_skeleton_on_postgres_and_redis_with_live_worker(
     client, clinician, radiologist, study, png_upload, tiny_bundle, tmp_path
 ):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not (
-        settings.CELERY_BROKER_URL.startswith("redis://")
-    ):
+    env = live.postgres_redis_env(settings, tmp_path / "var")
+    if env is None:
         pytest.skip("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (make test sets them)")
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     version = model_register(bundle_path=tiny_bundle, activate=True)
-    env = live.clean_env(
-        DJANGO_DEBUG="true",
-        DATABASE_URL=_database_url(),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        MEDSITE_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        MEDSITE_MODEL_ROOT=str(settings.MEDSITE_MODEL_ROOT),
-        MEDSITE_VAR_DIR=str(tmp_path / "var"),
-    )
     with live.worker(env, tmp_path / "worker.log"):
         client.force_login(clinician)
         response = client.post(reverse("diagnosis:study_upload", args=[study.pk]), {"files": png_upload()})

@@ -9,7 +9,6 @@ import os
 import signal
 
 import pytest
-import redis
 from celery import current_app
 from django.conf import settings
 
@@ -20,7 +19,6 @@ from diagnosis.services.training import model_register
 from tests import live
 from tests.conftest import train_tiny_bundle
 from tests.diagnosis.conftest import png_file
-from tests.diagnosis.test_end_to_end import _database_url
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -28,19 +26,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def live_env(tmp_path):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not (
-        settings.CELERY_BROKER_URL.startswith("redis://")
-    ):
+    env = live.postgres_redis_env(settings, tmp_path / "var")
+    if env is None:
         pytest.skip("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (make test sets them)")
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    return live.clean_env(
-        DJANGO_DEBUG="true",
-        DATABASE_URL=_database_url(),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        MEDSITE_MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        MEDSITE_MODEL_ROOT=str(settings.MEDSITE_MODEL_ROOT),
-        MEDSITE_VAR_DIR=str(tmp_path / "var"),
-    )
+    return env
 
 
 def _finished(*images: Image, timeout: float = 120) -> None:
