@@ -73,7 +73,6 @@ def _records_at(site, clinician, model_version) -> SimpleNamespace:
         model_version=model_version,
         label="pneumonia",
         probabilities={"normal": 0.2, "pneumonia": 0.8},
-        abnormality=0.8,
         threshold=0.5,
         inference_ms=3.0,
         heatmap_png=png_bytes(size=(20, 20)),
