@@ -63,6 +63,20 @@ class PredictionFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
+class ReviewFilter(django_filters.FilterSet):
+    task = django_filters.CharFilter(field_name="prediction__model_version__task")
+    model_version = django_filters.NumberFilter(field_name="prediction__model_version")
+    decision = django_filters.ChoiceFilter(choices=Review.Decision.choices)
+    reviewer = django_filters.CharFilter(field_name="reviewer__email", lookup_expr="iexact")
+    created = django_filters.DateFromToRangeFilter(
+        field_name="created_at__date", help_text="created_after and/or created_before (YYYY-MM-DD)"
+    )
+
+    class Meta:
+        model = Review
+        fields: list[str] = []
+
+
 class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=AuditEvent.Action.choices)
     object_type = django_filters.CharFilter()

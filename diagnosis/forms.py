@@ -60,10 +60,20 @@ class DicomImportForm(forms.Form):
         self.fields["site"].queryset = sites
 
 
+UNCERTAIN_CHOICE = "__uncertain__"  # the label select's extra option; never a model class
+
+
 class ReviewForm(forms.Form):
     label = forms.ChoiceField()
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, classes, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["label"].choices = [(c, c) for c in classes]
+        self.fields["label"].choices = [(c, c) for c in classes] + [(UNCERTAIN_CHOICE, "Uncertain / not diagnostic")]
+
+    def clean(self):
+        data = super().clean()
+        data["uncertain"] = data.get("label") == UNCERTAIN_CHOICE
+        if data["uncertain"]:
+            data["label"] = ""
+        return data

@@ -248,11 +248,14 @@ class Review(models.Model):
     class Decision(models.TextChoices):
         CONFIRM = "confirm", "Confirm"
         CORRECT = "correct", "Correct"
+        UNCERTAIN = "uncertain", "Uncertain / not diagnostic"
 
     prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
     decision = models.CharField(max_length=16, choices=Decision.choices)
-    label = models.CharField(max_length=64, help_text="The label the radiologist stands behind")
+    label = models.CharField(
+        max_length=64, blank=True, help_text="The label the radiologist stands behind; empty when uncertain"
+    )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -260,7 +263,14 @@ class Review(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_decision_display()}: {self.label}"
+        return self.summary
+
+    @property
+    def summary(self) -> str:
+        """ "Confirmed as pneumonia", "Corrected as normal" or "Marked uncertain / not diagnostic"."""
+        if self.decision == self.Decision.UNCERTAIN:
+            return "Marked uncertain / not diagnostic"
+        return f"{self.get_decision_display()}ed as {self.label}"
 
 
 class RetrainingItem(models.Model):

@@ -74,6 +74,41 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["id", "prediction", "decision", "label", "note", "reviewer", "created_at"]
 
 
+class LedgerEntrySerializer(ReviewSerializer):
+    """One row of the agreement ledger: the AI's output as the radiologist saw it, and their decision."""
+
+    task = serializers.CharField(source="prediction.model_version.task")
+    model_version = serializers.IntegerField(source="prediction.model_version_id")
+    model_sha256 = serializers.CharField(source="prediction.model_version.bundle_sha256")
+    ai_label = serializers.CharField(source="prediction.label")
+    ai_probabilities = serializers.DictField(child=serializers.FloatField(), source="prediction.probabilities")
+    threshold = serializers.FloatField(source="prediction.threshold", allow_null=True)
+    image = serializers.IntegerField(source="prediction.image_id")
+    agrees = serializers.SerializerMethodField(help_text="true: confirmed; false: corrected; null: uncertain")
+
+    class Meta(ReviewSerializer.Meta):
+        fields = [
+            "id",
+            "created_at",
+            "reviewer",
+            "task",
+            "model_version",
+            "model_sha256",
+            "image",
+            "prediction",
+            "ai_label",
+            "ai_probabilities",
+            "threshold",
+            "decision",
+            "label",
+            "agrees",
+            "note",
+        ]
+
+    def get_agrees(self, review: Review) -> bool | None:
+        return None if review.decision == Review.Decision.UNCERTAIN else review.decision == Review.Decision.CONFIRM
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = ModelVersionSerializer()
     reviews = ReviewSerializer(many=True)
@@ -228,8 +263,20 @@ class DicomImportSerializer(UploadSerializer):
 
 class ReviewCreateSerializer(serializers.Serializer):
     prediction = serializers.IntegerField()
-    label = serializers.CharField(max_length=64, help_text="One of the prediction's model classes")
+    label = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text="One of the prediction's model classes"
+    )
+    uncertain = serializers.BooleanField(
+        default=False, help_text="true: uncertain / not diagnostic (no label; the image stays out of retraining)"
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        if not data["uncertain"] and not data["label"]:
+            raise serializers.ValidationError({"label": ["Give a label, or set uncertain to true."]})
+        if data["uncertain"] and data["label"]:
+            raise serializers.ValidationError({"label": ["An uncertain review has no label."]})
+        return data
 
 
 class RenditionSerializer(serializers.Serializer):

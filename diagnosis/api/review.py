@@ -1,18 +1,23 @@
-"""AI predictions and radiologists' reviews of them."""
+"""AI predictions and radiologists' reviews of them (the agreement ledger)."""
 
+import csv
+import io
+import json
+
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.audit import Client
-from accounts.models import Role
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent, Role, Site
 from diagnosis import access, views
 from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, audit_view, pk_in_body
-from diagnosis.filters import PredictionFilter, with_prediction_facts
+from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
 from diagnosis.models import Prediction, Review
-from diagnosis.serializers import PredictionSerializer, ReviewCreateSerializer, ReviewSerializer
+from diagnosis.serializers import LedgerEntrySerializer, PredictionSerializer, ReviewCreateSerializer, ReviewSerializer
 from diagnosis.services import review
 
 
@@ -53,13 +58,43 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
 
 @extend_schema(tags=["reviews"])
 class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
-    """Radiologists' reviews. A new review of a prediction supersedes the older ones; none is ever changed."""
+    """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities, model
+    version, threshold), who decided and when. A new review of a prediction supersedes older ones; none is ever
+    changed. Filter by `task`, `model_version`, `decision`, `reviewer` (email), `created_after`/`created_before`;
+    `export/` gives the same rows as CSV."""
 
-    queryset = Review.objects.select_related("reviewer")
-    serializer_class = ReviewSerializer
+    queryset = Review.objects.select_related("reviewer", "prediction__model_version")
+    serializer_class = LedgerEntrySerializer
     site_field = "prediction__image__study__patient__site"
+    filterset_class = ReviewFilter
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.BINARY}, summary="The ledger as CSV (same filters as the list)"
+    )
+    @action(detail=False, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    def export(self, request):
+        rows = list(self.filter_queryset(self.get_queryset()).order_by("created_at", "id"))
+        fields = LedgerEntrySerializer.Meta.fields
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(fields)
+        for row in LedgerEntrySerializer(rows, many=True).data:
+            writer.writerow([_csv_cell(row[field]) for field in fields])
+        site_ids = {row.listed_site_id for row in rows}
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.DOWNLOAD,
+            object_type="review",
+            site=Site.objects.get(pk=site_ids.pop()) if len(site_ids) == 1 else None,
+            client=Client.from_request(request),
+            detail={"count": len(rows), "format": "csv"},
+        )
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="agreement-ledger.csv"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer})
     def create(self, request):
@@ -72,8 +107,18 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
                 reviewer=request.user,
                 label=serializer.validated_data["label"],
                 note=serializer.validated_data["note"],
+                uncertain=serializer.validated_data["uncertain"],
                 client=Client.from_request(request),
             )
         except ValueError as exc:  # a label that is not one of the model's classes
             raise serializers.ValidationError({"label": [str(exc)]}) from None
         return Response(ReviewSerializer(submitted).data, status=status.HTTP_201_CREATED)
+
+
+def _csv_cell(value):
+    """JSON for dicts; text that a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -10,17 +10,28 @@ from diagnosis.services.records import study_refresh_status
 
 @transaction.atomic
 def review_submit(
-    *, prediction: Prediction, reviewer: User, label: str, note: str = "", client: Client = SYSTEM
+    *,
+    prediction: Prediction,
+    reviewer: User,
+    label: str = "",
+    note: str = "",
+    uncertain: bool = False,
+    client: Client = SYSTEM,
 ) -> Review:
-    """Record a radiologist's confirmation or correction and queue the image for retraining."""
-    classes = prediction.model_version.classes
-    if label not in classes:
-        raise ValueError(f"{label!r} is not one of this model's classes: {', '.join(classes)}")
-    decision = Review.Decision.CONFIRM if label == prediction.label else Review.Decision.CORRECT
+    """Record a radiologist's confirmation or correction, which queues the image for retraining; or mark the
+    image uncertain / not diagnostic, which records the decision and queues nothing."""
+    if uncertain:
+        decision, label = Review.Decision.UNCERTAIN, ""
+    else:
+        classes = prediction.model_version.classes
+        if label not in classes:
+            raise ValueError(f"{label!r} is not one of this model's classes: {', '.join(classes)}")
+        decision = Review.Decision.CONFIRM if label == prediction.label else Review.Decision.CORRECT
     review = Review.objects.create(prediction=prediction, reviewer=reviewer, decision=decision, label=label, note=note)
-    RetrainingItem.objects.create(
-        image=prediction.image, review=review, task=prediction.model_version.task, label=label
-    )
+    if not uncertain:
+        RetrainingItem.objects.create(
+            image=prediction.image, review=review, task=prediction.model_version.task, label=label
+        )
     audit_record(
         actor=reviewer, action=AuditEvent.Action.REVIEW, obj=review, site=prediction.image.study.site, client=client
     )

@@ -83,6 +83,7 @@ PREDICTION_GET = Endpoint("get", "api:prediction-detail", "prediction")
 REVIEW_LIST = Endpoint("get", "api:review-list")
 REVIEW_CREATE = Endpoint("post", "api:review-list", body=lambda w: {"prediction": w.prediction.pk, "label": "normal"})
 AUDIT_LIST = Endpoint("get", "api:audit-event-list")
+REVIEW_EXPORT = Endpoint("get", "api:review-export")
 PREDICTION_HEATMAP = Endpoint("get", "api:prediction-heatmap", "prediction")
 MODEL_LIST = Endpoint("get", "api:model-list")
 MODEL_GET = Endpoint("get", "api:model-detail", "model_version")
@@ -114,6 +115,7 @@ MATRIX = [
     (REVIEW_LIST, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 200)),
     (REVIEW_CREATE, ("radiologist", 201), ("clinician", 403), ("outside_radiologist", 404)),
     (AUDIT_LIST, ("site_admin", 200), ("clinician", 403), ("outside_admin", 200)),
+    (REVIEW_EXPORT, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 200)),
     (PREDICTION_HEATMAP, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
     # The registry is global: every member reads it; only superusers change it (site admins included: 403).
     (MODEL_LIST, ("clinician", 200), ("site_admin", 200), ("outsider", 200)),
