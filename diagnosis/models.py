@@ -194,6 +194,13 @@ class ModelVersion(models.Model):
         """The class meaning "no finding" (normal, no_tumor...), if the model has one."""
         return next((c for c in self.classes if c.lower().replace(" ", "_") in NORMAL_CLASS_NAMES), None)
 
+    def margin(self, probabilities: dict[str, float]) -> float:
+        """How far a prediction is from flipping: small means uncertain (active learning asks for these)."""
+        if self.threshold is not None and self.positive_class in probabilities:
+            return abs(probabilities[self.positive_class] - self.threshold)
+        top, second = sorted(probabilities.values(), reverse=True)[:2]
+        return top - second
+
     def abnormality(self, probabilities: dict[str, float]) -> float:
         """How likely an image shows a finding: 1 - P(normal), or the top probability without a normal class."""
         normal = self.normal_class
@@ -208,6 +215,11 @@ class Prediction(models.Model):
     threshold = models.FloatField(null=True, blank=True)
     abnormality = models.FloatField(
         null=True, blank=True, help_text="1 - P(normal class); the top probability when the model has none. Triage key"
+    )
+    margin = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Distance from the decision: |P(positive) - threshold| for two classes, top minus second otherwise",
     )
     is_shadow = models.BooleanField(
         default=False, help_text="Made by a shadow version: stored for comparison, never shown as the result"

@@ -128,6 +128,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "max_probability",
             "threshold",
             "abnormality",
+            "margin",
             "heatmap_url",
             "timings",
             "model_version",

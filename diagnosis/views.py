@@ -260,6 +260,7 @@ WORKLIST_ORDERS = {
     "abnormal": (("-abnormality", "created_at"), "most likely abnormal first"),
     "oldest": (("created_at",), "oldest first"),
     "newest": (("-created_at",), "newest first"),
+    "uncertain": (("margin", "created_at"), "least certain first (labels where the model learns most)"),
 }
 
 

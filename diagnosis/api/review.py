@@ -26,7 +26,8 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 - P(normal)).
-    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`. A shadow version's
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`; `?ordering=margin` puts the
+    least certain first (active learning: the labels the model learns most from). A shadow version's
     predictions are never listed: they are compared with the active model's on the model pages.
     """
 
@@ -36,7 +37,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     serializer_class = PredictionSerializer
     site_field = "image__study__patient__site"
     filterset_class = PredictionFilter
-    ordering_fields = ["created_at", "max_probability", "abnormality"]
+    ordering_fields = ["created_at", "max_probability", "abnormality", "margin"]
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self):

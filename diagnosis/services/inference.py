@@ -111,6 +111,7 @@ def prediction_create(
         model_version=model_version,
         probabilities=probabilities,
         abnormality=model_version.abnormality(probabilities),
+        margin=model_version.margin(probabilities),
         label=label,
         threshold=threshold,
         is_shadow=is_shadow,

@@ -318,6 +318,8 @@ def test_worklist_puts_the_most_likely_abnormal_first_and_filters(client, radiol
     assert names == ["high", "tumour", "mid", "low"]  # 0.95, 0.9, 0.5, 0.1; other site and reviewed left out
     assert "<strong>4</strong> images waiting for review (brain-mri: 1, chest-xray: 3)" in html
     assert _worklist_names(client, order="oldest")[0] == ["low", "mid", "high", "tumour"]
+    # Active learning: nearest the decision first. |0.5 - 0.5|, |0.1 - 0.5|, |0.95 - 0.5|; brain top-2 gap 0.6.
+    assert _worklist_names(client, order="uncertain")[0] == ["mid", "low", "high", "tumour"]
     assert _worklist_names(client, task="brain-mri")[0] == ["tumour"]
     assert _worklist_names(client, modality="CR")[0] == ["mid", "low"]
     assert _worklist_names(client, label="pneumonia")[0] == ["high"]
@@ -333,6 +335,9 @@ def test_api_worklist_is_the_prediction_list_ordered_by_abnormality(api, radiolo
     )
     assert [row["id"] for row in body["results"]] == [triage[n].pk for n in ("high", "tumour", "mid", "low")]
     assert body["results"][0]["abnormality"] == pytest.approx(0.95)
+    uncertain = api(radiologist).get(reverse("api:prediction-list"), {"reviewed": "false", "ordering": "margin"}).json()
+    assert [row["id"] for row in uncertain["results"]] == [triage[n].pk for n in ("mid", "low", "high", "tumour")]
+    assert uncertain["results"][0]["margin"] == pytest.approx(0.0)
     assert set(body["results"][0]["timings"]) == {
         "queue_ms",
         "preprocess_ms",
