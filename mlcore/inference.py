@@ -107,20 +107,6 @@ class Predictor:
                     out[i] = (result, cam)
         return out
 
-    def explain(self, images: Sequence[np.ndarray], results: Sequence[PredictionResult]) -> list[GradCam]:
-        """Grad-CAM of each image for the label predict() decided; images of one shape run as one batch."""
-        explainer = self._gradcam_explainer()
-        index = {name: i for i, name in enumerate(self.classes)}
-        cams: list[GradCam | None] = [None] * len(images)
-        for indices in _shape_groups(images).values():
-            for start in range(0, len(indices), MAX_BATCH):
-                chunk = indices[start : start + MAX_BATCH]
-                batch = np.stack([images[i] for i in chunk])
-                explained = explainer.explain_batch(batch, [index[results[i].label] for i in chunk])
-                for i, cam in zip(chunk, explained, strict=True):
-                    cams[i] = cam
-        return cams
-
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Resize a decoded uint8 (H, W) image to the model's input size, exactly as training data were.
 
