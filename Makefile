@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test lint clean bench-ml bench-pipeline
+.PHONY: install run web worker migrate seed test lint clean bench-ml bench-pipeline bench-loop
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench-ml: install
 # Pipeline benchmark (see docs/performance.md): PostgreSQL + Redis, gunicorn and a live worker.
 bench-pipeline: install
 	$(PY) benchmarks/pipeline.py $(BENCH_ARGS)
+
+# Learning-loop benchmark (see docs/model-card.md): held-out AUC against the number of reviewed labels.
+bench-loop: install
+	$(PY) benchmarks/learning_loop.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

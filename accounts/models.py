@@ -50,6 +50,10 @@ class Site(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
+    second_reader = models.BooleanField(
+        default=False,
+        help_text="Every AI result needs two radiologists; when they disagree, a third adjudicates",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,6 +134,9 @@ class AuditEvent(models.Model):
         ACTIVATE = "activate", "Activated model"
         ROLLBACK = "rollback", "Rolled back model"
         MODEL_STATUS = "model_status", "Changed model status"
+        EXCLUDE = "exclude", "Excluded from training"
+        TRAIN = "train", "Started training"
+        EVALUATE = "evaluate", "Evaluated model"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

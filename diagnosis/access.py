@@ -63,3 +63,10 @@ def get_site_for_user(request, pk: int, roles=ANY_ROLE) -> Site:
     site = get_object_or_404(Site, pk=pk)
     _check(request.user, site, roles)
     return site
+
+
+def check_model_admin(user) -> None:
+    """The retraining queue, training runs and model promotion belong to superusers: the admins who run the
+    models for every site, as in Django admin's model registry."""
+    if not user.is_superuser:
+        raise PermissionDenied("Only an administrator manages training and model promotion.")

@@ -2,10 +2,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from accounts.admin import ReadOnlyAdmin
-from accounts.models import Role
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent, Role
 from diagnosis.access import sites_for
 from diagnosis.models import (
     Image,
+    LearningPolicy,
+    ModelEvaluation,
     ModelVersion,
     Patient,
     Prediction,
@@ -67,15 +70,56 @@ class ReviewAdmin(SiteScopedAdmin):
 
 @admin.register(RetrainingItem)
 class RetrainingItemAdmin(SiteScopedAdmin):
+    """Read-only: superusers exclude items (with a reason, audited) on the Learning loop pages."""
+
     site_path = "image__study__patient__site"
-    list_display = ["id", "task", "label", "created_at", "claimed_at"]
-    list_filter = ["task", "label"]
+    list_display = ["id", "task", "label", "patient_key", "created_at", "excluded_at", "exclusion_reason"]
+    list_filter = ["task", "label", ("excluded_at", admin.EmptyFieldListFilter)]
+    exclude = ["file"]
 
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "task", "status", "progress", "created_at", "finished_at"]
-    list_filter = ["status", "task"]
+    list_display = ["id", "task", "status", "trigger", "progress", "model_version", "created_at", "finished_at"]
+    list_filter = ["status", "task", "trigger"]
+
+
+@admin.register(ModelEvaluation)
+class ModelEvaluationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "candidate", "baseline", "holdout_size", "gate_passed", "created_at"]
+    list_filter = ["gate_passed", "candidate__task"]
+
+
+@admin.register(LearningPolicy)
+class LearningPolicyAdmin(admin.ModelAdmin):
+    """Per task: the base and held-out data, when to retrain, automatic promotion, the gate and drift alarm."""
+
+    list_display = ["task", "base_dataset", "holdout_dataset", "retrain_after", "auto_promote", "drift_agreement"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            obj=obj,
+            client=Client.from_request(request),
+            detail={"fields": {name: form.cleaned_data[name] for name in form.changed_data}},
+        )
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
 
 
 @admin.register(ModelVersion)
@@ -92,9 +136,9 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         value = ((obj.metrics or {}).get("test") or {}).get("roc_auc")
         return "—" if value is None else f"{value:.3f}"
 
-    @admin.action(description="Promote the selected version to active (the current one is retired)")
+    @admin.action(description="Promote the selected version to active through the gate (the current one is retired)")
     def promote(self, request, queryset) -> None:
-        self._one(request, queryset, registry.model_activate, "is now the active {task} model")
+        self._one(request, queryset, registry.model_promote, "is now the active {task} model")
 
     @admin.action(description="Run the selected versions in shadow (stored, never shown)")
     def shadow(self, request, queryset) -> None:

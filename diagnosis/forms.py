@@ -77,3 +77,12 @@ class ReviewForm(forms.Form):
         if data["uncertain"]:
             data["label"] = ""
         return data
+
+
+class ExclusionForm(forms.Form):
+    reason = forms.CharField(max_length=500, error_messages={"required": "Say why the item is excluded."})
+
+
+class PromotionForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    override = forms.BooleanField(required=False, label="Override the gate (needs a written reason)")

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import Site
 
@@ -285,18 +285,82 @@ class Review(models.Model):
         return f"{self.get_decision_display()}ed as {self.label}"
 
 
+class RetrainingItemQuerySet(models.QuerySet):
+    def usable(self) -> "RetrainingItemQuerySet":
+        """Items the next training run uses: not excluded, and still the radiologists' word on the image: no
+        later review of the prediction (an "uncertain" one included) and no later item for the same image."""
+        newer_item = RetrainingItem.objects.filter(image=OuterRef("image"), pk__gt=OuterRef("pk"))
+        newer_review = Review.objects.filter(prediction=OuterRef("review__prediction"), pk__gt=OuterRef("review"))
+        return self.filter(excluded_at=None).exclude(Exists(newer_item)).exclude(Exists(newer_review))
+
+
 class RetrainingItem(models.Model):
-    """A reviewed image waiting to be used in the next training run."""
+    """A reviewed image waiting to be used in training: a de-identified copy of its pixels (the metadata-free
+    display PNG), the label a radiologist stands behind, and a pseudonymous patient key for patient-level
+    splits (never the MRN). Admins can exclude an item, with a reason; it is never deleted."""
 
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="retraining_items")
     review = models.OneToOneField(Review, on_delete=models.PROTECT, related_name="retraining_item")
     task = models.CharField(max_length=64)
     label = models.CharField(max_length=64)
+    file = models.FileField(
+        upload_to="retraining/%Y/%m/", max_length=255, blank=True, help_text="De-identified copy of the pixels (PNG)"
+    )
+    patient_key = models.CharField(
+        max_length=64, blank=True, help_text="Pseudonym of the patient (keyed hash), for patient-level splits"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    exclusion_reason = models.CharField(max_length=500, blank=True)
+
+    objects = RetrainingItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [models.Index(fields=["task", "created_at"], name="retraining_task_created")]
+
+    def __str__(self) -> str:
+        return f"{self.task}: {self.label} (image {self.image_id})"
+
+
+class LearningPolicy(models.Model):
+    """How one task's model learns from reviews: its data, when to retrain, the gate and the drift alarm."""
+
+    task = models.CharField(max_length=64, unique=True)
+    base_dataset = models.CharField(
+        max_length=500, help_text="Dataset every retraining starts from (.npz, manifest .csv or class folders)"
+    )
+    holdout_dataset = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Fixed held-out set both models are judged on (its test split); empty: the base dataset's test split",
+    )
+    retrain_after = models.PositiveIntegerField(
+        default=0, help_text="Start a training run when this many new labelled items have come in (0: never by itself)"
+    )
+    auto_promote = models.BooleanField(
+        default=False, help_text="Promote a candidate that passes the gate without waiting for an admin"
+    )
+    gate_tolerance = models.FloatField(
+        default=0.0, help_text="How much lower AUC and sensitivity may be and still count as not worse"
+    )
+    drift_agreement = models.FloatField(
+        default=0.8, help_text="Alert when radiologists agree with the active model less often than this"
+    )
+    drift_window_days = models.PositiveIntegerField(default=30)
+    drift_min_reviews = models.PositiveIntegerField(
+        default=20, help_text="Reviews needed in the window before the alert can fire"
+    )
+
+    class Meta:
+        verbose_name_plural = "learning policies"
+
+    def __str__(self) -> str:
+        return f"Learning policy for {self.task}"
 
 
 class TrainingRun(models.Model):
@@ -306,11 +370,29 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Started by an admin"
+        QUEUE = "queue", "Enough new labels in the queue"
+        COMMAND = "command", "Command line"
+
     task = models.CharField(max_length=64)
     source = models.CharField(max_length=500, help_text="Dataset path the run trained on")
     config = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
+    retrain = models.BooleanField(default=False, help_text="Base dataset plus the retraining queue, judged on holdout")
+    base_version = models.ForeignKey(
+        "ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The active version whose recipe (config) the run reused",
+    )
     progress = models.JSONField(default=dict, help_text="Last epoch reported: epoch, epochs, loss, val_loss")
+    log = models.TextField(blank=True, help_text="One line per epoch and per step")
+    data_manifest = models.JSONField(default=list, blank=True, help_text="Queue items used: id, label, patient, split")
+    data_sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     requested_by = models.ForeignKey(
@@ -322,3 +404,40 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Training run {self.pk} ({self.task}, {self.status})"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ModelEvaluation(models.Model):
+    """A candidate and the then-active version scored on the same fixed held-out set, and the gate's verdict.
+
+    Promotion through the gate needs an evaluation against the version active at that moment.
+    """
+
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="evaluations")
+    baseline = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Active then"
+    )
+    training_run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    holdout = models.CharField(max_length=500, help_text="Dataset whose test split was the held-out set")
+    holdout_sha256 = models.CharField(max_length=64)
+    holdout_size = models.PositiveIntegerField()
+    candidate_metrics = models.JSONField()
+    baseline_metrics = models.JSONField(null=True, blank=True)
+    gate_passed = models.BooleanField()
+    gate_reasons = models.JSONField(default=list)
+    tolerance = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Evaluation of {self.candidate} ({'passed' if self.gate_passed else 'failed'})"

@@ -4,7 +4,17 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import AuditEvent, Site
-from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study
+from diagnosis.models import (
+    Image,
+    ModelEvaluation,
+    ModelVersion,
+    Patient,
+    Prediction,
+    RetrainingItem,
+    Review,
+    Study,
+    TrainingRun,
+)
 
 # --- output ----------------------------------------------------------------------------------
 
@@ -54,6 +64,136 @@ class ModelStatusChangeSerializer(serializers.Serializer):
 
 class ModelRollbackSerializer(ModelStatusChangeSerializer):
     task = serializers.CharField(max_length=64)
+
+
+class ModelPromoteSerializer(ModelStatusChangeSerializer):
+    override = serializers.BooleanField(
+        required=False, default=False, help_text="Promote although the gate refuses; needs a written reason"
+    )
+
+
+class ModelEvaluationSerializer(serializers.ModelSerializer):
+    """A candidate and the version active then, on the same held-out set; the gate's verdict and reasons."""
+
+    candidate = serializers.PrimaryKeyRelatedField(read_only=True)
+    baseline = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModelEvaluation
+        fields = [
+            "id",
+            "candidate",
+            "baseline",
+            "training_run",
+            "holdout",
+            "holdout_sha256",
+            "holdout_size",
+            "candidate_metrics",
+            "baseline_metrics",
+            "gate_passed",
+            "gate_reasons",
+            "tolerance",
+            "created_at",
+        ]
+
+
+class OperatingPointSerializer(serializers.Serializer):
+    sensitivity = serializers.FloatField(allow_null=True)
+    specificity = serializers.FloatField(allow_null=True)
+    kind = serializers.CharField(help_text="binary, finding (any finding vs normal) or macro (mean recall)")
+
+
+class WeekSerializer(serializers.Serializer):
+    week = serializers.DateField()
+    reviews = serializers.IntegerField()
+    agreed = serializers.IntegerField()
+    rate = serializers.FloatField()
+
+
+class DriftSerializer(serializers.Serializer):
+    alert = serializers.BooleanField()
+    reviews = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    level = serializers.FloatField()
+    days = serializers.IntegerField()
+
+
+class LivePerformanceSerializer(serializers.Serializer):
+    """A version's shown results judged by the radiologists' newest confirm/correct reviews."""
+
+    reviews = serializers.IntegerField()
+    agreed = serializers.IntegerField()
+    agreement = serializers.FloatField(allow_null=True)
+    operating = OperatingPointSerializer(allow_null=True)
+    classes = serializers.ListField(child=serializers.CharField())
+    confusion = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="Rows: the radiologists' label; columns: the AI label; in the order of classes",
+    )
+    trend = WeekSerializer(many=True)
+    drift = DriftSerializer(allow_null=True)
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    """A training run: what it trained on, live progress, its log and the candidate it produced."""
+
+    requested_by = serializers.EmailField(source="requested_by.email", default=None, read_only=True)
+    duration_s = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "task",
+            "status",
+            "trigger",
+            "retrain",
+            "source",
+            "config",
+            "base_version",
+            "progress",
+            "log",
+            "data_manifest",
+            "data_sha256",
+            "error",
+            "model_version",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_s",
+        ]
+        read_only_fields = fields
+
+
+class TrainingRunCreateSerializer(serializers.Serializer):
+    task = serializers.CharField(max_length=64)
+
+
+class RetrainingItemSerializer(serializers.ModelSerializer):
+    """A reviewed image in the retraining queue: its label, the patient's pseudonym, and any exclusion."""
+
+    excluded_by = serializers.EmailField(source="excluded_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = RetrainingItem
+        fields = [
+            "id",
+            "task",
+            "label",
+            "image",
+            "review",
+            "patient_key",
+            "created_at",
+            "excluded_at",
+            "excluded_by",
+            "exclusion_reason",
+        ]
+        read_only_fields = fields
+
+
+class ExclusionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the item must not be trained on (kept, audited)")
 
 
 class PredictionTimingsSerializer(serializers.Serializer):

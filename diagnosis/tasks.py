@@ -7,7 +7,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
-from diagnosis.services import training
+from diagnosis.models import ModelVersion
+from diagnosis.services import learning, training
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)  # the database restarting or unreachable for a moment
@@ -41,6 +42,18 @@ def requeue_stalled_inference_task() -> int:
 @shared_task
 def train_model_task(*, run_pk: int) -> None:
     training.training_run_execute(run_pk=run_pk)
+
+
+@shared_task
+def evaluate_model_task(*, model_version_pk: int) -> None:
+    """Score a candidate against the active version on the task's held-out set (the promotion gate)."""
+    training.model_evaluate(candidate=ModelVersion.objects.get(pk=model_version_pk))
+
+
+@shared_task
+def retraining_due_task() -> int:
+    """Run by Celery beat: start training for every task whose queue reached its policy's threshold."""
+    return len(learning.retraining_due())
 
 
 @worker_ready.connect

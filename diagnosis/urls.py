@@ -22,4 +22,13 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("models/", views.model_list, name="model_list"),
     path("models/<int:pk>/", views.model_detail, name="model_detail"),
+    path("models/<int:pk>/promote/", views.model_promote, name="model_promote"),
+    path("models/<int:pk>/evaluate/", views.model_evaluate, name="model_evaluate"),
+    path("models/<int:pk>/rollback/", views.model_rollback, name="model_rollback"),
+    path("learning/", views.learning, name="learning"),
+    path("learning/<str:task>/items/", views.retraining_items, name="retraining_items"),
+    path("learning/<str:task>/train/", views.training_start, name="training_start"),
+    path("learning/items/<int:pk>/exclude/", views.retraining_item_exclude, name="retraining_item_exclude"),
+    path("training-runs/<int:pk>/", views.training_run, name="training_run"),
+    path("training-runs/<int:pk>/progress/", views.training_run_progress, name="training_run_progress"),
 ]

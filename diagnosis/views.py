@@ -1,3 +1,4 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, OuterRef, Q
@@ -9,8 +10,28 @@ from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role
 from diagnosis import access
 from diagnosis.filters import PredictionFilter
-from diagnosis.forms import DicomImportForm, PatientForm, PatientUpdateForm, ReviewForm, StudyForm, UploadForm
-from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study, TrainingRun
+from diagnosis.forms import (
+    DicomImportForm,
+    ExclusionForm,
+    PatientForm,
+    PatientUpdateForm,
+    PromotionForm,
+    ReviewForm,
+    StudyForm,
+    UploadForm,
+)
+from diagnosis.models import (
+    Image,
+    LearningPolicy,
+    ModelVersion,
+    Patient,
+    Prediction,
+    RetrainingItem,
+    Review,
+    Study,
+    TrainingRun,
+)
+from diagnosis.services import learning as learning_service
 from diagnosis.services import records, registry, review
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
@@ -317,9 +338,156 @@ def model_detail(request, pk: int):
     """A version's metrics and operating point; for a shadow version, how often it agrees with the active one."""
     version = get_object_or_404(ModelVersion.objects.select_related("registered_by"), pk=pk)
     splits = [(name, (version.metrics or {}).get(name)) for name in ("val", "test")]
+    passed, reasons, _ = registry.promotion_check(model_version=version)
+    live = learning_service.live_performance(model_version=version)
     context = {
         "version": version,
         "splits": [(name, m) for name, m in splits if m],
         "agreement": registry.shadow_agreement(model_version=version),
+        "evaluations": version.evaluations.select_related("baseline")[:5],
+        "gate": {"passed": passed, "reasons": reasons},
+        "live": live,
+        "confusion_rows": list(zip(live["classes"], live["confusion"], strict=True)),
+        "trend_plot": _trend_plot(live),
+        "can_manage": request.user.is_superuser,
     }
     return render(request, "diagnosis/model_detail.html", context)
+
+
+def _trend_plot(live: dict) -> dict | None:
+    """Coordinates for the weekly agreement line (SVG, 0..1 mapped to y 110..10), or None under two weeks."""
+    weeks = live["trend"]
+    if len(weeks) < 2:
+        return None
+    step = 600 / (len(weeks) - 1)
+    dots = [{"x": round(i * step, 1), "y": round(110 - 100 * w["rate"], 1)} | w for i, w in enumerate(weeks)]
+    level = (live["drift"] or {}).get("level", 0.8)
+    return {
+        "width": 600,
+        "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "dots": dots,
+        "level_y": round(110 - 100 * level, 1),
+    }
+
+
+# --- the learning loop: superusers (the admins who run the models) --------------------------------------
+
+
+@login_required
+def learning(request):
+    """Every task's retraining queue (counts per class, new since the last run), its runs and its policy."""
+    access.check_model_admin(request.user)
+    tasks = [
+        learning_service.retraining_queue_summary(task=task)
+        | {"policy": LearningPolicy.objects.filter(task=task).first()}
+        for task in learning_service.training_tasks()
+    ]
+    runs = TrainingRun.objects.select_related("model_version", "requested_by")[:50]
+    return render(request, "diagnosis/learning.html", {"tasks": tasks, "runs": runs})
+
+
+@login_required
+def retraining_items(request, task: str):
+    """A task's queue items, newest first, with their exclusions; each can be excluded with a reason."""
+    access.check_model_admin(request.user)
+    items = RetrainingItem.objects.filter(task=task).select_related("review__reviewer", "excluded_by")
+    usable = set(items.usable().values_list("pk", flat=True))
+    page = list(items.order_by("-created_at")[:300])
+    context = {"task": task, "items": [(item, item.pk in usable) for item in page], "total": items.count()}
+    return render(request, "diagnosis/retraining_items.html", context)
+
+
+@login_required
+@require_POST
+def retraining_item_exclude(request, pk: int):
+    access.check_model_admin(request.user)
+    item = get_object_or_404(RetrainingItem.objects.select_related("image__study__patient__site"), pk=pk)
+    form = ExclusionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(form.errors["reason"])
+        learning_service.retraining_item_exclude(
+            item=item, actor=request.user, reason=form.cleaned_data["reason"], client=Client.from_request(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Item {item.pk} is excluded from training.")
+    return redirect("diagnosis:retraining_items", task=item.task)
+
+
+@login_required
+@require_POST
+def training_start(request, task: str):
+    access.check_model_admin(request.user)
+    try:
+        run = learning_service.retraining_run_create(
+            task=task, requested_by=request.user, client=Client.from_request(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("diagnosis:learning")
+    return redirect("diagnosis:training_run", pk=run.pk)
+
+
+@login_required
+def training_run(request, pk: int):
+    """A run's live progress and log (the page polls training_run_progress), its data and its candidate."""
+    access.check_model_admin(request.user)
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version", "base_version"), pk=pk)
+    return render(request, "diagnosis/training_run.html", {"run": run})
+
+
+@login_required
+def training_run_progress(request, pk: int):
+    access.check_model_admin(request.user)
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=pk)
+    return render(request, "diagnosis/_training_progress.html", {"run": run})
+
+
+@login_required
+@require_POST
+def model_promote(request, pk: int):
+    """One click through the gate; with "override" checked, a written reason promotes a refused candidate."""
+    access.check_model_admin(request.user)
+    version = get_object_or_404(ModelVersion, pk=pk)
+    form = PromotionForm(request.POST)
+    form.is_valid()  # both fields are optional; the service judges the combination
+    try:
+        registry.model_promote(model_version=version, actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{version} is now the active {version.task} model.")
+    return redirect("diagnosis:model_detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def model_evaluate(request, pk: int):
+    access.check_model_admin(request.user)
+    version = get_object_or_404(ModelVersion, pk=pk)
+    try:
+        learning_service.model_evaluation_request(
+            model_version=version, actor=request.user, client=Client.from_request(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Evaluation on the held-out set queued on the training worker.")
+    return redirect("diagnosis:model_detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def model_rollback(request, pk: int):
+    """Make the task of this version go back to its previous active version."""
+    access.check_model_admin(request.user)
+    version = get_object_or_404(ModelVersion, pk=pk)
+    try:
+        restored = registry.model_rollback(task=version.task, actor=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("diagnosis:model_detail", pk=version.pk)
+    messages.success(request, f"Rolled back: {restored} is the active {restored.task} model again.")
+    return redirect("diagnosis:model_detail", pk=restored.pk)

@@ -249,6 +249,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ROUTES = {
     "diagnosis.tasks.run_inference_task": {"queue": "inference"},
     "diagnosis.tasks.train_model_task": {"queue": "training"},
+    "diagnosis.tasks.evaluate_model_task": {"queue": "training"},
+    "diagnosis.tasks.retraining_due_task": {"queue": "default"},
     "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
 }
 # Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
@@ -263,12 +265,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "diagnosis.tasks.requeue_stalled_inference_task",
         "schedule": env_int("MEDSITE_INFERENCE_SWEEP_SECONDS", 60),
     },
+    # Starts a training run for each task whose retraining queue reached its policy's retrain_after.
+    "retraining-due": {
+        "task": "diagnosis.tasks.retraining_due_task",
+        "schedule": env_int("MEDSITE_RETRAINING_CHECK_SECONDS", 300),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ANNOTATIONS = {
     "diagnosis.tasks.run_inference_task": {
         "time_limit": CELERY_INFERENCE_TIME_LIMIT,
         "soft_time_limit": int(CELERY_INFERENCE_TIME_LIMIT * 0.9),
+    },
+    "diagnosis.tasks.evaluate_model_task": {
+        "time_limit": CELERY_TRAINING_TIME_LIMIT,
+        "soft_time_limit": int(CELERY_TRAINING_TIME_LIMIT * 0.9),
     },
     "diagnosis.tasks.train_model_task": {
         "time_limit": CELERY_TRAINING_TIME_LIMIT,

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -16,6 +16,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from mlcore.config import ModelConfig
 from mlcore.imaging import DataError, load_image, resize_square
+from mlcore.leakage import pixel_sha256
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 TRAIN_DIR_NAMES = ("training", "train")
@@ -181,17 +182,9 @@ def load_manifest(path: str | Path, *, image_size: int = 64, seed: int = 42) -> 
         sides[todo] = group_split(
             labels[todo], [patients[i] for i in todo], val_fraction=0.15, test_fraction=test_fraction, seed=seed
         )
-    digests: list[tuple[str, str]] = [("#manifest", sha256_file(path))]
-    images = []
-    for row in rows:
-        file = path.parent / row["path"]  # an absolute row path replaces the folder
-        try:
-            data = file.read_bytes()
-            images.append(resize_square(load_image(io.BytesIO(data)), image_size))
-        except (OSError, DataError) as exc:
-            raise DataError(f"{path.name}: {row['path']}: {exc}") from exc
-        digests.append((row["path"], hashlib.sha256(data).hexdigest()))
-    stacked = np.stack(images)
+    stacked, file_shas = _read_manifest_images(path, rows, image_size)
+    digests = [("#manifest", sha256_file(path))]
+    digests += [(row["path"], sha) for row, sha in zip(rows, file_shas, strict=True)]
     splits = {
         name: Split(stacked[sides == i], labels[sides == i]) if (sides == i).any() else None
         for i, name in enumerate(SPLIT_NAMES)
@@ -413,3 +406,76 @@ def _read_manifest_rows(path: Path) -> list[dict[str, str]]:
         if row["split"] and row["split"] not in SPLIT_NAMES:
             raise DataError(f"{path.name} line {n}: split {row['split']!r} is not train, val, test or empty")
     return rows
+
+
+def _read_manifest_images(path: Path, rows: list[dict[str, str]], size: int) -> tuple[np.ndarray, list[str]]:
+    """The rows' images resized to size x size (stacked), and each file's sha256."""
+    images, shas = [], []
+    for row in rows:
+        file = path.parent / row["path"]  # an absolute row path replaces the folder
+        try:
+            data = file.read_bytes()
+            images.append(resize_square(load_image(io.BytesIO(data)), size))
+        except (OSError, DataError) as exc:
+            raise DataError(f"{path.name}: {row['path']}: {exc}") from exc
+        shas.append(hashlib.sha256(data).hexdigest())
+    return np.stack(images), shas
+
+
+def add_manifest(base: Dataset, manifest: str | Path, *, seed: int = 42, val_fraction: float = 0.15) -> Dataset:
+    """base's train/val plus the images a manifest CSV lists (the retraining queue's export); no test split.
+
+    Images are resized to base's size. Rows naming split train or val keep it; rows with an empty split
+    are split seeded and stratified BY PATIENT (val_fraction to val), or all go to train when there are
+    too few patients for that; a patient never lands on both sides. A test row is refused: the held-out
+    set that judges a retrained model is a fixed set of its own, never built from the queue.
+    """
+    path = Path(manifest)
+    rows = _read_manifest_rows(path)
+    unknown = sorted({r["label"] for r in rows} - set(base.classes))
+    if unknown:
+        raise DataError(f"{path.name}: labels {unknown} are not among the model's classes {list(base.classes)}")
+    if any(r["split"] == "test" for r in rows):
+        raise DataError(f"{path.name}: test rows are not allowed; the held-out set is fixed separately")
+    size = int(base.train.images.shape[1])
+    labels = np.array([base.classes.index(r["label"]) for r in rows], dtype=np.int64)
+    patients = [r["patient_id"] for r in rows]
+    sides = np.array([SPLIT_NAMES.index(r["split"]) if r["split"] else -1 for r in rows], dtype=np.int64)
+    for patient in {p for p, s in zip(patients, sides, strict=True) if s >= 0}:
+        if len({int(s) for p, s in zip(patients, sides, strict=True) if p == patient and s >= 0}) > 1:
+            raise DataError(f"{path.name}: patient {patient!r} is in more than one split")
+    fixed = {p: int(s) for p, s in zip(patients, sides, strict=True) if s >= 0}
+    sides = np.array([fixed.get(p, -1) if s < 0 else s for p, s in zip(patients, sides, strict=True)])
+    todo = np.flatnonzero(sides < 0)
+    if len(todo):
+        try:
+            sides[todo] = group_split(
+                labels[todo], [patients[i] for i in todo], val_fraction=val_fraction, test_fraction=0.0, seed=seed
+            )
+        except (DataError, ValueError):  # too few patients (or a class too rare) to hold any out
+            sides[todo] = 0
+    stacked, file_shas = _read_manifest_images(path, rows, size)
+    digests = [("#base", base.source_sha256), ("#split", f"seed={seed} val_fraction={val_fraction}")]
+    # Every column is in the hash: a changed label or split is changed training data.
+    digests += [("\t".join(row[c] for c in MANIFEST_COLUMNS), sha) for row, sha in zip(rows, file_shas, strict=True)]
+
+    def extend(split: Split, side: int) -> Split:
+        mask = sides == side
+        if not mask.any():
+            return split
+        return Split(np.concatenate([split.images, stacked[mask]]), np.concatenate([split.labels, labels[mask]]))
+
+    return Dataset(base.classes, extend(base.train, 0), extend(base.val, 1), None, _tree_sha256(digests))
+
+
+def drop_duplicates_of(data: Dataset, held_out: np.ndarray) -> tuple[Dataset, int]:
+    """data without the train/val images whose pixels equal an image of held_out (uint8 N x H x W), and how
+    many were dropped: a held-out set must never be trained on, even when someone uploads one of its images."""
+    banned = {pixel_sha256(image) for image in held_out}
+    kept, dropped = {}, 0
+    for name in ("train", "val"):
+        split = getattr(data, name)
+        keep = np.array([pixel_sha256(image) not in banned for image in split.images])
+        dropped += int((~keep).sum())
+        kept[name] = Split(split.images[keep], split.labels[keep])
+    return replace(data, **kept), dropped

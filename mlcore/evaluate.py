@@ -192,3 +192,35 @@ def _roc_auc(probs: np.ndarray, labels: np.ndarray, k: int) -> float | None:
 
 def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
+
+
+def operating_point(confusion: np.ndarray, classes: tuple[str, ...], normal_class: str | None) -> dict[str, Any]:
+    """Sensitivity and specificity of the decided labels (rows: truth, columns: prediction).
+
+    Binary: for the positive class classes[1], or for classes[0] when classes[1] is the normal class (a
+    folder tree sorts "abnormal" before "normal"). Several classes with a normal one: finding vs no finding
+    (an abnormal image called any abnormal class counts as detected). Otherwise: macro recall as
+    sensitivity, and no specificity. A normal_class that is not one of classes is an error, not a silent
+    switch to macro recall.
+    """
+    if normal_class is not None and normal_class not in classes:
+        raise ValueError(f"normal class {normal_class!r} is not one of {list(classes)}")
+    cm = np.asarray(confusion, dtype=np.int64)
+    if len(classes) == 2:
+        (tn, fp), (fn, tp) = cm
+        if normal_class == classes[1]:
+            (tp, fn), (fp, tn) = cm
+    elif normal_class in classes:
+        n = classes.index(normal_class)
+        abnormal = [i for i in range(len(classes)) if i != n]
+        tn, fp = int(cm[n, n]), int(cm[n, abnormal].sum())
+        fn, tp = int(cm[abnormal, n].sum()), int(cm[np.ix_(abnormal, abnormal)].sum())
+    else:
+        rows = cm.sum(axis=1)
+        recalls = [cm[i, i] / rows[i] for i in range(len(classes)) if rows[i]]
+        return {"sensitivity": float(np.mean(recalls)) if recalls else None, "specificity": None, "kind": "macro"}
+    return {
+        "sensitivity": float(tp / (tp + fn)) if tp + fn else None,
+        "specificity": float(tn / (tn + fp)) if tn + fp else None,
+        "kind": "binary" if len(classes) == 2 else "finding",
+    }

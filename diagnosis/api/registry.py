@@ -7,10 +7,18 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.audit import Client
 from diagnosis.api.base import refusals_as_400
 from diagnosis.models import ModelVersion
-from diagnosis.serializers import ModelRollbackSerializer, ModelStatusChangeSerializer, ModelVersionDetailSerializer
-from diagnosis.services import registry
+from diagnosis.serializers import (
+    LivePerformanceSerializer,
+    ModelEvaluationSerializer,
+    ModelPromoteSerializer,
+    ModelRollbackSerializer,
+    ModelStatusChangeSerializer,
+    ModelVersionDetailSerializer,
+)
+from diagnosis.services import learning, registry
 
 
 class IsSuperuserForWrites(permissions.BasePermission):
@@ -33,11 +41,20 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     ordering = ["-created_at", "-id"]
     lookup_value_converter = "int"
 
-    @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
+    @extend_schema(request=ModelPromoteSerializer, responses=ModelVersionDetailSerializer)
     @action(detail=True, methods=["post"])
     def promote(self, request, pk):
-        """Make this version the active model of its task; the previous one is retired."""
-        return self._change(request, registry.model_activate)
+        """Make this version the active model of its task through the promotion gate; the previous one is
+        retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
+        active one on the held-out set, or `override` is true with a written `reason` (audited)."""
+        version = self.get_object()
+        body = ModelPromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = registry.model_promote(model_version=version, actor=request.user, **body.validated_data)
+        except ValidationError as exc:
+            raise serializers.ValidationError({"status": exc.messages}) from None
+        return Response(ModelVersionDetailSerializer(version).data)
 
     @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -50,6 +67,32 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def retire(self, request, pk):
         """Stop running a candidate or shadow version."""
         return self._change(request, registry.model_retire)
+
+    @extend_schema(responses=LivePerformanceSerializer)
+    @action(detail=True, methods=["get"])
+    def performance(self, request, pk):
+        """Live performance against the radiologists: agreement, sensitivity/specificity, confusion, weekly trend
+        and the drift alert."""
+        version = self.get_object()
+        return Response(LivePerformanceSerializer(learning.live_performance(model_version=version)).data)
+
+    @extend_schema(responses=ModelEvaluationSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def evaluations(self, request, pk):
+        """Held-out evaluations of this version against the version active at the time, newest first."""
+        version = self.get_object()
+        return Response(ModelEvaluationSerializer(version.evaluations.all(), many=True).data)
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def evaluate(self, request, pk):
+        """Queue an evaluation of this version against the active one on the task's held-out set."""
+        version = self.get_object()
+        with refusals_as_400():
+            learning.model_evaluation_request(
+                model_version=version, actor=request.user, client=Client.from_request(request)
+            )
+        return Response(status=202)
 
     @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionDetailSerializer)
     @action(detail=False, methods=["post"])

@@ -11,14 +11,18 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.models import ModelVersion, Prediction
+from diagnosis.models import ModelEvaluation, ModelVersion, Prediction
 
 Status = ModelVersion.Status
 
 
 @transaction.atomic
-def model_activate(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
-    """Promote this version to the one active model of its task; the previous active version is retired.
+def model_activate(
+    *, model_version: ModelVersion, actor: User | None, reason: str = "", detail: dict | None = None
+) -> ModelVersion:
+    """Make this version the one active model of its task; the previous active version is retired. No gate:
+    the first model of a task, and `register_model --activate` on the server; people promote through
+    model_promote.
 
     Workers look the active version up for every image, so the next image uses it without a restart.
     """
@@ -36,9 +40,46 @@ def model_activate(*, model_version: ModelVersion, actor: User | None, reason: s
         actor=actor,
         action=AuditEvent.Action.ACTIVATE,
         obj=version,
-        detail=_detail(old_status, Status.ACTIVE, reason) | {"replaced": previous.bundle_sha256 if previous else None},
+        detail=_detail(old_status, Status.ACTIVE, reason)
+        | {"replaced": previous.bundle_sha256 if previous else None}
+        | (detail or {}),
     )
     return version
+
+
+def promotion_check(*, model_version: ModelVersion) -> tuple[bool, list[str], ModelEvaluation | None]:
+    """Whether the gate lets this version replace the task's active one: it needs an evaluation on the
+    held-out set against the version that is active now, and that evaluation must have passed."""
+    active = ModelVersion.objects.filter(task=model_version.task, status=Status.ACTIVE).first()
+    if active is None or active == model_version:
+        return True, ["There is no other active version to be better than."], None
+    evaluation = model_version.evaluations.filter(baseline=active).first()
+    if evaluation is None:
+        return (
+            False,
+            [f"It has not been evaluated against the active version {active.short_sha} on the held-out set."],
+            None,
+        )
+    return evaluation.gate_passed, list(evaluation.gate_reasons), evaluation
+
+
+@transaction.atomic
+def model_promote(*, model_version: ModelVersion, actor: User | None, reason: str = "", override: bool = False):
+    """Promote through the gate: allowed when the candidate is not worse than the active version on the
+    held-out set (AUC and sensitivity at its operating point). override=True promotes anyway, and needs a
+    written reason, which the audit trail keeps with the gate's findings."""
+    version = _lock_task(model_version)
+    passed, reasons, evaluation = promotion_check(model_version=version)
+    if not passed and not override:
+        raise ValidationError(
+            "The promotion gate refuses this version: " + " ".join(reasons) + " An override needs a written reason."
+        )
+    if override and not reason.strip():
+        raise ValidationError("Overriding the promotion gate needs a written reason.")
+    gate = {"gate_passed": passed, "gate": reasons, "evaluation": evaluation.pk if evaluation else None}
+    return model_activate(
+        model_version=version, actor=actor, reason=reason, detail=gate | ({"override": True} if override else {})
+    )
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ from django.db import transaction
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.models import Prediction, RetrainingItem, Review
+from diagnosis.models import Prediction, Review
+from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
 
 
@@ -29,9 +30,7 @@ def review_submit(
         decision = Review.Decision.CONFIRM if label == prediction.label else Review.Decision.CORRECT
     review = Review.objects.create(prediction=prediction, reviewer=reviewer, decision=decision, label=label, note=note)
     if not uncertain:
-        RetrainingItem.objects.create(
-            image=prediction.image, review=review, task=prediction.model_version.task, label=label
-        )
+        retraining_item_create(review=review)
     audit_record(
         actor=reviewer, action=AuditEvent.Action.REVIEW, obj=review, site=prediction.image.study.site, client=client
     )

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.models import Role
-from diagnosis.models import Image, ModelVersion, Prediction
+from diagnosis.models import Image, ModelEvaluation, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from diagnosis.services import records
 from diagnosis.services.inference import prediction_create
 from tests.conftest import png_bytes, with_totp
@@ -63,7 +63,7 @@ def outside_admin(other_site):
     return with_totp(MembershipFactory(site=other_site, role=Role.ADMIN).user)
 
 
-def _records_at(site, clinician, model_version) -> SimpleNamespace:
+def _records_at(site, clinician, model_version) -> "World":
     """One of everything at `site`: patient, study, a stored PNG image and a prediction on it."""
     patient = PatientFactory(site=site)
     study = StudyFactory(patient=patient)
@@ -77,7 +77,7 @@ def _records_at(site, clinician, model_version) -> SimpleNamespace:
         inference_ms=3.0,
         heatmap_png=png_bytes(size=(20, 20)),
     )
-    return SimpleNamespace(
+    return World(
         site=site, patient=patient, study=study, image=image, prediction=prediction, model_version=model_version
     )
 
@@ -97,6 +97,29 @@ def world(site, clinician, model_version):
     return world
 
 
+class World(SimpleNamespace):
+    """One of everything at a site. The learning loop's records are made on first use only, so that the tests
+    that do not ask for them see an unreviewed prediction."""
+
+    def __getattr__(self, name: str):
+        if name == "retraining_item":
+            reviewer = MembershipFactory(site=self.site, role=Role.RADIOLOGIST).user
+            review = Review.objects.create(
+                prediction=self.prediction, reviewer=reviewer, decision="confirm", label="pneumonia"
+            )
+            value = RetrainingItem.objects.create(
+                image=self.image, review=review, task="chest-xray", label="pneumonia", patient_key="p" * 32
+            )
+        elif name == "training_run":
+            value = TrainingRun.objects.create(task="chest-xray", source="base.npz", retrain=True)
+        elif name == "task":
+            value = SimpleNamespace(pk="chest-xray")  # for URLs that name a task
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
+
+
 @pytest.fixture
 def other_world(other_site, outsider, model_version):
     return _records_at(other_site, outsider, model_version)
@@ -113,3 +136,19 @@ def api():
         return client
 
     return _as
+
+
+def passing_evaluation(candidate, *, baseline, passed=True):
+    """A held-out evaluation row of candidate against baseline, as the training worker records one."""
+    metrics = {"roc_auc": 0.9, "operating": {"sensitivity": 0.9, "specificity": 0.8, "kind": "binary"}}
+    return ModelEvaluation.objects.create(
+        candidate=candidate,
+        baseline=baseline,
+        holdout="holdout.npz",
+        holdout_sha256="d" * 64,
+        holdout_size=10,
+        candidate_metrics=metrics,
+        baseline_metrics=metrics,
+        gate_passed=passed,
+        gate_reasons=["ROC AUC is not worse."] if passed else ["ROC AUC is worse: 0.800 against 0.900."],
+    )

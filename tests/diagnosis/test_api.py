@@ -91,6 +91,15 @@ MODEL_PROMOTE = Endpoint("post", "api:model-promote", "model_version", body=lamb
 MODEL_SHADOW = Endpoint("post", "api:model-shadow", "candidate")
 MODEL_RETIRE = Endpoint("post", "api:model-retire", "candidate")
 MODEL_ROLLBACK = Endpoint("post", "api:model-rollback", body=lambda w: {"task": "chest-xray"})
+MODEL_PERFORMANCE = Endpoint("get", "api:model-performance", "model_version")
+MODEL_EVALUATIONS = Endpoint("get", "api:model-evaluations", "model_version")
+MODEL_EVALUATE = Endpoint("post", "api:model-evaluate", "candidate")
+ITEM_LIST = Endpoint("get", "api:retraining-item-list")
+ITEM_GET = Endpoint("get", "api:retraining-item-detail", "retraining_item")
+ITEM_EXCLUDE = Endpoint("post", "api:retraining-item-exclude", "retraining_item", body=lambda w: {"reason": "blurred"})
+RUN_LIST = Endpoint("get", "api:training-run-list")
+RUN_GET = Endpoint("get", "api:training-run-detail", "training_run")
+RUN_CREATE = Endpoint("post", "api:training-run-list", body=lambda w: {"task": "chest-xray"})
 
 # Each endpoint against three personas: the right role at the record's site, another role at that site, and the
 # right role at another site. Where every role may act, the "other role" column shows that it is allowed.
@@ -124,6 +133,16 @@ MATRIX = [
     (MODEL_SHADOW, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
     (MODEL_RETIRE, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
     (MODEL_ROLLBACK, ("superuser", 400), ("site_admin", 403), ("clinician", 403)),
+    (MODEL_PERFORMANCE, ("clinician", 200), ("site_admin", 200), ("outsider", 200)),
+    (MODEL_EVALUATIONS, ("clinician", 200), ("radiologist", 200), ("outsider", 200)),
+    (MODEL_EVALUATE, ("superuser", 400), ("site_admin", 403), ("radiologist", 403)),  # 400: no learning policy
+    # The learning loop serves every site's model: superusers only, like the registry's writes.
+    (ITEM_LIST, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
+    (ITEM_GET, ("superuser", 200), ("site_admin", 403), ("outside_admin", 403)),
+    (ITEM_EXCLUDE, ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
+    (RUN_LIST, ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
+    (RUN_GET, ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
+    (RUN_CREATE, ("superuser", 400), ("site_admin", 403), ("radiologist", 403)),  # 400: no learning policy
 ]
 ENDPOINTS = [endpoint for endpoint, *_ in MATRIX]
 

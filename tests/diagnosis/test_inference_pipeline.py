@@ -19,7 +19,7 @@ from diagnosis.services.inference import NO_MODEL_REASON, image_run_inference, p
 from diagnosis.services.requeue import inference_requeue_stalled
 from diagnosis.services.training import model_register
 from tests.conftest import train_tiny_bundle
-from tests.diagnosis.conftest import png_file
+from tests.diagnosis.conftest import passing_evaluation, png_file
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +228,11 @@ def test_admin_actions_promote_and_roll_back_for_superusers_only(
     candidate = model_register(bundle_path=second_chest_bundle)
     url = reverse("admin:diagnosis_modelversion_changelist")
     promote = {"action": "promote", "_selected_action": [candidate.pk]}
+    client.force_login(superuser)
+    client.post(url, promote)  # not evaluated against the active version: the gate refuses
+    candidate.refresh_from_db()
+    assert candidate.status == ModelVersion.Status.CANDIDATE
+    passing_evaluation(candidate, baseline=chest)
     site_admin.is_staff = True
     site_admin.save()
     client.force_login(site_admin)
@@ -249,8 +254,13 @@ def test_admin_actions_promote_and_roll_back_for_superusers_only(
 def test_api_promotes_and_rolls_back(api, chest, second_chest_bundle, superuser):
     candidate = model_register(bundle_path=second_chest_bundle)
     client = api(superuser)
-    body = client.post(reverse("api:model-promote", args=[candidate.pk]), {"reason": "gate passed"}, format="json")
+    url = reverse("api:model-promote", args=[candidate.pk])
+    refused = client.post(url, {"reason": "looks better"}, format="json")
+    assert refused.status_code == 400 and "not been evaluated" in refused.json()["status"][0]
+    body = client.post(url, {"reason": "validated offline", "override": True}, format="json")
     assert body.status_code == 200 and body.json()["status"] == "active"
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.ACTIVATE, object_id=str(candidate.pk)).get()
+    assert event.detail["override"] is True and event.detail["reason"] == "validated offline"
     refused = client.post(reverse("api:model-shadow", args=[candidate.pk]), {}, format="json")
     assert refused.status_code == 400 and "cannot run in shadow" in refused.json()["status"][0]
     back = client.post(reverse("api:model-rollback"), {"task": "chest-xray"}, format="json")

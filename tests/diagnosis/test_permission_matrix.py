@@ -104,6 +104,44 @@ MATRIX = [
         ("outsider", 200),
     ),
 ]
+# The learning loop (queue, training, promotion) serves every site's model: superusers only.
+LEARNING = [
+    (Page("diagnosis:learning"), ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
+    (Page("diagnosis:retraining_items", target="task"), ("superuser", 200), ("site_admin", 403), ("radiologist", 403)),
+    (
+        Page("diagnosis:retraining_item_exclude", "post", "retraining_item", {"reason": "blurred"}),
+        ("superuser", 302),
+        ("site_admin", 403),
+        ("radiologist", 403),
+    ),
+    (Page("diagnosis:training_start", "post", "task"), ("superuser", 302), ("site_admin", 403), ("clinician", 403)),
+    (
+        Page("diagnosis:training_run", target="training_run"),
+        ("superuser", 200),
+        ("site_admin", 403),
+        ("clinician", 403),
+    ),
+    (
+        Page("diagnosis:training_run_progress", target="training_run"),
+        ("superuser", 200),
+        ("site_admin", 403),
+        ("radiologist", 403),
+    ),
+    (Page("diagnosis:model_promote", "post", "candidate"), ("superuser", 302), ("site_admin", 403), ("clinician", 403)),
+    (
+        Page("diagnosis:model_evaluate", "post", "candidate"),
+        ("superuser", 302),
+        ("site_admin", 403),
+        ("clinician", 403),
+    ),
+    (
+        Page("diagnosis:model_rollback", "post", "model_version"),
+        ("superuser", 302),
+        ("site_admin", 403),
+        ("radiologist", 403),
+    ),
+]
+MATRIX += LEARNING
 # Reachable without signing in, on purpose.
 PUBLIC = {"accounts:invitation_accept"}
 # The DRF root only lists the endpoint URLs; it is still behind authentication (checked below).

@@ -1,0 +1,73 @@
+"""The learning loop over REST, for superusers: the retraining queue, training runs, held-out evaluations."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.audit import Client
+from diagnosis.api.base import refusals_as_400
+from diagnosis.models import RetrainingItem, TrainingRun
+from diagnosis.serializers import (
+    ExclusionSerializer,
+    RetrainingItemSerializer,
+    TrainingRunCreateSerializer,
+    TrainingRunSerializer,
+)
+from diagnosis.services import learning
+
+
+class IsSuperuser(permissions.BasePermission):
+    message = "Only an administrator manages training and model promotion."
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.is_superuser
+
+
+@extend_schema(tags=["learning"])
+class RetrainingItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is used
+    by the next run unless excluded or superseded by a later review of its image."""
+
+    queryset = RetrainingItem.objects.select_related("excluded_by")
+    serializer_class = RetrainingItemSerializer
+    permission_classes = [permissions.IsAuthenticated, IsSuperuser]
+    filterset_fields = ["task", "label"]
+    ordering = ["-created_at", "-id"]
+    lookup_value_converter = "int"
+
+    @extend_schema(request=ExclusionSerializer, responses=RetrainingItemSerializer)
+    @action(detail=True, methods=["post"])
+    def exclude(self, request, pk):
+        """Keep the item out of every later training run; the reason is kept and audited."""
+        item = self.get_object()
+        body = ExclusionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals_as_400():
+            item = learning.retraining_item_exclude(
+                item=item, actor=request.user, reason=body.validated_data["reason"], client=Client.from_request(request)
+            )
+        return Response(RetrainingItemSerializer(item).data)
+
+
+@extend_schema(tags=["learning"])
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
+    `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the queue."""
+
+    queryset = TrainingRun.objects.select_related("requested_by")
+    serializer_class = TrainingRunSerializer
+    permission_classes = [permissions.IsAuthenticated, IsSuperuser]
+    filterset_fields = ["task", "status", "trigger"]
+    ordering = ["-created_at", "-id"]
+    lookup_value_converter = "int"
+
+    @extend_schema(request=TrainingRunCreateSerializer, responses={201: TrainingRunSerializer})
+    def create(self, request):
+        body = TrainingRunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with refusals_as_400():
+            run = learning.retraining_run_create(
+                task=body.validated_data["task"], requested_by=request.user, client=Client.from_request(request)
+            )
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,240 @@
+"""The learning loop on the web side: the retraining queue, starting training runs, the promotion gate's
+evaluations, and each model version's live performance against the radiologists.
+
+No TensorFlow here (the web process imports this); training and evaluation run on the training worker
+(diagnosis.services.training).
+"""
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from accounts.audit import SYSTEM, Client, audit_record
+from accounts.models import AuditEvent, User
+from diagnosis.models import LearningPolicy, ModelVersion, RetrainingItem, Review, TrainingRun
+from mlcore.evaluate import operating_point
+
+TRAINING_TASK = "diagnosis.tasks.train_model_task"
+EVALUATE_TASK = "diagnosis.tasks.evaluate_model_task"
+LIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
+
+
+def patient_key(patient_id: int) -> str:
+    """A stable pseudonym for a patient (keyed hash): training data is split by it, and it reveals nothing."""
+    key = hmac.new(settings.SECRET_KEY.encode(), b"medsite.patient", hashlib.sha256).digest()
+    return hmac.new(key, str(patient_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def retraining_item_create(*, review: Review) -> RetrainingItem:
+    """Queue a reviewed image for training: a copy of its metadata-free pixels, the radiologist's label and
+    the patient's pseudonym. Called inside review_submit's transaction."""
+    prediction = review.prediction
+    image = prediction.image
+    item = RetrainingItem(
+        image=image,
+        review=review,
+        task=prediction.model_version.task,
+        label=review.label,
+        patient_key=patient_key(image.study.patient_id),
+    )
+    with image.display_file.open("rb") as fh:
+        item.file.save(f"item-{image.pk}-{review.pk}.png", ContentFile(fh.read()), save=False)
+    item.save()
+    return item
+
+
+@transaction.atomic
+def retraining_item_exclude(
+    *, item: RetrainingItem, actor: User, reason: str, client: Client = SYSTEM
+) -> RetrainingItem:
+    """Keep an item out of every later training run, with the admin's reason; audited, never deleted."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Say why the item is excluded: the reason is kept with it.")
+    item = RetrainingItem.objects.select_for_update().get(pk=item.pk)
+    if item.excluded_at is not None:
+        raise ValidationError("This item is already excluded.")
+    item.excluded_at, item.excluded_by, item.exclusion_reason = timezone.now(), actor, reason[:500]
+    item.save(update_fields=["excluded_at", "excluded_by", "exclusion_reason"])
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.EXCLUDE,
+        obj=item,
+        site=item.image.study.patient.site,
+        client=client,
+        detail={"reason": item.exclusion_reason, "task": item.task, "label": item.label},
+    )
+    return item
+
+
+def last_retraining(task: str) -> TrainingRun | None:
+    """The newest retraining run of the task that did not fail: its start is where "new" items begin."""
+    runs = TrainingRun.objects.filter(task=task, retrain=True).exclude(status=TrainingRun.Status.FAILED)
+    return runs.order_by("-created_at").first()
+
+
+def retraining_queue_summary(*, task: str) -> dict:
+    """Usable items per class, how many came in since the last training run, and how many are excluded."""
+    items = RetrainingItem.objects.filter(task=task)
+    usable = items.usable()
+    last = last_retraining(task)
+    new = usable.filter(created_at__gt=last.created_at) if last else usable
+    policy = LearningPolicy.objects.filter(task=task).first()
+    return {
+        "task": task,
+        "usable": usable.count(),
+        "by_class": dict(usable.values_list("label").annotate(n=Count("pk")).order_by("label")),
+        "new_since_last_run": new.count(),
+        "excluded": items.exclude(excluded_at=None).count(),
+        "last_run": last,
+        "retrain_after": policy.retrain_after if policy else None,
+    }
+
+
+def training_tasks() -> list[str]:
+    """Tasks with a learning policy or with queued items, sorted."""
+    tasks = set(LearningPolicy.objects.values_list("task", flat=True))
+    tasks |= set(RetrainingItem.objects.values_list("task", flat=True).distinct())
+    return sorted(tasks)
+
+
+@transaction.atomic
+def retraining_run_create(
+    *, task: str, requested_by: User | None, trigger: str = TrainingRun.Trigger.MANUAL, client: Client = SYSTEM
+) -> TrainingRun:
+    """Queue a candidate for the task: the active version's recipe, trained on the base dataset plus the
+    queue, on the training queue. Refused while another run of the task is queued or running."""
+    policy = LearningPolicy.objects.select_for_update().filter(task=task).first()
+    if policy is None:
+        raise ValidationError(f"{task} has no learning policy: an admin sets its base and held-out data first.")
+    active = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.ACTIVE).first()
+    if active is None:
+        raise ValidationError(f"{task} has no active model whose recipe a retraining could reuse.")
+    if TrainingRun.objects.filter(task=task, status__in=LIVE).exists():
+        raise ValidationError(f"A training run for {task} is already queued or running.")
+    run = TrainingRun.objects.create(
+        task=task,
+        source=policy.base_dataset,
+        retrain=True,
+        trigger=trigger,
+        base_version=active,
+        requested_by=requested_by,
+    )
+    audit_record(
+        actor=requested_by,
+        action=AuditEvent.Action.TRAIN,
+        obj=run,
+        client=client,
+        detail={"task": task, "trigger": trigger, "base_version": active.bundle_sha256},
+    )
+    transaction.on_commit(lambda: current_app.send_task(TRAINING_TASK, kwargs={"run_pk": run.pk}))
+    return run
+
+
+def model_evaluation_request(*, model_version: ModelVersion, actor: User | None, client: Client = SYSTEM) -> None:
+    """Queue a held-out evaluation of a version against the active one (on the training queue)."""
+    if not LearningPolicy.objects.filter(task=model_version.task).exists():
+        raise ValidationError(f"{model_version.task} has no learning policy, so it has no held-out set.")
+    audit_record(
+        actor=actor, action=AuditEvent.Action.EVALUATE, obj=model_version, client=client, detail={"queued": True}
+    )
+    transaction.on_commit(lambda: current_app.send_task(EVALUATE_TASK, kwargs={"model_version_pk": model_version.pk}))
+
+
+def retraining_due() -> list[TrainingRun]:
+    """Run by Celery beat: start a run for every task whose queue has reached its policy's retrain_after."""
+    started = []
+    for policy in LearningPolicy.objects.filter(retrain_after__gt=0):
+        if retraining_queue_summary(task=policy.task)["new_since_last_run"] < policy.retrain_after:
+            continue
+        try:
+            started.append(
+                retraining_run_create(task=policy.task, requested_by=None, trigger=TrainingRun.Trigger.QUEUE)
+            )
+        except ValidationError:  # a run is already going, or no active model yet
+            continue
+    return started
+
+
+def live_performance(*, model_version: ModelVersion, now=None) -> dict:
+    """How the version's shown results fared with the radiologists: agreement, sensitivity and specificity
+    against their labels, the confusion (AI label x radiologist label), a weekly trend and the drift alert.
+
+    Each prediction counts once, with its newest confirm or correct review; uncertain reviews are left out.
+    """
+    now = now or timezone.now()
+    classes = list(model_version.classes)
+    newest = Review.objects.filter(prediction__model_version=model_version, prediction__is_shadow=False).values(
+        "prediction"
+    )
+    newest = newest.annotate(last=Max("pk")).values("last")
+    reviews = Review.objects.filter(pk__in=newest).exclude(decision=Review.Decision.UNCERTAIN)
+    pairs = list(reviews.values_list("prediction__label", "label", "created_at"))
+    confusion = [[0] * len(classes) for _ in classes]
+    for ai, truth, _ in pairs:
+        if ai in classes and truth in classes:
+            confusion[classes.index(truth)][classes.index(ai)] += 1
+    agreed = sum(1 for ai, truth, _ in pairs if ai == truth)
+    weekly = (
+        reviews.annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(n=Count("pk"), agreed=Count("pk", filter=_agreed()))
+        .order_by("week")
+    )
+    trend = [
+        {
+            "week": row["week"].date().isoformat(),
+            "reviews": row["n"],
+            "agreed": row["agreed"],
+            "rate": row["agreed"] / row["n"],
+        }
+        for row in weekly
+    ]
+    return {
+        "reviews": len(pairs),
+        "agreed": agreed,
+        "agreement": agreed / len(pairs) if pairs else None,
+        "operating": operating_point(confusion, tuple(classes), model_version.normal_class) if pairs else None,
+        "classes": classes,
+        "confusion": confusion,
+        "trend": trend,
+        "drift": _drift(model_version, reviews, now),
+    }
+
+
+def _agreed() -> Q:
+    return Q(label=F("prediction__label"))
+
+
+def _drift(model_version: ModelVersion, reviews, now) -> dict | None:
+    """The alert, when the last window's agreement is below the policy's level on enough reviews."""
+    policy = LearningPolicy.objects.filter(task=model_version.task).first()
+    if policy is None:
+        return None
+    recent = reviews.filter(created_at__gte=now - timedelta(days=policy.drift_window_days))
+    n = recent.count()
+    if n < policy.drift_min_reviews:
+        return {
+            "alert": False,
+            "reviews": n,
+            "rate": None,
+            "level": policy.drift_agreement,
+            "days": policy.drift_window_days,
+        }
+    rate = recent.filter(_agreed()).count() / n
+    return {
+        "alert": rate < policy.drift_agreement,
+        "reviews": n,
+        "rate": rate,
+        "level": policy.drift_agreement,
+        "days": policy.drift_window_days,
+    }
