@@ -195,13 +195,22 @@ def load_manifest(path: str | Path, *, image_size: int = 64, seed: int = 42) -> 
     return Dataset(classes, splits["train"], splits["val"], splits["test"], _tree_sha256(digests))
 
 
-def load_source(path: str | Path, *, image_size: int = 64, seed: int = 42, dedup_pool: bool = False) -> Dataset:
-    """Load a dataset from an .npz file, a manifest .csv or a class-per-folder directory."""
+def load_source(
+    path: str | Path,
+    *,
+    image_size: int = 64,
+    seed: int = 42,
+    dedup_pool: bool = False,
+    classes: tuple[str, ...] | None = None,
+) -> Dataset:
+    """Load a dataset from an .npz file, a manifest .csv or a class-per-folder directory.
+
+    classes names an .npz file's integer labels (folders and manifests carry their own names)."""
     path = Path(path)
     if path.is_dir():
         return load_folder_tree(path, image_size=image_size, seed=seed, dedup_pool=dedup_pool)
     if path.is_file() and path.suffix.lower() == ".npz":
-        return load_npz(path)
+        return load_npz(path, classes=classes)
     if path.is_file() and path.suffix.lower() == ".csv":
         return load_manifest(path, image_size=image_size, seed=seed)
     if not path.exists():

@@ -142,14 +142,18 @@ def _retrain(run: TrainingRun) -> ModelVersion:
         raise ValueError("the run has no base version whose recipe to reuse")
     recipe = read_manifest(settings.MEDSITE_MODEL_ROOT / base_version.bundle_sha256).config
     config = ModelConfig(**{**recipe, "classes": tuple(base_version.classes), "task": run.task})
-    holdout = _holdout(policy, config.image_size)
-    base = load_source(Path(policy.base_dataset), image_size=config.image_size)
+    holdout = _holdout(policy, config.image_size, base_version.classes)
+    base = load_source(Path(policy.base_dataset), image_size=config.image_size, classes=config.classes)
+    if base.classes != config.classes:
+        raise ValueError(
+            f"the base dataset's classes {list(base.classes)} differ from the model's {list(config.classes)}"
+        )
     _log(run.pk, f"base dataset: {len(base.train.labels)} train, {len(base.val.labels)} val images")
     with tempfile.TemporaryDirectory(prefix="medsite-retrain-") as folder:
         manifest, rows = _export_queue(run.task, Path(folder))
         TrainingRun.objects.filter(pk=run.pk).update(data_manifest=rows, config=dataclasses.asdict(config))
         data = add_manifest(base, manifest, seed=config.seed) if rows else dataclasses.replace(base, test=None)
-    data, dropped = drop_duplicates_of(data, holdout.images)
+    data, dropped = drop_duplicates_of(data, holdout.split.images)
     _log(run.pk, f"queue: {len(rows)} reviewed images; {dropped} dropped as copies of held-out images")
     TrainingRun.objects.filter(pk=run.pk).update(data_sha256=data.source_sha256)
     result = train(config, data, progress=lambda p: _training_progress(run.pk, p))
@@ -164,9 +168,9 @@ def _retrain(run: TrainingRun) -> ModelVersion:
     return candidate
 
 
-def _holdout(policy: LearningPolicy, image_size: int) -> HoldOut:
+def _holdout(policy: LearningPolicy, image_size: int, classes: list[str]) -> HoldOut:
     source = Path(policy.holdout_dataset or policy.base_dataset)
-    data = load_source(source, image_size=image_size)
+    data = load_source(source, image_size=image_size, classes=tuple(classes))
     if data.test is None:
         raise ValueError(f"{source} has no test split to hold out")
     return HoldOut(split=data.test, sha256=data.source_sha256, source=str(source))
@@ -195,7 +199,7 @@ def model_evaluate(*, candidate: ModelVersion, run: TrainingRun | None = None) -
     stored threshold, and record the gate's verdict. Audited."""
     policy = LearningPolicy.objects.get(task=candidate.task)
     active = ModelVersion.objects.filter(task=candidate.task, status=ModelVersion.Status.ACTIVE).first()
-    holdout = _holdout(policy, candidate.image_size)
+    holdout = _holdout(policy, candidate.image_size, candidate.classes)
     scores = {}
     for version in (candidate, active):
         if version is not None and version.pk not in scores:
