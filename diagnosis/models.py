@@ -78,7 +78,9 @@ class Study(models.Model):
             return self.Status.REGISTERED
         if any(image.is_pending for image in images):
             return self.Status.ANALYSING
-        if Prediction.objects.filter(image__study=self, is_shadow=False, reviews__isnull=True).exists():
+        predictions = Prediction.objects.filter(image__study=self, is_shadow=False).prefetch_related("reviews")
+        second_reader = self.patient.site.second_reader
+        if any(p.reading(second_reader=second_reader)[0] != Prediction.Reading.FINAL for p in predictions):
             return self.Status.AWAITING_REVIEW
         return self.Status.COMPLETE
 
@@ -250,6 +252,42 @@ class Prediction(models.Model):
     def current_review(self) -> "Review | None":
         return next(iter(self.reviews.all()), None)
 
+    class Reading(models.TextChoices):
+        UNREAD = "unread", "Not reviewed yet"
+        SECOND_READ = "second_read", "Awaiting a second reader"
+        ADJUDICATION = "adjudication", "Readers disagree: awaiting adjudication"
+        FINAL = "final", "Reviewed"
+
+    def reading(self, *, second_reader: bool) -> tuple[str, "Review | None"]:
+        """Where the prediction stands with the radiologists, and the review that decides it when final.
+
+        One reader decides unless the site asks for a second: then the latest reads of the two most recent
+        readers must agree, or the newest adjudication decides (uses prefetched reviews, newest first).
+        """
+        reviews = list(self.reviews.all())
+        if not reviews:
+            return self.Reading.UNREAD, None
+        if not second_reader:
+            return self.Reading.FINAL, reviews[0]
+        adjudication = next((r for r in reviews if r.is_adjudication), None)
+        latest_per_reader: dict[int, Review] = {}
+        for review in reviews:
+            if not review.is_adjudication:
+                latest_per_reader.setdefault(review.reviewer_id, review)
+        reads = list(latest_per_reader.values())
+        if adjudication is not None and all(adjudication.created_at >= r.created_at for r in reads[:2]):
+            return self.Reading.FINAL, adjudication
+        if len(reads) < 2:
+            return self.Reading.SECOND_READ, None
+        first, second = reads[0], reads[1]
+        if first.verdict == second.verdict:
+            return self.Reading.FINAL, first
+        return self.Reading.ADJUDICATION, None
+
+    def readers(self) -> set[int]:
+        """Ids of the radiologists who read it (adjudicators excluded)."""
+        return {r.reviewer_id for r in self.reviews.all() if not r.is_adjudication}
+
     def sorted_probabilities(self) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
 
@@ -269,6 +307,9 @@ class Review(models.Model):
         max_length=64, blank=True, help_text="The label the radiologist stands behind; empty when uncertain"
     )
     note = models.TextField(blank=True)
+    is_adjudication = models.BooleanField(
+        default=False, help_text="A third radiologist's decision between two readers who disagreed"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -276,6 +317,12 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """What two reads are compared on: the decision kind and label (confirm and correct to the same label
+        are the same verdict)."""
+        return ("uncertain", "") if self.decision == self.Decision.UNCERTAIN else ("label", self.label)
 
     @property
     def summary(self) -> str:

@@ -20,6 +20,7 @@ urlpatterns = [
     path("predictions/<int:pk>/heatmap.png", views.prediction_heatmap, name="prediction_heatmap"),
     path("predictions/<int:prediction_pk>/review/", views.review_submit, name="review_submit"),
     path("worklist/", views.worklist, name="worklist"),
+    path("worklist/adjudication/", views.adjudication, name="adjudication"),
     path("models/", views.model_list, name="model_list"),
     path("models/<int:pk>/", views.model_detail, name="model_detail"),
     path("models/<int:pk>/promote/", views.model_promote, name="model_promote"),

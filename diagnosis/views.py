@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -199,6 +199,10 @@ def study_upload(request, pk: int):
 def _study_context(request, study, upload_form) -> dict:
     role = access.role_at(request.user, study.site)
     images = list(study.images.prefetch_related("predictions__model_version", "predictions__reviews__reviewer"))
+    for image in images:  # where two readers are required, say where each result stands
+        for prediction in image.shown_predictions:
+            state, _ = prediction.reading(second_reader=study.site.second_reader)
+            prediction.reading_label = Prediction.Reading(state).label if study.site.second_reader else ""
     return {
         "study": study,
         "images": images,
@@ -291,10 +295,9 @@ def worklist(request):
     sites = access.sites_for(request.user, [Role.RADIOLOGIST])
     if not sites.exists():
         raise PermissionDenied("The worklist is for radiologists.")
-    reviewed = Review.objects.filter(prediction=OuterRef("pk"))
     waiting = Prediction.objects.filter(
         image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
-    ).filter(~Exists(reviewed))
+    ).filter(_waiting_for(request.user))
     filters = PredictionFilter(request.GET, queryset=waiting)
     order = request.GET.get("order") if request.GET.get("order") in WORKLIST_ORDERS else "abnormal"
     predictions = filters.qs.select_related("image__study__patient__site", "model_version").order_by(
@@ -324,6 +327,47 @@ def worklist(request):
         detail={"count": min(context["shown"], 200)},
     )
     return render(request, "diagnosis/worklist.html", context)
+
+
+def _waiting_for(user) -> Q:
+    """Unreviewed predictions; at sites with a second reader, also those read once, by someone else."""
+    reviews = Review.objects.filter(prediction=OuterRef("pk"))
+    first_reader = Review.objects.filter(prediction=OuterRef(OuterRef("pk"))).order_by("pk").values("reviewer")[:1]
+    two_readers = reviews.filter(is_adjudication=False).exclude(reviewer=Subquery(first_reader))
+    second_read = (
+        Q(image__study__patient__site__second_reader=True)
+        & ~Exists(reviews.filter(reviewer=user))
+        & ~Exists(two_readers)
+    )
+    return ~Exists(reviews) | second_read
+
+
+@login_required
+def adjudication(request):
+    """Predictions whose two readers disagree, at sites with a second reader, for a third radiologist."""
+    sites = access.sites_for(request.user, [Role.RADIOLOGIST]).filter(second_reader=True)
+    if not access.sites_for(request.user, [Role.RADIOLOGIST]).exists():
+        raise PermissionDenied("Adjudication is for radiologists.")
+    candidates = (
+        Prediction.objects.filter(image__study__patient__site__in=sites, is_shadow=False, reviews__isnull=False)
+        .distinct()
+        .select_related("image__study__patient__site", "model_version")
+        .prefetch_related("reviews__reviewer")
+        .order_by("created_at")
+    )
+    disputed = [
+        p
+        for p in candidates[:1000]
+        if p.reading(second_reader=True)[0] == Prediction.Reading.ADJUDICATION and request.user.pk not in p.readers()
+    ]
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type="adjudication",
+        client=Client.from_request(request),
+        detail={"count": len(disputed)},
+    )
+    return render(request, "diagnosis/adjudication.html", {"predictions": disputed[:200], "sites": sites})
 
 
 @login_required

@@ -19,8 +19,12 @@ def review_submit(
     uncertain: bool = False,
     client: Client = SYSTEM,
 ) -> Review:
-    """Record a radiologist's confirmation or correction, which queues the image for retraining; or mark the
-    image uncertain / not diagnostic, which records the decision and queues nothing."""
+    """Record a radiologist's confirmation or correction, or mark the image uncertain / not diagnostic.
+
+    The image joins the retraining queue once the radiologists' word on it is final with a label: at once on
+    a one-reader site; on a site with a second reader, when two readers agree or a third adjudicates their
+    disagreement (a radiologist who is neither reader; their review is the adjudication).
+    """
     if uncertain:
         decision, label = Review.Decision.UNCERTAIN, ""
     else:
@@ -28,11 +32,24 @@ def review_submit(
         if label not in classes:
             raise ValueError(f"{label!r} is not one of this model's classes: {', '.join(classes)}")
         decision = Review.Decision.CONFIRM if label == prediction.label else Review.Decision.CORRECT
-    review = Review.objects.create(prediction=prediction, reviewer=reviewer, decision=decision, label=label, note=note)
-    if not uncertain:
+    Prediction.objects.select_for_update().filter(pk=prediction.pk).first()  # reviews of one image take turns
+    site = prediction.image.study.site
+    state, _ = prediction.reading(second_reader=site.second_reader)
+    adjudicates = state == Prediction.Reading.ADJUDICATION and reviewer.pk not in prediction.readers()
+    review = Review.objects.create(
+        prediction=prediction, reviewer=reviewer, decision=decision, label=label, note=note, is_adjudication=adjudicates
+    )
+    prediction = Prediction.objects.prefetch_related("reviews").get(pk=prediction.pk)
+    state, deciding = prediction.reading(second_reader=site.second_reader)
+    if state == Prediction.Reading.FINAL and deciding == review and review.decision != Review.Decision.UNCERTAIN:
         retraining_item_create(review=review)
     audit_record(
-        actor=reviewer, action=AuditEvent.Action.REVIEW, obj=review, site=prediction.image.study.site, client=client
+        actor=reviewer,
+        action=AuditEvent.Action.REVIEW,
+        obj=review,
+        site=site,
+        client=client,
+        detail={"reading": state} if site.second_reader else {},
     )
     study_refresh_status(study=prediction.image.study)
     return review

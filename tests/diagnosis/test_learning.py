@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-from diagnosis.models import LearningPolicy, ModelEvaluation, ModelVersion, RetrainingItem, Review, TrainingRun
+from diagnosis.models import Image, LearningPolicy, ModelEvaluation, ModelVersion, RetrainingItem, Review, TrainingRun
 from diagnosis.services import learning, registry
 from diagnosis.services.inference import prediction_create
 from diagnosis.services.records import image_upload
@@ -30,6 +30,7 @@ def _predicted(site, clinician, version, label="pneumonia", *, bright=True, n=1)
     for i in range(n):
         study = StudyFactory(patient=PatientFactory(site=site))
         image = image_upload(study=study, file=png_file(f"x{i}.png", bright_centre=bright), uploaded_by=clinician)
+        Image.objects.filter(pk=image.pk).update(status=Image.Status.DONE)  # as the worker leaves it
         p_pos = 0.8 if label == "pneumonia" else 0.2
         made.append(
             prediction_create(

@@ -89,6 +89,7 @@ MATRIX = [
         ("outside_radiologist", 404),
     ),
     (Page("diagnosis:worklist"), ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
+    (Page("diagnosis:adjudication"), ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
     (
         Page("diagnosis:prediction_heatmap", target="prediction"),
         ("clinician", 200),

@@ -273,7 +273,7 @@ def test_clinician_nav(login, clinician):
 
 def test_radiologist_nav_puts_worklist_first(login, radiologist):
     html = login(radiologist).get(reverse("diagnosis:worklist")).content.decode()
-    assert nav_items(html) == {"worklist", "patients", "mfa", "logout"}
+    assert nav_items(html) == {"worklist", "adjudication", "patients", "mfa", "logout"}
     nav = main_nav(html)
     assert nav.index('data-nav="worklist"') < nav.index('data-nav="patients"')
     assert 'aria-current="page">Worklist<' in nav
@@ -292,7 +292,7 @@ def test_member_of_two_sites_gets_both_roles_links(login, clinician, other_site)
     MembershipFactory(user=clinician, site=other_site, role="radiologist")
     with_totp(clinician)  # radiologists must have MFA before they see anything else
     html = login(clinician).get(reverse("diagnosis:home")).content.decode()
-    assert nav_items(html) == {"worklist", "patients", "import", "mfa", "logout"}
+    assert nav_items(html) == {"worklist", "adjudication", "patients", "import", "mfa", "logout"}
     assert html.count('data-nav="worklist"') == 1
 
 

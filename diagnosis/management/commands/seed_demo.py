@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import Role, Site, User
 from accounts.services import membership_set
-from diagnosis.models import ModelVersion, TrainingRun
+from diagnosis.models import LearningPolicy, ModelVersion, TrainingRun
 from diagnosis.services.records import CHEST_XRAY
 from diagnosis.services.training import training_run_create
 
@@ -50,3 +50,8 @@ class Command(BaseCommand):
             return
         training_run_create(task=CHEST_XRAY, source=source, config={"image_size": 28})
         self.stdout.write(f"Queued a starter chest X-ray model trained on {source}.")
+        # The learning loop for the starter task: retrain on the same data plus 20 new reviewed images, judged on
+        # its official test split; an admin promotes through the gate.
+        LearningPolicy.objects.get_or_create(
+            task=CHEST_XRAY, defaults={"base_dataset": str(source), "retrain_after": 20}
+        )

@@ -1,0 +1,75 @@
+"""Sites that require a second reader: two radiologists must agree, or a third adjudicates."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from diagnosis.models import Prediction, RetrainingItem, Study
+from diagnosis.services.review import review_submit
+from tests.conftest import with_totp
+from tests.diagnosis.test_learning import _predicted
+from tests.factories import MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def readers(site):
+    site.second_reader = True
+    site.save()
+    return [with_totp(MembershipFactory(site=site, role=Role.RADIOLOGIST).user) for _ in range(3)]
+
+
+def _state(prediction):
+    prediction = Prediction.objects.prefetch_related("reviews").get(pk=prediction.pk)
+    return prediction.reading(second_reader=True)[0]
+
+
+def _worklist(client, user):
+    client.force_login(user)
+    return client.get(reverse("diagnosis:worklist")).context["predictions"]
+
+
+def test_two_agreeing_readers_make_it_final_and_queue_it_once(client, site, clinician, model_version, readers):
+    first, second, _ = readers
+    (prediction,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=prediction, reviewer=first, label="pneumonia")
+    assert _state(prediction) == "second_read" and not RetrainingItem.objects.exists()
+    assert list(_worklist(client, first)) == [] and list(_worklist(client, second)) == [prediction]
+    prediction.image.study.refresh_from_db()
+    assert prediction.image.study.status == Study.Status.AWAITING_REVIEW
+
+    review_submit(prediction=prediction, reviewer=second, label="pneumonia")
+    assert _state(prediction) == "final"
+    assert list(RetrainingItem.objects.values_list("label", "review__reviewer")) == [("pneumonia", second.pk)]
+    assert list(_worklist(client, readers[2])) == []
+    prediction.image.study.refresh_from_db()
+    assert prediction.image.study.status == Study.Status.COMPLETE
+
+
+def test_a_disagreement_goes_to_a_third_radiologist_whose_review_decides(
+    client, site, clinician, model_version, readers
+):
+    first, second, third = readers
+    (prediction,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=prediction, reviewer=first, label="pneumonia")
+    review_submit(prediction=prediction, reviewer=second, label="normal")
+    assert _state(prediction) == "adjudication" and not RetrainingItem.objects.exists()
+
+    client.force_login(first)
+    assert list(client.get(reverse("diagnosis:adjudication")).context["predictions"]) == []  # not their own case
+    client.force_login(third)
+    page = client.get(reverse("diagnosis:adjudication"))
+    assert [p.pk for p in page.context["predictions"]] == [prediction.pk]
+    study = client.get(reverse("diagnosis:study_detail", args=[prediction.image.study_id])).content.decode()
+    assert "Readers disagree: awaiting adjudication" in study
+
+    adjudication = review_submit(prediction=prediction, reviewer=third, label="normal")
+    assert adjudication.is_adjudication and _state(prediction) == "final"
+    assert list(RetrainingItem.objects.usable().values_list("label", flat=True)) == ["normal"]
+
+
+def test_one_reader_sites_are_unchanged(site, clinician, model_version, radiologist):
+    (prediction,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=prediction, reviewer=radiologist, label="normal")
+    assert RetrainingItem.objects.count() == 1
