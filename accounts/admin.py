@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts import services
-from accounts.audit import Client
+from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Invitation, Membership, Role, Site, User
 
 
@@ -66,9 +66,20 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "second_reader", "created_at"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(  # e.g. switching the second reader on or off changes how every result is decided
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            obj=obj,
+            site=obj,
+            client=Client.from_request(request),
+            detail={"fields": {name: form.cleaned_data[name] for name in form.changed_data}},
+        )
 
 
 @admin.register(Membership)

@@ -157,7 +157,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             self.message_user(request, "Select versions of exactly one task to roll back.", messages.ERROR)
             return
         try:
-            version = registry.model_rollback(task=tasks.pop(), actor=request.user)
+            version = registry.model_rollback(task=tasks.pop(), actor=request.user, client=Client.from_request(request))
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
@@ -172,7 +172,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     def _apply(self, request, change, version: ModelVersion, done: str) -> None:
         try:
-            change(model_version=version, actor=request.user)
+            change(model_version=version, actor=request.user, client=Client.from_request(request))
         except ValidationError as exc:
             self.message_user(request, f"{version}: {' '.join(exc.messages)}", messages.ERROR)
             return

@@ -438,7 +438,9 @@ class TrainingRun(models.Model):
     )
     progress = models.JSONField(default=dict, help_text="Last epoch reported: epoch, epochs, loss, val_loss")
     log = models.TextField(blank=True, help_text="One line per epoch and per step")
-    data_manifest = models.JSONField(default=list, blank=True, help_text="Queue items used: id, label, patient, split")
+    data_manifest = models.JSONField(
+        default=list, blank=True, help_text="Queue items exported for the run: item id, file, label, patient pseudonym"
+    )
     data_sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)

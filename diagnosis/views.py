@@ -498,7 +498,9 @@ def model_promote(request, pk: int):
     form = PromotionForm(request.POST)
     form.is_valid()  # both fields are optional; the service judges the combination
     try:
-        registry.model_promote(model_version=version, actor=request.user, **form.cleaned_data)
+        registry.model_promote(
+            model_version=version, actor=request.user, client=Client.from_request(request), **form.cleaned_data
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -529,7 +531,12 @@ def model_rollback(request, pk: int):
     access.check_model_admin(request.user)
     version = get_object_or_404(ModelVersion, pk=pk)
     try:
-        restored = registry.model_rollback(task=version.task, actor=request.user, reason=request.POST.get("reason", ""))
+        restored = registry.model_rollback(
+            task=version.task,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            client=Client.from_request(request),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("diagnosis:model_detail", pk=version.pk)

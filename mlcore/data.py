@@ -481,10 +481,14 @@ def drop_duplicates_of(data: Dataset, held_out: np.ndarray) -> tuple[Dataset, in
     """data without the train/val images whose pixels equal an image of held_out (uint8 N x H x W), and how
     many were dropped: a held-out set must never be trained on, even when someone uploads one of its images."""
     banned = {pixel_sha256(image) for image in held_out}
-    kept, dropped = {}, 0
+    kept, hits = {}, []
     for name in ("train", "val"):
         split = getattr(data, name)
-        keep = np.array([pixel_sha256(image) not in banned for image in split.images])
-        dropped += int((~keep).sum())
+        digests = [pixel_sha256(image) for image in split.images]
+        keep = np.array([digest not in banned for digest in digests])
+        hits += [f"{name}:{digest}" for digest in digests if digest in banned]
         kept[name] = Split(split.images[keep], split.labels[keep])
-    return replace(data, **kept), dropped
+    if not hits:
+        return data, 0
+    sha = hashlib.sha256("\n".join([data.source_sha256, *sorted(hits)]).encode()).hexdigest()  # other data now
+    return replace(data, **kept, source_sha256=sha), len(hits)

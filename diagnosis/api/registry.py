@@ -51,7 +51,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = ModelPromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            version = registry.model_promote(model_version=version, actor=request.user, **body.validated_data)
+            version = registry.model_promote(
+                model_version=version, actor=request.user, client=Client.from_request(request), **body.validated_data
+            )
         except ValidationError as exc:
             raise serializers.ValidationError({"status": exc.messages}) from None
         return Response(ModelVersionDetailSerializer(version).data)
@@ -101,7 +103,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = ModelRollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with refusals_as_400():
-            version = registry.model_rollback(actor=request.user, **body.validated_data)
+            version = registry.model_rollback(
+                actor=request.user, client=Client.from_request(request), **body.validated_data
+            )
         return Response(ModelVersionDetailSerializer(version).data)
 
     def _change(self, request, change) -> Response:
@@ -109,7 +113,12 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = ModelStatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            version = change(model_version=version, actor=request.user, reason=body.validated_data["reason"])
+            version = change(
+                model_version=version,
+                actor=request.user,
+                reason=body.validated_data["reason"],
+                client=Client.from_request(request),
+            )
         except ValidationError as exc:
             raise serializers.ValidationError({"status": exc.messages}) from None
         return Response(ModelVersionDetailSerializer(version).data)

@@ -14,13 +14,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.models import LearningPolicy, ModelVersion, RetrainingItem, Review, TrainingRun
+from diagnosis.models import LearningPolicy, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from mlcore.evaluate import operating_point
 
 TRAINING_TASK = "diagnosis.tasks.train_model_task"
@@ -77,9 +76,29 @@ def retraining_item_exclude(
 
 
 def last_retraining(task: str) -> TrainingRun | None:
-    """The newest retraining run of the task that did not fail: its start is where "new" items begin."""
-    runs = TrainingRun.objects.filter(task=task, retrain=True).exclude(status=TrainingRun.Status.FAILED)
-    return runs.order_by("-created_at").first()
+    """The newest retraining run of the task, failed ones included (a failure waits for new labels or an
+    admin, rather than retrying on every beat)."""
+    return TrainingRun.objects.filter(task=task, retrain=True).order_by("-created_at").first()
+
+
+def _new_since(run: TrainingRun | None):
+    """Items a run has not seen: queued after it exported the queue (its start), or after it was queued."""
+    if run is None:
+        return {}
+    return {"created_at__gt": run.started_at or run.created_at}
+
+
+def training_runs_fail_stalled(*, now=None) -> int:
+    """Mark runs that have been "running" longer than the training time limit (plus a margin) as failed: their
+    worker died (killed, out of memory, host lost), and a stuck run would block the task's next runs."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CELERY_TRAINING_TIME_LIMIT + 600)
+    stalled = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, started_at__lt=cutoff)
+    return stalled.update(
+        status=TrainingRun.Status.FAILED,
+        finished_at=now,
+        error="The training worker stopped before finishing (killed, out of memory or lost); start a new run.",
+    )
 
 
 def retraining_queue_summary(*, task: str) -> dict:
@@ -87,7 +106,7 @@ def retraining_queue_summary(*, task: str) -> dict:
     items = RetrainingItem.objects.filter(task=task)
     usable = items.usable()
     last = last_retraining(task)
-    new = usable.filter(created_at__gt=last.created_at) if last else usable
+    new = usable.filter(**_new_since(last))
     policy = LearningPolicy.objects.filter(task=task).first()
     return {
         "task": task,
@@ -151,7 +170,9 @@ def model_evaluation_request(*, model_version: ModelVersion, actor: User | None,
 
 
 def retraining_due() -> list[TrainingRun]:
-    """Run by Celery beat: start a run for every task whose queue has reached its policy's retrain_after."""
+    """Run by Celery beat: fail runs whose worker died, then start a run for every task whose queue has
+    reached its policy's retrain_after."""
+    training_runs_fail_stalled()
     started = []
     for policy in LearningPolicy.objects.filter(retrain_after__gt=0):
         if retraining_queue_summary(task=policy.task)["new_since_last_run"] < policy.retrain_after:
@@ -169,35 +190,36 @@ def live_performance(*, model_version: ModelVersion, now=None) -> dict:
     """How the version's shown results fared with the radiologists: agreement, sensitivity and specificity
     against their labels, the confusion (AI label x radiologist label), a weekly trend and the drift alert.
 
-    Each prediction counts once, with its newest confirm or correct review; uncertain reviews are left out.
+    Each prediction counts once, with the radiologists' final word on it (the newest review; at sites with a
+    second reader, the agreed or adjudicated one); uncertain and undecided ones are left out.
     """
     now = now or timezone.now()
     classes = list(model_version.classes)
-    newest = Review.objects.filter(prediction__model_version=model_version, prediction__is_shadow=False).values(
-        "prediction"
+    predictions = (
+        Prediction.objects.filter(model_version=model_version, is_shadow=False, reviews__isnull=False)
+        .distinct()
+        .select_related("image__study__patient__site")
+        .prefetch_related("reviews")
     )
-    newest = newest.annotate(last=Max("pk")).values("last")
-    reviews = Review.objects.filter(pk__in=newest).exclude(decision=Review.Decision.UNCERTAIN)
-    pairs = list(reviews.values_list("prediction__label", "label", "created_at"))
+    pairs = []  # (AI label, radiologists' label, when they decided)
+    for prediction in predictions:
+        state, deciding = prediction.reading(second_reader=prediction.image.study.patient.site.second_reader)
+        if state == Prediction.Reading.FINAL and deciding.decision != Review.Decision.UNCERTAIN:
+            pairs.append((prediction.label, deciding.label, deciding.created_at))
     confusion = [[0] * len(classes) for _ in classes]
     for ai, truth, _ in pairs:
         if ai in classes and truth in classes:
             confusion[classes.index(truth)][classes.index(ai)] += 1
     agreed = sum(1 for ai, truth, _ in pairs if ai == truth)
-    weekly = (
-        reviews.annotate(week=TruncWeek("created_at"))
-        .values("week")
-        .annotate(n=Count("pk"), agreed=Count("pk", filter=_agreed()))
-        .order_by("week")
-    )
+    weeks: dict = {}
+    for ai, truth, at in pairs:
+        monday = (timezone.localtime(at) - timedelta(days=timezone.localtime(at).weekday())).date()
+        row = weeks.setdefault(monday, [0, 0])
+        row[0] += 1
+        row[1] += ai == truth
     trend = [
-        {
-            "week": row["week"].date().isoformat(),
-            "reviews": row["n"],
-            "agreed": row["agreed"],
-            "rate": row["agreed"] / row["n"],
-        }
-        for row in weekly
+        {"week": week.isoformat(), "reviews": n, "agreed": ok, "rate": ok / n}
+        for week, (n, ok) in sorted(weeks.items())
     ]
     return {
         "reviews": len(pairs),
@@ -207,34 +229,24 @@ def live_performance(*, model_version: ModelVersion, now=None) -> dict:
         "classes": classes,
         "confusion": confusion,
         "trend": trend,
-        "drift": _drift(model_version, reviews, now),
+        "drift": _drift(model_version, pairs, now),
     }
 
 
-def _agreed() -> Q:
-    return Q(label=F("prediction__label"))
-
-
-def _drift(model_version: ModelVersion, reviews, now) -> dict | None:
+def _drift(model_version: ModelVersion, pairs: list, now) -> dict | None:
     """The alert, when the last window's agreement is below the policy's level on enough reviews."""
     policy = LearningPolicy.objects.filter(task=model_version.task).first()
     if policy is None:
         return None
-    recent = reviews.filter(created_at__gte=now - timedelta(days=policy.drift_window_days))
-    n = recent.count()
-    if n < policy.drift_min_reviews:
-        return {
-            "alert": False,
-            "reviews": n,
-            "rate": None,
-            "level": policy.drift_agreement,
-            "days": policy.drift_window_days,
-        }
-    rate = recent.filter(_agreed()).count() / n
+    since = now - timedelta(days=policy.drift_window_days)
+    recent = [(ai, truth) for ai, truth, at in pairs if at >= since]
+    n = len(recent)
+    rate = sum(ai == truth for ai, truth in recent) / n if n else None
+    enough = n >= policy.drift_min_reviews
     return {
-        "alert": rate < policy.drift_agreement,
+        "alert": enough and rate < policy.drift_agreement,
         "reviews": n,
-        "rate": rate,
+        "rate": rate if enough else None,
         "level": policy.drift_agreement,
         "days": policy.drift_window_days,
     }

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.audit import audit_record
+from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import ModelEvaluation, ModelVersion, Prediction
 
@@ -18,7 +18,12 @@ Status = ModelVersion.Status
 
 @transaction.atomic
 def model_activate(
-    *, model_version: ModelVersion, actor: User | None, reason: str = "", detail: dict | None = None
+    *,
+    model_version: ModelVersion,
+    actor: User | None,
+    reason: str = "",
+    detail: dict | None = None,
+    client: Client = SYSTEM,
 ) -> ModelVersion:
     """Make this version the one active model of its task; the previous active version is retired. No gate:
     the first model of a task, and `register_model --activate` on the server; people promote through
@@ -40,6 +45,7 @@ def model_activate(
         actor=actor,
         action=AuditEvent.Action.ACTIVATE,
         obj=version,
+        client=client,
         detail=_detail(old_status, Status.ACTIVE, reason)
         | {"replaced": previous.bundle_sha256 if previous else None}
         | (detail or {}),
@@ -64,7 +70,14 @@ def promotion_check(*, model_version: ModelVersion) -> tuple[bool, list[str], Mo
 
 
 @transaction.atomic
-def model_promote(*, model_version: ModelVersion, actor: User | None, reason: str = "", override: bool = False):
+def model_promote(
+    *,
+    model_version: ModelVersion,
+    actor: User | None,
+    reason: str = "",
+    override: bool = False,
+    client: Client = SYSTEM,
+) -> ModelVersion:
     """Promote through the gate: allowed when the candidate is not worse than the active version on the
     held-out set (AUC and sensitivity at its operating point). override=True promotes anyway, and needs a
     written reason, which the audit trail keeps with the gate's findings."""
@@ -78,12 +91,16 @@ def model_promote(*, model_version: ModelVersion, actor: User | None, reason: st
         raise ValidationError("Overriding the promotion gate needs a written reason.")
     gate = {"gate_passed": passed, "gate": reasons, "evaluation": evaluation.pk if evaluation else None}
     return model_activate(
-        model_version=version, actor=actor, reason=reason, detail=gate | ({"override": True} if override else {})
+        model_version=version,
+        actor=actor,
+        reason=reason,
+        detail=gate | ({"override": True} if override else {}),
+        client=client,
     )
 
 
 @transaction.atomic
-def model_rollback(*, task: str, actor: User | None, reason: str = "") -> ModelVersion:
+def model_rollback(*, task: str, actor: User | None, reason: str = "", client: Client = SYSTEM) -> ModelVersion:
     """Make the version that was active before the current one active again; the current one is retired."""
     versions = list(ModelVersion.objects.select_for_update().filter(task=task).order_by("pk"))
     current = next((v for v in versions if v.status == Status.ACTIVE), None)
@@ -100,6 +117,7 @@ def model_rollback(*, task: str, actor: User | None, reason: str = "") -> ModelV
         actor=actor,
         action=AuditEvent.Action.ROLLBACK,
         obj=target,
+        client=client,
         detail=_detail(Status.RETIRED, Status.ACTIVE, reason)
         | {"rolled_back": current.bundle_sha256 if current else None},
     )
@@ -107,21 +125,25 @@ def model_rollback(*, task: str, actor: User | None, reason: str = "") -> ModelV
 
 
 @transaction.atomic
-def model_set_shadow(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
+def model_set_shadow(
+    *, model_version: ModelVersion, actor: User | None, reason: str = "", client: Client = SYSTEM
+) -> ModelVersion:
     """Run this version beside the active one on every new image of its task, without showing its output."""
     version = _lock_task(model_version)
     if version.status == Status.ACTIVE:
         raise ValidationError("The active version cannot run in shadow; promote another version first.")
-    return _change_status(version, Status.SHADOW, actor, reason)
+    return _change_status(version, Status.SHADOW, actor, reason, client)
 
 
 @transaction.atomic
-def model_retire(*, model_version: ModelVersion, actor: User | None, reason: str = "") -> ModelVersion:
+def model_retire(
+    *, model_version: ModelVersion, actor: User | None, reason: str = "", client: Client = SYSTEM
+) -> ModelVersion:
     """Stop using a candidate or shadow version."""
     version = _lock_task(model_version)
     if version.status == Status.ACTIVE:
         raise ValidationError("The active version cannot be retired; promote another version or roll back.")
-    return _change_status(version, Status.RETIRED, actor, reason)
+    return _change_status(version, Status.RETIRED, actor, reason, client)
 
 
 def _lock_task(model_version: ModelVersion) -> ModelVersion:
@@ -131,14 +153,18 @@ def _lock_task(model_version: ModelVersion) -> ModelVersion:
     return model_version
 
 
-def _change_status(version: ModelVersion, status: str, actor: User | None, reason: str) -> ModelVersion:
+def _change_status(version: ModelVersion, status: str, actor: User | None, reason: str, client: Client) -> ModelVersion:
     if version.status == status:
         return version
     old_status = version.status
     version.status = status
     version.save(update_fields=["status"])
     audit_record(
-        actor=actor, action=AuditEvent.Action.MODEL_STATUS, obj=version, detail=_detail(old_status, status, reason)
+        actor=actor,
+        action=AuditEvent.Action.MODEL_STATUS,
+        obj=version,
+        client=client,
+        detail=_detail(old_status, status, reason),
     )
     return version
 

@@ -329,3 +329,23 @@ def test_api_runs_items_and_performance(api, world, superuser, model_version):
     assert again.status_code == 400 and "already queued" in str(again.json())
     performance = client.get(reverse("api:model-performance", args=[model_version.pk])).json()
     assert performance["reviews"] == 1 and performance["agreement"] == 1.0
+
+
+def test_the_beat_sweep_fails_runs_whose_worker_died_and_a_failure_waits_for_new_labels(
+    settings, site, clinician, radiologist, model_version, django_capture_on_commit_callbacks
+):
+    LearningPolicy.objects.create(task="chest-xray", base_dataset="/data/base.npz", retrain_after=1)
+    (prediction,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=prediction, reviewer=radiologist, label="normal")
+    long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TRAINING_TIME_LIMIT + 3600)
+    stuck = TrainingRun.objects.create(
+        task="chest-xray", source="x", retrain=True, status=TrainingRun.Status.RUNNING, started_at=long_ago
+    )
+    RetrainingItem.objects.update(created_at=long_ago)  # the stuck run saw the item
+    assert learning.retraining_due() == []  # the stuck run is failed, and there is nothing new since it
+    stuck.refresh_from_db()
+    assert stuck.status == TrainingRun.Status.FAILED and "training worker stopped" in stuck.error
+    (later,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=later, reviewer=radiologist, label="normal")
+    with django_capture_on_commit_callbacks():
+        assert len(learning.retraining_due()) == 1

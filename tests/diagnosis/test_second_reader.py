@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from diagnosis.models import Prediction, RetrainingItem, Study
+from diagnosis.services import learning
 from diagnosis.services.review import review_submit
 from tests.conftest import with_totp
 from tests.diagnosis.test_learning import _predicted
@@ -73,3 +74,13 @@ def test_one_reader_sites_are_unchanged(site, clinician, model_version, radiolog
     (prediction,) = _predicted(site, clinician, model_version)
     review_submit(prediction=prediction, reviewer=radiologist, label="normal")
     assert RetrainingItem.objects.count() == 1
+
+
+def test_live_performance_counts_only_decided_readings(site, clinician, model_version, readers):
+    first, second, _ = readers
+    predictions = _predicted(site, clinician, model_version, n=2)
+    review_submit(prediction=predictions[0], reviewer=first, label="normal")  # one read: not decided yet
+    review_submit(prediction=predictions[1], reviewer=first, label="pneumonia")
+    review_submit(prediction=predictions[1], reviewer=second, label="pneumonia")
+    live = learning.live_performance(model_version=model_version)
+    assert (live["reviews"], live["agreed"]) == (1, 1)

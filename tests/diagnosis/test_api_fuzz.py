@@ -1,0 +1,70 @@
+"""Schemathesis fuzzes every operation of /api/schema/ in-process (Django's WSGI app), authenticated by token.
+
+Checks: no 5xx (not_a_server_error) and every documented response matches its schema
+(response_schema_conformance). Examples are bounded and derandomized, so a run is repeatable.
+"""
+
+import hypothesis
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from accounts.models import Role
+from medsite.wsgi import application
+from tests.conftest import with_totp
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Loaded from the running app, as a client would; the schema view needs no database.
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@pytest.fixture(autouse=True)
+def in_test_transaction():
+    """Django's WSGI handler closes the database connection after each request, which would end the test's
+    transaction; Django's own test client unhooks the same signal handler while it runs a request."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzzer(world, other_world):
+    """A superuser who also works at two sites (a clinician at the world's site, a radiologist at the other),
+    so that every operation has a caller it may succeed for. Signs in with a token."""
+    user = with_totp(UserFactory(is_superuser=True, is_staff=True))
+    MembershipFactory(user=user, site=world.site, role=Role.CLINICIAN)
+    MembershipFactory(user=user, site=other_world.site, role=Role.RADIOLOGIST)
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def record_ids(world, other_world):
+    """Ids of existing records: path ids are drawn from these half of the time, so 200 responses are checked too."""
+    records = (world.patient, world.study, world.image, world.prediction, world.model_version, world.candidate)
+    return [record.pk for record in (*records, world.retraining_item, world.training_run, other_world.prediction)]
+
+
+@schema.parametrize()
+@schema.given(data=st.data())
+@hypothesis.settings(
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture, hypothesis.HealthCheck.too_slow],
+)
+def test_api_fuzz(case, data, fuzzer, record_ids):
+    if "id" in (case.path_parameters or {}) and data.draw(st.booleans(), label="existing id"):
+        case.path_parameters["id"] = data.draw(st.sampled_from(record_ids), label="id")
+    case.call_and_validate(
+        headers={"Authorization": f"Token {fuzzer}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )
