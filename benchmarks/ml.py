@@ -103,7 +103,10 @@ def run_task(name: str, cfg: ModelConfig, data: Dataset, out: Path, notes: list[
 
 def pneumoniamnist(datasets: Path, out: Path) -> dict:
     data = load_npz(datasets / "pneumoniamnist" / "pneumoniamnist.npz")
-    cfg = ModelConfig(task="chest-xray", classes=data.classes, image_size=28, epochs=30, patience=6, batch_size=64)
+    # Five compact models (seeds 42..46) trained one after another and averaged inside one Keras model.
+    cfg = ModelConfig(
+        task="chest-xray", classes=data.classes, image_size=28, epochs=30, patience=6, batch_size=64, ensemble=5
+    )
     return run_task(
         "pneumoniamnist", cfg, data, out, ["official MedMNIST split; 8 train/val duplicates exist in the source"]
     )
@@ -111,17 +114,23 @@ def pneumoniamnist(datasets: Path, out: Path) -> dict:
 
 def brain(datasets: Path, out: Path) -> dict:
     root = datasets / "brain-tumor-mri"
-    data = load_folder_tree(root, image_size=64, dedup_pool=True)
-    official = load_folder_tree(root, image_size=64)
+    data = load_folder_tree(root, image_size=96, dedup_pool=True)
+    official = load_folder_tree(root, image_size=96)
+    # 96 px through five narrow-to-wide blocks (cheaper per image than the earlier 64 px 32..256 net), a cosine
+    # learning rate over a fixed 24 epochs, label smoothing; two seeds averaged, each on the image and its mirror.
     cfg = ModelConfig(
         task="brain-mri",
         classes=data.classes,
-        image_size=64,
-        compact_filters=(32, 64, 128, 256),
+        image_size=96,
+        compact_filters=(16, 32, 64, 128, 256),
         augmentation="mri",
-        epochs=40,
-        patience=8,
+        epochs=24,
+        patience=24,
         batch_size=32,
+        lr_schedule="cosine",
+        label_smoothing=0.1,
+        ensemble=2,
+        tta_flip=True,
     )
     notes = [
         "deduplicated, group-aware 70/15/15 split of Training+Testing pooled",
@@ -150,17 +159,18 @@ def fmt(value, digits=3) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| Task | Test n | Accuracy | Macro AUC | Macro F1 | Sens. / spec. | Train time | Epochs | Size | Params "
-        "| CPU latency |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Task | Test n | Accuracy | Macro AUC | Macro F1 | Sens. / spec. | Val acc. / AUC | Train time | Epochs "
+        "| Size | Params | CPU latency |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        t = r["test"]
+        t, v = r["test"], r["val"]
         sens = f"{fmt(t.get('sensitivity'))} / {fmt(t.get('specificity'))}" if "sensitivity" in t else "—"
         lines.append(
             f"| {r['task']} | {r['sizes']['test']} | {fmt(t['accuracy'])} | {fmt(t['roc_auc'])} | "
             f"{fmt(t['f1_macro'])} | "
-            f"{sens} | {r['train_seconds']:.0f} s | {r['epochs_run']} | {r['model_bytes'] / 1e6:.2f} MB | "
+            f"{sens} | {fmt(v['accuracy'])} / {fmt(v['roc_auc'])} | {r['train_seconds']:.0f} s | {r['epochs_run']} | "
+            f"{r['model_bytes'] / 1e6:.2f} MB | "
             f"{r['parameters']:,} | {r['latency_ms_single_image_cpu']:.1f} ms |"
         )
     return "\n".join(lines)

@@ -14,6 +14,8 @@ MIN_IMAGE_SIZE = MappingProxyType({name: 75 if name == "inceptionv3" else 32 for
 AUGMENTATIONS = ("xray", "mri", "none")
 MIXED_PRECISION = ("auto", "on", "off")  # "auto": on exactly when TensorFlow sees a GPU
 WEIGHTS_KEYWORDS = ("none", "imagenet")  # or a path to a local .h5 / .weights.h5 file of the backbone
+# "plateau": halve the learning rate when validation loss stalls; "cosine": decay it to zero over the epochs.
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class ModelConfig:
     compact_filters: tuple[int, ...] = (16, 32, 64)  # compact backbone: one block per entry, its conv width
     compact_convs: int = 1  # Conv-BN-ReLU layers per compact block (before its max-pool)
     augmentation: str = "xray"  # one of AUGMENTATIONS
+    # compact backbone: N members trained one after another (seeds seed..seed+N-1), averaged in one model
+    ensemble: int = 1
+    # compact backbone: the served model averages each image with its left-right mirror (needs "mri")
+    tta_flip: bool = False
+    label_smoothing: float = 0.0  # of the cross-entropy targets, in [0, 1)
+    lr_schedule: str = "plateau"  # one of LR_SCHEDULES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -67,10 +75,24 @@ class ModelConfig:
             raise ValueError("compact_convs must be >= 1")
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
+        if self.ensemble < 1 or (self.ensemble > 1 and self.backbone != "compact"):
+            raise ValueError("ensemble must be >= 1, and above 1 only for the compact backbone")
+        if self.tta_flip and (self.backbone != "compact" or self.augmentation != "mri"):
+            raise ValueError("tta_flip needs the compact backbone and augmentation 'mri' (trained on flips)")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError("label_smoothing must be in [0, 1)")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         self._check_weights()
         self._check_fine_tuning()
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
+
+    @property
+    def composite(self) -> bool:
+        """True: the served model averages several passes (an ensemble, flip TTA or both) of single compact
+        models, which train() fits one by one (ensemble=1, tta_flip=False) and copies in."""
+        return self.ensemble > 1 or self.tta_flip
 
     @property
     def dataset_normalization(self) -> bool:

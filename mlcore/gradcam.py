@@ -11,6 +11,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from mlcore.model import LAST_CONV_LAYER, member_prefix
+
 OVERLAY_ALPHA = 0.4  # weight of the colour map in the overlay
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 _POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
@@ -52,13 +54,29 @@ def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = Non
     return GradCamExplainer(model).explain(image, class_index)
 
 
+def cam_layers(model: keras.Model, layer: str) -> tuple[str, ...]:
+    """The layers whose maps explain model at layer: (layer,), or every member's last conv for an ensemble.
+
+    An ensemble (mlcore.model, config.ensemble > 1) averages its members' probabilities, so the gradient of
+    its score reaches every member's maps; their Grad-CAM terms add up to the ensemble's own.
+    """
+    names = {each.name for each in model.layers}
+    members: list[str] = []
+    while member_prefix(len(members)) + LAST_CONV_LAYER in names:
+        members.append(member_prefix(len(members)) + LAST_CONV_LAYER)
+    return tuple(members) if layer in members else (layer,)
+
+
 class GradCamExplainer:
-    """Builds the side model (inputs -> [feature maps, probabilities]) and its traced gradient function once;
+    """Builds the side model (inputs -> [feature maps..., probabilities]) and its traced gradient function once;
     explain() may run concurrently."""
 
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
         self.layer = layer or find_last_conv_layer(model)
-        self.side_model = _side_model(model, self.layer)
+        self.layers = cam_layers(model, self.layer) if layer is None else (layer,)  # a named layer: only it
+        self.side_model = (
+            _side_model(model, self.layer) if len(self.layers) == 1 else _multi_side_model(model, self.layers)
+        )
         self.n_classes = int(model.output_shape[-1])
         self._cams = tf.function(
             self._compute,
@@ -76,7 +94,7 @@ class GradCamExplainer:
         threshold >= 0, class 1 when its probability reaches the threshold; otherwise the top class."""
         with tf.GradientTape() as tape:
             tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
-            features, probs = self.side_model(x, training=False)
+            *features, probs = self.side_model(x, training=False)
             probs = tf.cast(probs, tf.float32)
             decided = tf.argmax(probs, axis=-1, output_type=tf.int32)
             if self.n_classes == 2:
@@ -84,11 +102,12 @@ class GradCamExplainer:
                 decided = tf.where(threshold >= 0.0, by_threshold, decided)
             chosen = tf.where(requested < 0, decided, requested)
             score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
-        grads = tape.gradient(score, features)
-        features = tf.cast(features, tf.float32)
-        grads = tf.zeros_like(features) if grads is None else tf.cast(grads, tf.float32)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(features * weights, axis=-1)), chosen, probs
+        cam = 0.0
+        for maps, grads in zip(features, tape.gradient(score, features), strict=True):
+            maps = tf.cast(maps, tf.float32)
+            grads = tf.zeros_like(maps) if grads is None else tf.cast(grads, tf.float32)
+            cam += tf.reduce_sum(maps * tf.reduce_mean(grads, axis=(1, 2), keepdims=True), axis=-1)
+        return tf.nn.relu(cam), chosen, probs
 
     def explain(self, image: np.ndarray, class_index: int | None = None) -> GradCam:
         """Grad-CAM of one uint8 (H, W) image for class_index (default: the top class)."""
@@ -184,6 +203,11 @@ def _search(model: keras.Model, *, nested: bool) -> str | None:
         if nested and layer is final and not isinstance(layer, _POOLING_TYPES):
             return layer.name
     return None
+
+
+def _multi_side_model(model: keras.Model, names: tuple[str, ...]) -> keras.Model:
+    """keras.Model(inputs, [maps of each top-level layer in names..., model output]), sharing model's weights."""
+    return keras.Model(model.inputs, [model.get_layer(name).output for name in names] + [model.output])
 
 
 def _side_model(model: keras.Model, path: str) -> keras.Model:

@@ -9,12 +9,14 @@ from pathlib import Path
 from types import MappingProxyType
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from mlcore.config import ModelConfig
 
 LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer (compact backbone)
 BACKBONE_LAYER = "backbone"  # name of the nested keras.applications model
+SHARED_LAYERS = ("resize", "normalize")  # the preprocessing every ensemble member reads
 APPLICATIONS = MappingProxyType(
     {
         "resnet50": "ResNet50",
@@ -64,16 +66,40 @@ def build_model(cfg: ModelConfig, *, mean: float, std: float) -> keras.Model:
         size = cfg.image_size
         x = keras.layers.Resizing(size, size, antialias=True, dtype="float32", name="resize")(inputs)
         x = keras.layers.Normalization(mean=mean, variance=std**2, dtype="float32", name="normalize")(x)
+        if cfg.composite:
+            views = [x, _mirror(x, size)] if cfg.tta_flip else [x]
+            passes = []
+            for i in range(cfg.ensemble):
+                member = _compact_layers(cfg, member_prefix(i), cfg.seed + i)
+                passes += [_apply(member, view) for view in views]
+            outputs = keras.layers.Average(dtype="float32", name="probs")(passes)
+            tta = "_tta" if cfg.tta_flip else ""
+            return keras.Model(inputs, outputs, name=f"{cfg.backbone}_x{cfg.ensemble}{tta}_{len(cfg.classes)}class")
         if cfg.backbone == "compact":
-            x = _compact_backbone(x, cfg.compact_filters, cfg.compact_convs)
+            outputs = _apply(_compact_layers(cfg, "", cfg.seed), x)
         else:
             x = keras.layers.Concatenate(dtype="float32", name="to_rgb")([x, x, x])
             x = _preprocess_layer(cfg.backbone)(x)
             x = make_backbone(cfg)(x, training=False)
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-        x = keras.layers.Dropout(cfg.dropout, seed=cfg.seed, name="dropout")(x)
-        outputs = keras.layers.Dense(len(cfg.classes), activation="softmax", dtype="float32", name="probs")(x)
+            outputs = _head(x, cfg, "", cfg.seed)
         return keras.Model(inputs, outputs, name=f"{cfg.backbone}_{len(cfg.classes)}class")
+
+
+def member_prefix(index: int) -> str:
+    """Layer-name prefix of ensemble member index: its layers are the single model's, named "m{index}_<name>"."""
+    return f"m{index}_"
+
+
+def copy_member_weights(member: keras.Model, ensemble: keras.Model, index: int) -> None:
+    """Load a trained single compact model (ensemble=1) into member index of an ensemble model of the same cfg.
+
+    The preprocessing layers are shared by all members and come from build_model's statistics, so they are
+    not copied; every other layer with weights must exist in the ensemble as member_prefix(index) + its name.
+    """
+    prefix = member_prefix(index)
+    for layer in member.layers:
+        if layer.weights and layer.name not in SHARED_LAYERS:
+            ensemble.get_layer(prefix + layer.name).set_weights(layer.get_weights())
 
 
 def make_backbone(cfg: ModelConfig) -> keras.Model:
@@ -160,21 +186,53 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _compact_backbone(x: keras.KerasTensor, filters: tuple[int, ...], convs: int) -> keras.KerasTensor:
-    """One block per entry of filters: `convs` x (Conv3x3 -> BatchNorm -> ReLU), then MaxPool.
-
-    The very last conv is named LAST_CONV_LAYER for Grad-CAM.
-    """
-    for i, width in enumerate(filters, start=1):
-        for j in range(1, convs + 1):
-            last = i == len(filters) and j == convs
-            suffix = f"{i}" if convs == 1 else f"{i}_{j}"
-            x = keras.layers.Conv2D(
-                width, 3, padding="same", use_bias=False, name=LAST_CONV_LAYER if last else f"conv{suffix}"
-            )(x)
-            # momentum 0.9 (Keras default 0.99): small medical sets give few steps per epoch, and the
-            # moving statistics used at inference must converge within them.
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{suffix}")(x)
-            x = keras.layers.ReLU(name=f"relu{suffix}")(x)
-        x = keras.layers.MaxPooling2D(name=f"pool{i}")(x)
+def _apply(layers: list[keras.layers.Layer], x: keras.KerasTensor) -> keras.KerasTensor:
+    for layer in layers:
+        x = layer(x)
     return x
+
+
+def _mirror(x: keras.KerasTensor, size: int) -> keras.KerasTensor:
+    """x (B, size, size, 1) mirrored left-right, with built-in layers only (a saved model needs no custom
+    objects): the width axis moved last, multiplied by the fixed exchange matrix, and moved back."""
+    x = keras.layers.Permute((1, 3, 2), name="mirror_in")(x)
+    exchange = keras.layers.Dense(size, use_bias=False, trainable=False, dtype="float32", name="mirror")
+    x = exchange(x)
+    exchange.set_weights([np.eye(size, dtype=np.float32)[::-1]])
+    return keras.layers.Permute((1, 3, 2), name="mirror_out")(x)
+
+
+def _head(x: keras.KerasTensor, cfg: ModelConfig, prefix: str, seed: int) -> keras.KerasTensor:
+    """Global average pooling -> dropout -> softmax over cfg.classes (float32 even under mixed precision)."""
+    return _apply(_head_layers(cfg, prefix, seed), x)
+
+
+def _head_layers(cfg: ModelConfig, prefix: str, seed: int) -> list[keras.layers.Layer]:
+    return [
+        keras.layers.GlobalAveragePooling2D(name=f"{prefix}pool"),
+        keras.layers.Dropout(cfg.dropout, seed=seed, name=f"{prefix}dropout"),
+        keras.layers.Dense(len(cfg.classes), activation="softmax", dtype="float32", name=f"{prefix}probs"),
+    ]
+
+
+def _compact_layers(cfg: ModelConfig, prefix: str, seed: int) -> list[keras.layers.Layer]:
+    """One block per entry of compact_filters: compact_convs x (Conv3x3 -> BatchNorm -> ReLU), then MaxPool;
+    then the head. The very last conv is named prefix + LAST_CONV_LAYER for Grad-CAM.
+
+    Layers, not tensors: a flip-TTA model calls the same layers on the image and on its mirror.
+    """
+    layers: list[keras.layers.Layer] = []
+    for i, width in enumerate(cfg.compact_filters, start=1):
+        for j in range(1, cfg.compact_convs + 1):
+            last = i == len(cfg.compact_filters) and j == cfg.compact_convs
+            suffix = f"{i}" if cfg.compact_convs == 1 else f"{i}_{j}"
+            name = LAST_CONV_LAYER if last else f"conv{suffix}"
+            layers += [
+                keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=prefix + name),
+                # momentum 0.9 (Keras default 0.99): small medical sets give few steps per epoch, and the
+                # moving statistics used at inference must converge within them.
+                keras.layers.BatchNormalization(momentum=0.9, name=f"{prefix}bn{suffix}"),
+                keras.layers.ReLU(name=f"{prefix}relu{suffix}"),
+            ]
+        layers.append(keras.layers.MaxPooling2D(name=f"{prefix}pool{i}"))
+    return layers + _head_layers(cfg, prefix, seed)

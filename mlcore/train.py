@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mlcore.config import ModelConfig
 from mlcore.data import DataError, Dataset, Split, make_dataset
 from mlcore.evaluate import evaluate, youden_threshold
-from mlcore.model import BACKBONE_LAYER, build_model
+from mlcore.model import BACKBONE_LAYER, build_model, copy_member_weights
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class EpochProgress:
     val_loss: float
     val_accuracy: float
     stage: int = 1  # 1: training (feature extraction for ImageNet backbones), 2: fine-tuning
+    member: int = 0  # which ensemble member is training (config.ensemble > 1); always 0 otherwise
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,22 +53,27 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
     cfg.fine_tune_layers > 0, unfreezes the backbone's top layers except BatchNorm, recompiles at
     cfg.fine_tune_learning_rate and trains cfg.fine_tune_epochs more, with the same early stopping on
     validation; if it never beats stage 1's best validation loss, stage 1's weights are kept.
+    With cfg.ensemble = N > 1 (or cfg.tta_flip), N compact models are trained independently (see
+    _train_ensemble) and averaged in one model; the threshold and metrics are the averaged model's.
     """
     _check_compatible(cfg, data)
     keras.utils.set_random_seed(cfg.seed)
     mean, std = normalization_stats(cfg, data.train.images)
+    if cfg.composite:
+        model, history = _train_ensemble(cfg, data, mean=mean, std=std, progress=progress)
+        return _result(model, cfg, data, mean, std, history, (len(history["loss"]),))
     model = build_model(cfg, mean=mean, std=std)
     if cfg.fine_tune_layers > 0:
         _check_fine_tune_layers(model.get_layer(BACKBONE_LAYER), cfg.fine_tune_layers)  # before any training
     total_epochs = cfg.epochs + cfg.fine_tune_epochs
-    _compile(model, cfg.learning_rate)
+    _compile(model, cfg, cfg.learning_rate)
     history = _fit(model, cfg, data, stage=1, first_epoch=0, epochs=cfg.epochs, total=total_epochs, progress=progress)
     stage_epochs = [len(history["loss"])]
     if cfg.fine_tune_layers > 0:
         best_stage1 = min(history["val_loss"])
         snapshot = [(v, v.numpy()) for v in model.weights]
         unfreeze_top_layers(model, cfg.fine_tune_layers)
-        _compile(model, cfg.fine_tune_learning_rate)  # trainable changed: Keras needs a recompile
+        _compile(model, cfg, cfg.fine_tune_learning_rate)  # trainable changed: Keras needs a recompile
         stage2 = _fit(
             model,
             cfg,
@@ -81,6 +89,57 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
             for variable, value in snapshot:
                 variable.assign(value)
         history = {key: history[key] + stage2.get(key, []) for key in history}
+    return _result(model, cfg, data, mean, std, history, tuple(stage_epochs))
+
+
+def _train_ensemble(
+    cfg: ModelConfig,
+    data: Dataset,
+    *,
+    mean: float,
+    std: float,
+    progress: Callable[[EpochProgress], None] | None,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train cfg.ensemble single compact models one after another, then copy them into build_model(cfg).
+
+    Member i is the config with ensemble=1 and seed cfg.seed + i (its own initialisation, dropout, shuffling
+    and augmentation), with its own early stopping on validation. Epoch numbers run on across members.
+    """
+    ensemble = build_model(cfg, mean=mean, std=std)
+    history: dict[str, list[float]] = {}
+    total = cfg.epochs * cfg.ensemble
+    for i in range(cfg.ensemble):
+        member_cfg = replace(cfg, ensemble=1, tta_flip=False, seed=cfg.seed + i)
+        keras.utils.set_random_seed(member_cfg.seed)
+        member = build_model(member_cfg, mean=mean, std=std)
+        _compile(member, member_cfg, member_cfg.learning_rate)
+        done = len(history.get("loss", []))
+        fitted = _fit(
+            member,
+            member_cfg,
+            data,
+            stage=1,
+            first_epoch=done,
+            epochs=cfg.epochs,
+            total=total,
+            progress=progress,
+            member=i,
+        )
+        copy_member_weights(member, ensemble, i)
+        history = {key: history.get(key, []) + values for key, values in fitted.items()}
+    return ensemble, history
+
+
+def _result(
+    model: keras.Model,
+    cfg: ModelConfig,
+    data: Dataset,
+    mean: float,
+    std: float,
+    history: dict[str, list[float]],
+    stage_epochs: tuple[int, ...],
+) -> TrainResult:
+    """Threshold on validation, metrics on validation and (once) on test."""
     val_probs = _predict(model, data.val, cfg)
     threshold = youden_threshold(val_probs[:, 1], data.val.labels) if len(cfg.classes) == 2 else None
     metrics: dict[str, Any] = {
@@ -100,7 +159,7 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
         history=history,
         data_sha256=data.source_sha256,
         epochs_run=len(history["loss"]),
-        stage_epochs=tuple(stage_epochs),
+        stage_epochs=stage_epochs,
     )
 
 
@@ -148,11 +207,12 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 class _ProgressCallback(keras.callbacks.Callback):
     """Forwards each epoch's losses to a plain callable."""
 
-    def __init__(self, progress: Callable[[EpochProgress], None], epochs: int, stage: int) -> None:
+    def __init__(self, progress: Callable[[EpochProgress], None], epochs: int, stage: int, member: int) -> None:
         super().__init__()
         self._progress = progress
         self._epochs = epochs
         self._stage = stage
+        self._member = member
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
@@ -164,16 +224,37 @@ class _ProgressCallback(keras.callbacks.Callback):
                 val_loss=float(logs["val_loss"]),
                 val_accuracy=float(logs["val_accuracy"]),
                 stage=self._stage,
+                member=self._member,
             )
         )
 
 
-def _compile(model: keras.Model, learning_rate: float) -> None:
+class _CosineDecay(keras.callbacks.Callback):
+    """Sets the learning rate to base * (1 + cos(pi * e / epochs)) / 2 at the start of the stage's epoch e."""
+
+    def __init__(self, base: float, first_epoch: int, epochs: int) -> None:
+        super().__init__()
+        self._base = base
+        self._first_epoch = first_epoch
+        self._epochs = epochs
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        e = epoch - self._first_epoch
+        self.model.optimizer.learning_rate.assign(self._base * 0.5 * (1.0 + math.cos(math.pi * e / self._epochs)))
+
+
+def _compile(model: keras.Model, cfg: ModelConfig, learning_rate: float) -> None:
+    """Adam and cross-entropy on one-hot targets (see _one_hot), smoothed by cfg.label_smoothing."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
+
+
+def _one_hot(ds: tf.data.Dataset, n_classes: int) -> tf.data.Dataset:
+    """make_dataset's integer labels as one-hot rows (Keras applies class_weight through their argmax)."""
+    return ds.map(lambda x, y: (x, tf.one_hot(y, n_classes)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _fit(
@@ -186,20 +267,28 @@ def _fit(
     epochs: int,
     total: int,
     progress: Callable[[EpochProgress], None] | None,
+    member: int = 0,
 ) -> dict[str, list[float]]:
     """One stage of fit with early stopping (best weights restored) on validation loss; returns its history."""
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
-        # Halve the learning rate when validation loss stalls, before early stopping gives up on it.
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=max(1, cfg.patience // 2), verbose=0
-        ),
     ]
+    if cfg.lr_schedule == "cosine":
+        base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        callbacks.append(_CosineDecay(base, first_epoch, epochs))
+    else:
+        # Halve the learning rate when validation loss stalls, before early stopping gives up on it.
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=max(1, cfg.patience // 2), verbose=0
+            )
+        )
     if progress is not None:
-        callbacks.append(_ProgressCallback(progress, total, stage))
+        callbacks.append(_ProgressCallback(progress, total, stage, member))
+    k = len(cfg.classes)
     fitted = model.fit(
-        make_dataset(data.train, "train", cfg),
-        validation_data=make_dataset(data.val, "eval", cfg),
+        _one_hot(make_dataset(data.train, "train", cfg), k),
+        validation_data=_one_hot(make_dataset(data.val, "eval", cfg), k),
         initial_epoch=first_epoch,
         epochs=first_epoch + epochs,
         class_weight=class_weights(data.train.labels, len(cfg.classes)),

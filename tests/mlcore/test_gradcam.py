@@ -14,7 +14,7 @@ from PIL import Image
 
 from mlcore.config import ModelConfig
 from mlcore.gradcam import GradCamExplainer, find_last_conv_layer, gradcam, jet_lut
-from mlcore.model import LAST_CONV_LAYER, build_model
+from mlcore.model import LAST_CONV_LAYER, build_model, copy_member_weights, member_prefix
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,22 @@ def test_heatmap_png_is_the_colour_map_at_the_requested_size(model: keras.Model)
     lut = jet_lut()
     expected = lut[np.clip(np.rint(cam.heatmap * 255), 0, 255).astype(np.uint8)]
     np.testing.assert_array_equal(np.asarray(alone), expected)
+
+
+def test_gradcam_on_an_ensemble_adds_up_every_member(model: keras.Model) -> None:
+    cfg = ModelConfig(task="t", classes=("a", "b", "c"), image_size=16, ensemble=3)
+    ensemble = build_model(cfg, mean=100.0, std=50.0)
+    for i in range(3):  # three copies of `model`: the ensemble's Grad-CAM must be the single model's
+        copy_member_weights(model, ensemble, i)
+    assert find_last_conv_layer(ensemble) == member_prefix(2) + LAST_CONV_LAYER
+    explainer = GradCamExplainer(ensemble)
+    assert explainer.layers == tuple(member_prefix(i) + LAST_CONV_LAYER for i in range(3))
+    weights_before = [w.copy() for w in ensemble.get_weights()]
+    image = _image(24, 24)
+    cam, single = explainer.explain(image, class_index=1), gradcam(model, image, class_index=1)
+    assert cam.heatmap.max() > 0.5  # a real map, not the all-zero guard
+    np.testing.assert_allclose(cam.heatmap, single.heatmap, atol=1e-4)
+    for before, after in zip(weights_before, ensemble.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    one_member = GradCamExplainer(ensemble, layer=member_prefix(0) + LAST_CONV_LAYER)  # an explicit layer: only it
+    assert one_member.layers == (member_prefix(0) + LAST_CONV_LAYER,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -11,7 +12,16 @@ import tensorflow as tf
 
 from mlcore.config import MIN_IMAGE_SIZE, ModelConfig
 from mlcore.gradcam import find_last_conv_layer, gradcam
-from mlcore.model import BACKBONE_LAYER, LAST_CONV_LAYER, WeightsError, build_model, make_backbone, use_mixed_precision
+from mlcore.model import (
+    BACKBONE_LAYER,
+    LAST_CONV_LAYER,
+    WeightsError,
+    build_model,
+    copy_member_weights,
+    make_backbone,
+    member_prefix,
+    use_mixed_precision,
+)
 
 
 def _cfg(**overrides: object) -> ModelConfig:
@@ -210,3 +220,64 @@ def test_compact_width_and_depth_come_from_the_config() -> None:
     for bad in ({"compact_filters": ()}, {"compact_filters": (8, 0)}, {"compact_convs": 0}, {"augmentation": "ct"}):
         with pytest.raises(ValueError):
             ModelConfig(task="t", classes=("a", "b"), **bad)
+
+
+def test_ensemble_averages_members_that_match_single_models() -> None:
+    cfg = _cfg(ensemble=3, compact_filters=(4, 8))
+    ensemble = build_model(cfg, mean=100.0, std=50.0)
+    assert ensemble.get_config() == build_model(cfg, mean=100.0, std=50.0).get_config()
+    assert isinstance(ensemble.get_layer("probs"), keras.layers.Average) and ensemble.output_shape == (None, 3)
+    assert find_last_conv_layer(ensemble) == member_prefix(2) + LAST_CONV_LAYER
+    x = np.random.default_rng(0).uniform(0, 255, (2, 20, 20, 1)).astype(np.float32)
+    singles = []
+    for i in range(3):
+        single = build_model(replace(cfg, ensemble=1, seed=cfg.seed + i), mean=100.0, std=50.0)
+        copy_member_weights(single, ensemble, i)
+        singles.append(keras.ops.convert_to_numpy(single(x, training=False)))
+    averaged = keras.ops.convert_to_numpy(ensemble(x, training=False))
+    np.testing.assert_allclose(averaged, np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(singles[0], singles[1])  # the members differ
+    assert ensemble.count_params() == 3 * build_model(replace(cfg, ensemble=1), mean=0.0, std=1.0).count_params()
+
+
+def test_ensemble_is_validated() -> None:
+    with pytest.raises(ValueError, match="ensemble"):
+        _cfg(ensemble=0)
+    with pytest.raises(ValueError, match="ensemble"):
+        _cfg(ensemble=2, backbone="vgg16", image_size=32)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        _cfg(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        _cfg(lr_schedule="step")
+
+
+def test_flip_tta_averages_the_image_and_its_mirror() -> None:
+    cfg = _cfg(ensemble=2, tta_flip=True, augmentation="mri", compact_filters=(4, 8))
+    model = build_model(cfg, mean=100.0, std=50.0)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 16, 16, 1)).astype(np.float32)  # already at image_size
+    expected = []
+    for i in range(2):
+        single = build_model(replace(cfg, ensemble=1, tta_flip=False, seed=cfg.seed + i), mean=100.0, std=50.0)
+        copy_member_weights(single, model, i)
+        expected += [single(x, training=False), single(x[:, :, ::-1], training=False)]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        np.mean([keras.ops.convert_to_numpy(e) for e in expected], axis=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert find_last_conv_layer(model) == member_prefix(1) + LAST_CONV_LAYER
+    with pytest.raises(ValueError, match="tta_flip"):
+        _cfg(tta_flip=True)  # augmentation "xray": never trained on mirrored chests
+
+
+def test_flip_tta_model_survives_save_and_load(tmp_path: Path) -> None:
+    cfg = _cfg(tta_flip=True, augmentation="mri", compact_filters=(4,))
+    model = build_model(cfg, mean=10.0, std=5.0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    x = np.random.default_rng(2).uniform(0, 255, (1, 21, 16, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-7
+    )
+    assert not loaded.get_layer("mirror").trainable

@@ -123,3 +123,28 @@ def test_fine_tuning_settings_are_validated(toy_dataset: Dataset, make_toy_confi
         make_toy_config(backbone="vgg16", image_size=32, fine_tune_layers=2)
     with pytest.raises(ValueError, match="fine_tune_layers must be in"):
         train(make_toy_config(backbone="vgg16", image_size=32, fine_tune_layers=99, fine_tune_epochs=1), toy_dataset)
+
+
+def test_ensemble_trains_members_one_after_another(
+    toy_dataset: Dataset, make_toy_config: Callable[..., ModelConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_toy_config(ensemble=2, epochs=2, patience=5, label_smoothing=0.1, lr_schedule="cosine")
+    fitted: list[tuple[int, int, list[float]]] = []
+    fit = train_module._fit
+
+    def spy(model: keras.Model, member_cfg: ModelConfig, *args: object, **kwargs: object) -> dict[str, list[float]]:
+        history = fit(model, member_cfg, *args, **kwargs)
+        fitted.append((member_cfg.seed, member_cfg.ensemble, [float(model.optimizer.learning_rate.numpy())]))
+        return history
+
+    monkeypatch.setattr(train_module, "_fit", spy)
+    seen: list[EpochProgress] = []
+    result = train(cfg, toy_dataset, progress=seen.append)
+    assert [(seed, n) for seed, n, _ in fitted] == [(cfg.seed, 1), (cfg.seed + 1, 1)]
+    assert fitted[0][2][0] == pytest.approx(cfg.learning_rate / 2)  # cosine: epoch 2 of 2 at half the base rate
+    assert result.epochs_run == 4 and result.stage_epochs == (4,)
+    assert [(p.epoch, p.epochs, p.member) for p in seen] == [(1, 4, 0), (2, 4, 0), (3, 4, 1), (4, 4, 1)]
+    assert isinstance(result.model.get_layer("probs"), keras.layers.Average)
+    assert result.metrics["val"]["accuracy"] >= 0.9 and result.threshold is not None
+    val_probs = result.model.predict(make_dataset(toy_dataset.val, "eval", cfg), verbose=0)
+    assert result.threshold == pytest.approx(youden_threshold(val_probs[:, 1], toy_dataset.val.labels))
