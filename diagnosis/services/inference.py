@@ -266,8 +266,13 @@ def _release(pks: list[int]) -> None:
 
 
 def _finish(work: _Work, status: str, reason: str) -> Image:
+    """The image's status and its study's change in one transaction: a poll of the study page never sees the
+    image finished (and stops polling) while the study still reads "being analysed". Finishes of one study take
+    turns on its row, so that each derives the study's status from the others' committed results."""
     image = work.image
-    image.status, image.failure_reason = status, reason
-    image.save(update_fields=["status", "failure_reason"])
-    study_refresh_status(study=image.study)
+    with transaction.atomic():
+        Study.objects.select_for_update(no_key=True).filter(pk=image.study_id).first()
+        image.status, image.failure_reason = status, reason
+        image.save(update_fields=["status", "failure_reason"])
+        study_refresh_status(study=image.study)
     return image
