@@ -13,7 +13,10 @@ from PIL import Image
 from mlcore.config import ModelConfig
 from mlcore.data import (
     DataError,
+    Dataset,
     Split,
+    add_manifest,
+    drop_duplicates_of,
     load_folder_tree,
     load_image,
     load_manifest,
@@ -318,3 +321,105 @@ def test_augmentation_is_chosen_per_modality() -> None:
     assert augmenter("none", 0) is None
     with pytest.raises(ValueError, match="augmentation"):
         augmenter("ct", 0)
+
+
+def _base(size: int = 8) -> Dataset:
+    """A stand-in for a model's base data: classes sick/well, train pixels 250, val pixels 251."""
+    train = Split(np.full((6, size, size), 250, np.uint8), np.array([0, 1] * 3))
+    val = Split(np.full((4, size, size), 251, np.uint8), np.array([0, 1] * 2))
+    return Dataset(("sick", "well"), train, val, None, "b" * 64)
+
+
+def _added(split: Split) -> dict[int, int]:
+    """Pixel value -> label of the images a manifest added (the base's are 250 and 251)."""
+    return {int(img[0, 0]): int(y) for img, y in zip(split.images, split.labels, strict=True) if img[0, 0] < 250}
+
+
+def test_add_manifest_resizes_maps_labels_and_splits_by_patient(tmp_path: Path) -> None:
+    base = _base()
+    path = _write_manifest(tmp_path, _patient_rows(tmp_path, n_patients=40))  # 12 x 12 PNGs, empty split
+    data = add_manifest(base, path, seed=0)
+    assert data.classes == base.classes and data.test is None
+    assert data.train.images.shape[1:] == (8, 8) and data.val.images.shape[1:] == (8, 8)
+    np.testing.assert_array_equal(data.train.images[:6], base.train.images)  # the base is kept, in order
+    np.testing.assert_array_equal(data.val.images[:4], base.val.images)
+    train, val = _added(data.train), _added(data.val)
+    assert len(train) + len(val) == 80 and len(data.train.labels) + len(data.val.labels) == 90
+    for value, label in (train | val).items():  # value = patient * 5 + k; odd patients are sick (index 0)
+        assert label == (0 if (value // 5) % 2 else 1)
+    train_patients, val_patients = {v // 5 for v in train}, {v // 5 for v in val}
+    assert not train_patients & val_patients and len(train_patients | val_patients) == 40
+    assert 2 <= len(val_patients) <= 10  # about val_fraction = 0.15 of the patients
+    again = add_manifest(base, path, seed=0)
+    assert again.val.images.tobytes() == data.val.images.tobytes() and again.source_sha256 == data.source_sha256
+
+
+def test_add_manifest_keeps_given_splits_and_patients_together(tmp_path: Path) -> None:
+    rows = _patient_rows(tmp_path, n_patients=30)
+    rows[0], rows[1] = (*rows[0][:3], "val"), (*rows[1][:3], "VAL")  # P00: values 0 and 1
+    rows[2] = (*rows[2][:3], "train")  # P01's first image (value 5): its second (6) has no split and follows it
+    rows[40] = (*rows[40][:3], "val")  # P20's first image (100): its second (101) follows it
+    data = add_manifest(_base(), _write_manifest(tmp_path, rows), seed=0)
+    train, val = _added(data.train), _added(data.val)
+    assert {0, 1, 100, 101} <= set(val) and {5, 6} <= set(train)
+    assert not {v // 5 for v in train} & {v // 5 for v in val}
+    rows[3] = (*rows[3][:3], "val")  # P01 now on both sides
+    with pytest.raises(DataError, match="more than one split"):
+        add_manifest(_base(), _write_manifest(tmp_path, rows))
+
+
+def test_add_manifest_sends_everything_to_train_with_too_few_patients(tmp_path: Path) -> None:
+    base = _base()
+    data = add_manifest(base, _write_manifest(tmp_path, _patient_rows(tmp_path, n_patients=3)))
+    assert len(_added(data.train)) == 6 and len(data.train.labels) == 12
+    assert data.val.images.tobytes() == base.val.images.tobytes() and data.val.labels.tolist() == [0, 1, 0, 1]
+
+
+def test_add_manifest_refuses_unknown_labels_and_test_rows(tmp_path: Path) -> None:
+    rows = _patient_rows(tmp_path, n_patients=10)
+    unknown = [rows[0][:1] + ("tumour",) + rows[0][2:], *rows[1:]]
+    with pytest.raises(DataError, match=r"\['tumour'\] are not among the model's classes"):
+        add_manifest(_base(), _write_manifest(tmp_path, unknown))
+    test_row = [(*rows[0][:3], "test"), *rows[1:]]
+    with pytest.raises(DataError, match="test rows are not allowed"):
+        add_manifest(_base(), _write_manifest(tmp_path, test_row))
+    missing = [("img/nope.png", "sick", "P99", ""), *rows[1:]]
+    with pytest.raises(DataError, match="nope.png"):
+        add_manifest(_base(), _write_manifest(tmp_path, missing))
+
+
+def test_add_manifest_hash_follows_labels_splits_seed_and_base(tmp_path: Path) -> None:
+    rows = _patient_rows(tmp_path, n_patients=10)
+    first = add_manifest(_base(), _write_manifest(tmp_path, rows)).source_sha256
+    assert add_manifest(_base(), _write_manifest(tmp_path, rows)).source_sha256 == first
+    relabelled = [rows[0][:1] + ("well" if rows[0][1] == "sick" else "sick",) + rows[0][2:], *rows[1:]]
+    assert add_manifest(_base(), _write_manifest(tmp_path, relabelled)).source_sha256 != first
+    resplit = [(*rows[0][:3], "val"), (*rows[1][:3], "val"), *rows[2:]]
+    assert add_manifest(_base(), _write_manifest(tmp_path, resplit)).source_sha256 != first
+    assert add_manifest(_base(), _write_manifest(tmp_path, rows), seed=7).source_sha256 != first
+    other_base = Dataset(("sick", "well"), _base().train, _base().val, None, "c" * 64)
+    assert add_manifest(other_base, _write_manifest(tmp_path, rows)).source_sha256 != first
+
+
+def test_drop_duplicates_of_drops_exactly_the_held_out_copies() -> None:
+    rng = np.random.default_rng(0)
+    held_out = rng.integers(0, 256, size=(5, 8, 8), dtype=np.uint8)
+    near = held_out[3].copy()
+    near[0, 0] ^= 1  # one grey level off: not the same image
+    train_images = np.concatenate([rng.integers(0, 256, size=(6, 8, 8), dtype=np.uint8), held_out[[0, 1]], [near]])
+    train = Split(train_images, np.array([0, 1, 0, 1, 0, 1, 1, 0, 1]))
+    val_images = np.concatenate([held_out[[2]], rng.integers(0, 256, size=(3, 8, 8), dtype=np.uint8)])
+    val = Split(val_images, np.array([1, 0, 1, 0]))
+    test = Split(held_out, np.zeros(5, np.int64))
+    data = Dataset(("a", "b"), train, val, test, "d" * 64)
+    kept, dropped = drop_duplicates_of(data, held_out)
+    assert dropped == 3
+    np.testing.assert_array_equal(kept.train.images, train_images[[0, 1, 2, 3, 4, 5, 8]])
+    assert kept.train.labels.tolist() == [0, 1, 0, 1, 0, 1, 1]
+    np.testing.assert_array_equal(kept.val.images, val_images[1:])
+    assert kept.val.labels.tolist() == [0, 1, 0]
+    assert kept.test is test and kept.classes == data.classes
+    assert kept.source_sha256 != data.source_sha256  # other training data, another hash
+    assert drop_duplicates_of(data, held_out)[0].source_sha256 == kept.source_sha256
+    same, none = drop_duplicates_of(kept, held_out)
+    assert none == 0 and same is kept  # nothing to drop: the data and its hash are unchanged
