@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e lint clean bench-ml bench-pipeline bench-loop
+.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-pipeline bench-loop
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: install
 # Real-browser journeys (Playwright driving Debian's chromium; skipped without /usr/bin/chromium), screenshots in var/e2e/.
 test-e2e: install
 	$(TEST_ENV) $(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Fault injection (as root): its own PostgreSQL, Redis and tmpfs media, gunicorn and a live worker; a worker
+# SIGKILL, Redis and PostgreSQL restarts and a full disk while uploads flow. Figures in var/faults/results.{json,md}.
+test-faults: install
+	MEDSITE_FAULTS=1 DJANGO_DEBUG=true $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
 
 # Real-data training benchmarks (see docs/model-card.md); needs the shared datasets (MEDSITE_DATASETS).
 bench-ml: install

@@ -9,9 +9,17 @@ from django.db import InterfaceError, OperationalError
 
 from diagnosis.models import ModelVersion
 from diagnosis.services import learning, training
+from diagnosis.services.records import STORAGE_FULL
 
 logger = logging.getLogger(__name__)
-TRANSIENT = (OperationalError, InterfaceError)  # the database restarting or unreachable for a moment
+
+
+class StorageFullError(Exception):
+    """The image storage had no room for a heatmap: as transient as a database restart, so retried."""
+
+
+# The database restarting or unreachable for a moment, or the image storage full for a while.
+TRANSIENT = (OperationalError, InterfaceError, StorageFullError)
 
 
 @shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8)
@@ -24,7 +32,10 @@ def run_inference_task(self, *, image_pk: int) -> None:
         raise  # Celery retries
     except SoftTimeLimitExceeded:
         inference.image_fail(image_pk=image_pk, reason="Inference took too long and was stopped.")
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
+            # The image keeps its claim: the retry (on this worker) retakes it, or the sweep once it is stale.
+            raise StorageFullError(f"No room to store the heatmap of image {image_pk}") from exc
         logger.exception("Inference failed for image %s", image_pk)
         inference.image_fail(
             image_pk=image_pk, reason="Inference failed because of an internal error; an admin can see the worker log."

@@ -27,7 +27,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from diagnosis.models import Image, ModelVersion, Prediction, Study
-from diagnosis.services.records import INFERENCE_TASK, study_refresh_status, task_for_study, task_study_filter
+from diagnosis.services.records import (
+    INFERENCE_TASK,
+    file_save,
+    study_refresh_status,
+    task_for_study,
+    task_study_filter,
+)
 from diagnosis.services.requeue import CLAIM_LEASE_MARGIN_S
 from mlcore.bundle import load_bundle
 from mlcore.imaging import DataError, load_image
@@ -122,7 +128,7 @@ def prediction_create(
         batch_size=batch_size,
     )
     if heatmap_png is not None:
-        prediction.heatmap.save(f"{uuid.uuid4().hex}.png", ContentFile(heatmap_png), save=False)
+        file_save(prediction.heatmap, f"{uuid.uuid4().hex}.png", ContentFile(heatmap_png))
     try:
         with transaction.atomic():
             prediction.save()

@@ -1,5 +1,7 @@
 """Patients, studies and uploaded images: validated, stored, audited, and queued for inference."""
 
+import contextlib
+import errno
 import io
 import uuid
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from diagnosis.uploads import check_size, file_sha256, inspect_image
 from mlcore.imaging import DataError, load_image
 
 INFERENCE_TASK = "diagnosis.tasks.run_inference_task"
+STORAGE_FULL = (errno.ENOSPC, errno.EDQUOT)  # the image storage has no room (disk full, or over its quota)
 CHEST_XRAY = "chest-xray"
 BRAIN = "brain-mri"
 
@@ -235,10 +238,10 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
     suffix = {Image.Format.DICOM: ".dcm", Image.Format.PNG: ".png", Image.Format.JPEG: ".jpg"}[decoded.format]
     file.seek(0)
     try:
-        image.file.save(stem + suffix, file, save=False)
-        image.display_file.save(stem + ".png", ContentFile(_png(decoded.pixels)), save=False)
+        file_save(image.file, stem + suffix, file)
+        file_save(image.display_file, stem + ".png", ContentFile(_png(decoded.pixels)))
         if dicom is not None:
-            image.deidentified_file.save(stem + ".dcm", ContentFile(dicom.deidentified), save=False)
+            file_save(image.deidentified_file, stem + ".dcm", ContentFile(dicom.deidentified))
         with transaction.atomic():
             image.save()
             Study.objects.filter(pk=study.pk).update(status=Study.Status.ANALYSING)
@@ -254,8 +257,25 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
                 field.storage.delete(field.name)
         if isinstance(exc, IntegrityError):  # the same file, uploaded twice at the same moment
             raise ValidationError(f"{file.name} is already in this study.") from None
+        if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
+            raise ValidationError(
+                f"{file.name} could not be stored: the image storage is full. Nothing was kept; "
+                "try again later, and tell an administrator if it goes on."
+            ) from None
         raise
     return image
+
+
+def file_save(field, name: str, content) -> None:
+    """Save content to a FileField (not the row). A storage that fails part way, a full disk for one, leaves a
+    partial file under a name the field never learns: remove it here, then raise."""
+    target = field.field.generate_filename(field.instance, name)
+    try:
+        field.save(name, content, save=False)
+    except Exception:
+        with contextlib.suppress(Exception):
+            field.storage.delete(target)
+        raise
 
 
 # Routing: (modalities, body parts) whose images each task's model reads.
