@@ -16,3 +16,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("diagnosis.urls")),
 ]
+
+handler500 = "accounts.views.server_error"
