@@ -67,5 +67,12 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Dependency audit of requirements.txt against PyPI's advisory data (see docs/security.md). It needs the network
+# (pypi.org's JSON API), so it is not part of `make test`. --strict: a package it cannot look up fails the audit
+# instead of being skipped with "No known vulnerabilities found".
+.PHONY: audit
+audit: install
+	$(VENV)/bin/pip-audit --strict -r requirements.txt
+
 clean:
 	rm -rf var .pytest_cache

@@ -36,7 +36,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 class ModelVersionDetailSerializer(serializers.ModelSerializer):
     """A registered model version with its validation and test metrics and operating point."""
 
-    registered_by = serializers.EmailField(source="registered_by.email", default=None, read_only=True)
+    registered_by = serializers.EmailField(source="registered_by.email", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -137,7 +137,7 @@ class LivePerformanceSerializer(serializers.Serializer):
 class TrainingRunSerializer(serializers.ModelSerializer):
     """A training run: what it trained on, live progress, its log and the candidate it produced."""
 
-    requested_by = serializers.EmailField(source="requested_by.email", default=None, read_only=True)
+    requested_by = serializers.EmailField(source="requested_by.email", default=None, allow_null=True, read_only=True)
     duration_s = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
@@ -173,7 +173,7 @@ class TrainingRunCreateSerializer(serializers.Serializer):
 class RetrainingItemSerializer(serializers.ModelSerializer):
     """A reviewed image in the retraining queue: its label, the patient's pseudonym, and any exclusion."""
 
-    excluded_by = serializers.EmailField(source="excluded_by.email", default=None, read_only=True)
+    excluded_by = serializers.EmailField(source="excluded_by.email", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = RetrainingItem

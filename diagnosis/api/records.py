@@ -2,7 +2,7 @@
 
 from django.db.models import prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -40,7 +40,22 @@ from diagnosis.services import records
 
 IMAGE_DETAILS = ("predictions__model_version", "predictions__reviews__reviewer")
 STUDY_DETAILS = tuple(f"images__{path}" for path in IMAGE_DETAILS)
-UPLOAD_RESPONSES = {201: UploadResultSerializer, 400: UploadResultSerializer}
+# 400 is either the per-file result (some file was refused) or DRF's field errors (no files, no site...):
+# messages by field, and by position for the files list.
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+UPLOAD_RESPONSES = {
+    201: UploadResultSerializer,
+    400: OpenApiResponse(
+        response={
+            "anyOf": [
+                {"$ref": "#/components/schemas/UploadResult"},
+                {"type": "object", "additionalProperties": {"anyOf": [_MESSAGES, {"additionalProperties": _MESSAGES}]}},
+            ]
+        },
+        description="Some files were refused (the stored ones are listed), or the request itself was invalid "
+        "(the field errors).",
+    ),
+}
 
 
 @extend_schema(tags=["patients"])

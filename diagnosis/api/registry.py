@@ -79,7 +79,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(LivePerformanceSerializer(learning.live_performance(model_version=version)).data)
 
     @extend_schema(responses=ModelEvaluationSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # all of them, unfiltered
     def evaluations(self, request, pk):
         """Held-out evaluations of this version against the version active at the time, newest first."""
         version = self.get_object()
