@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-pipeline bench-loop
+.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-pipeline bench-loop bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench-ml: install
 # Pipeline benchmark (see docs/performance.md): PostgreSQL + Redis, gunicorn and a live worker.
 bench-pipeline: install
 	$(PY) benchmarks/pipeline.py $(BENCH_ARGS)
+
+# Load benchmark (see docs/performance.md): worklist and study API at 50 clients under gunicorn, uploads flowing;
+# BENCH_ARGS="--soak 600" adds the 10-minute memory soak. Needs wrk (apt-get install wrk).
+bench-load: install
+	$(PY) benchmarks/load.py $(BENCH_ARGS)
 
 # Learning-loop benchmark (see docs/model-card.md): held-out AUC against the number of reviewed labels.
 bench-loop: install
