@@ -58,7 +58,9 @@ def cam_layers(model: keras.Model, layer: str) -> tuple[str, ...]:
     """The layers whose maps explain model at layer: (layer,), or every member's last conv for an ensemble.
 
     An ensemble (mlcore.model, config.ensemble > 1) averages its members' probabilities, so the gradient of
-    its score reaches every member's maps; their Grad-CAM terms add up to the ensemble's own.
+    its score reaches every member's maps; their Grad-CAM terms add up to the ensemble's own. With flip TTA
+    (config.tta_flip) a member's layer runs twice; its output is the first call's, on the unmirrored image, so
+    the heatmap explains the unmirrored passes and stays aligned with the image.
     """
     names = {each.name for each in model.layers}
     members: list[str] = []
