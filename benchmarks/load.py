@@ -52,11 +52,14 @@ version = model_register(bundle_path=sys.argv[1], activate=True)
 uploader = User.objects.create_user(email="uploader@load.example", password="load-password-2026")
 Membership.objects.create(user=uploader, site=site, role=Role.CLINICIAN)
 png = open(sys.argv[3], "rb").read()
-study = None
-for i in range(60):  # 60 patients with an analysed, unreviewed chest X-ray each: a full worklist page
+# The upload stream's own patient and study, made first: the oldest study, on the list's last page, so the growing
+# upload study does not inflate the first page the load reads.
+streamed = records.patient_create(site=site, mrn="LOAD-STREAM", name="Stream Patient", created_by=uploader)
+study = records.study_create(patient=streamed, modality="DX", body_part="CHEST", created_by=uploader)
+for i in range(60):  # 60 more patients with an analysed, unreviewed chest X-ray each: a full worklist page
     patient = records.patient_create(site=site, mrn=f"LOAD-{i}", name=f"Load Patient {i}", created_by=uploader)
-    study = records.study_create(patient=patient, modality="DX", body_part="CHEST", created_by=uploader)
-    image = records.image_upload(study=study, file=SimpleUploadedFile(f"{i}.jpg", png), uploaded_by=uploader)
+    listed = records.study_create(patient=patient, modality="DX", body_part="CHEST", created_by=uploader)
+    image = records.image_upload(study=listed, file=SimpleUploadedFile(f"{i}.jpg", png), uploaded_by=uploader)
     p = (i % 10) / 10
     prediction_create(image=image, model_version=version, label="pneumonia" if p >= 0.5 else "normal",
                       probabilities={"normal": 1 - p, "pneumonia": p}, threshold=0.5, inference_ms=1.0)
