@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -281,6 +282,8 @@ def review_submit(request, prediction_pk: int):
     return redirect("diagnosis:study_detail", pk=prediction.image.study_id)
 
 
+WORKLIST_PAGE_SIZE = 50
+
 WORKLIST_ORDERS = {
     "abnormal": (("-abnormality", "created_at"), "most likely abnormal first"),
     "oldest": (("created_at",), "oldest first"),
@@ -303,9 +306,14 @@ def worklist(request):
     predictions = filters.qs.select_related("image__study__patient__site", "model_version").order_by(
         *WORKLIST_ORDERS[order][0]
     )
+    page = Paginator(predictions, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
-        "predictions": predictions[:200],
-        "shown": filters.qs.count(),
+        "predictions": page,
+        "page": page,
+        "page_query": query.urlencode(),
+        "shown": page.paginator.count,
         "waiting": waiting.count(),
         "waiting_by_task": waiting.values("model_version__task")
         .annotate(n=Count("pk"))
@@ -324,7 +332,7 @@ def worklist(request):
         object_type="worklist",
         site=sites.first() if len(sites) == 1 else None,
         client=Client.from_request(request),
-        detail={"count": min(context["shown"], 200)},
+        detail={"count": len(page), "page": page.number},
     )
     return render(request, "diagnosis/worklist.html", context)
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from diagnosis.models import Image, Patient, Review, Study
+from diagnosis.models import Image, Patient, Prediction, Review, Study
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,24 @@ def test_editing_to_a_taken_mrn_is_refused(login, clinician, patient, site):
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
     assert not AuditEvent.objects.filter(action="update").exists()
+
+
+def test_the_worklist_pages_by_50_and_keeps_the_order_across_pages(login, radiologist, study, model_version):
+    for i in range(55):
+        image = Image.objects.create(
+            study=study, file=f"images/{i}.png", original_name=f"{i}.png", format="PNG", width=8, height=8, bits=8,
+            sha256=f"{i:064d}", status=Image.Status.DONE,
+        )  # fmt: skip
+        Prediction.objects.create(
+            image=image, model_version=model_version, label="normal", probabilities={"normal": 0.9, "pneumonia": 0.1},
+            abnormality=i / 100, margin=abs(i / 100 - 0.5), threshold=0.5, inference_ms=1.0,
+        )  # fmt: skip
+    client = login(radiologist)
+    first = client.get(reverse("diagnosis:worklist"), {"order": "uncertain"})
+    assert len(first.context["predictions"]) == 50 and first.context["shown"] == 55
+    html = first.content.decode()
+    assert 'data-testid="next-page"' in html and "order=uncertain&amp;page=2" in html
+    second = client.get(reverse("diagnosis:worklist"), {"order": "uncertain", "page": 2})
+    margins = [p.margin for p in first.context["predictions"]] + [p.margin for p in second.context["predictions"]]
+    assert len(margins) == 55 and margins == sorted(margins)
+    assert client.get(reverse("diagnosis:worklist"), {"page": "x"}).status_code == 200  # a bad page is page 1
