@@ -449,22 +449,35 @@ def retraining_items(request, task: str):
     return render(request, "diagnosis/retraining_items.html", context)
 
 
+def _attempt(request, change, done=None):
+    """Make one service call; a refusal (ValidationError) becomes an error message, success the message `done`
+    gives for the result. Returns the result, or None when refused."""
+    try:
+        result = change()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return None
+    if done is not None:
+        messages.success(request, done(result))
+    return result
+
+
 @login_required
 @require_POST
 def retraining_item_exclude(request, pk: int):
     access.check_model_admin(request.user)
     item = get_object_or_404(RetrainingItem.objects.select_related("image__study__patient__site"), pk=pk)
     form = ExclusionForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ValidationError(form.errors["reason"])
-        learning_service.retraining_item_exclude(
-            item=item, actor=request.user, reason=form.cleaned_data["reason"], client=Client.from_request(request)
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["reason"]))
     else:
-        messages.success(request, f"Item {item.pk} is excluded from training.")
+        _attempt(
+            request,
+            lambda: learning_service.retraining_item_exclude(
+                item=item, actor=request.user, reason=form.cleaned_data["reason"], client=Client.from_request(request)
+            ),
+            lambda excluded: f"Item {excluded.pk} is excluded from training.",
+        )
     return redirect("diagnosis:retraining_items", task=item.task)
 
 
@@ -472,14 +485,13 @@ def retraining_item_exclude(request, pk: int):
 @require_POST
 def training_start(request, task: str):
     access.check_model_admin(request.user)
-    try:
-        run = learning_service.retraining_run_create(
+    run = _attempt(
+        request,
+        lambda: learning_service.retraining_run_create(
             task=task, requested_by=request.user, client=Client.from_request(request)
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("diagnosis:learning")
-    return redirect("diagnosis:training_run", pk=run.pk)
+        ),
+    )
+    return redirect("diagnosis:training_run", pk=run.pk) if run else redirect("diagnosis:learning")
 
 
 @login_required
@@ -505,14 +517,13 @@ def model_promote(request, pk: int):
     version = get_object_or_404(ModelVersion, pk=pk)
     form = PromotionForm(request.POST)
     form.is_valid()  # both fields are optional; the service judges the combination
-    try:
-        registry.model_promote(
+    _attempt(
+        request,
+        lambda: registry.model_promote(
             model_version=version, actor=request.user, client=Client.from_request(request), **form.cleaned_data
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{version} is now the active {version.task} model.")
+        ),
+        lambda promoted: f"{promoted} is now the active {promoted.task} model.",
+    )
     return redirect("diagnosis:model_detail", pk=version.pk)
 
 
@@ -521,14 +532,13 @@ def model_promote(request, pk: int):
 def model_evaluate(request, pk: int):
     access.check_model_admin(request.user)
     version = get_object_or_404(ModelVersion, pk=pk)
-    try:
-        learning_service.model_evaluation_request(
+    _attempt(
+        request,
+        lambda: learning_service.model_evaluation_request(
             model_version=version, actor=request.user, client=Client.from_request(request)
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "Evaluation on the held-out set queued on the training worker.")
+        ),
+        lambda _: "Evaluation on the held-out set queued on the training worker.",
+    )
     return redirect("diagnosis:model_detail", pk=version.pk)
 
 
@@ -538,15 +548,14 @@ def model_rollback(request, pk: int):
     """Make the task of this version go back to its previous active version."""
     access.check_model_admin(request.user)
     version = get_object_or_404(ModelVersion, pk=pk)
-    try:
-        restored = registry.model_rollback(
+    restored = _attempt(
+        request,
+        lambda: registry.model_rollback(
             task=version.task,
             actor=request.user,
             reason=request.POST.get("reason", ""),
             client=Client.from_request(request),
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("diagnosis:model_detail", pk=version.pk)
-    messages.success(request, f"Rolled back: {restored} is the active {restored.task} model again.")
-    return redirect("diagnosis:model_detail", pk=restored.pk)
+        ),
+        lambda back: f"Rolled back: {back} is the active {back.task} model again.",
+    )
+    return redirect("diagnosis:model_detail", pk=(restored or version).pk)

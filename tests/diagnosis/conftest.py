@@ -8,6 +8,7 @@ from accounts.models import Role
 from diagnosis.models import Image, ModelEvaluation, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from diagnosis.services import records
 from diagnosis.services.inference import prediction_create
+from tests import live
 from tests.conftest import png_bytes, with_totp
 from tests.factories import MembershipFactory, PatientFactory, StudyFactory, UserFactory
 
@@ -152,3 +153,12 @@ def passing_evaluation(candidate, *, baseline, passed=True):
         gate_passed=passed,
         gate_reasons=["ROC AUC is not worse."] if passed else ["ROC AUC is worse: 0.800 against 0.900."],
     )
+
+
+@pytest.fixture
+def live_env(settings, tmp_path):
+    """The environment for live worker processes on this test's PostgreSQL and Redis (see tests/live.py)."""
+    env = live.postgres_redis_env(settings, tmp_path / "var")
+    if env is None:
+        pytest.skip("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (make test sets them)")
+    return env

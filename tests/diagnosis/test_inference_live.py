@@ -10,7 +10,6 @@ import signal
 
 import pytest
 from celery import current_app
-from django.conf import settings
 
 from diagnosis.models import Image, ModelVersion, Prediction
 from diagnosis.services import records, registry
@@ -22,14 +21,6 @@ from tests.diagnosis.conftest import png_file
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def live_env(tmp_path):
-    env = live.postgres_redis_env(settings, tmp_path / "var")
-    if env is None:
-        pytest.skip("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (make test sets them)")
-    return env
 
 
 def _finished(*images: Image, timeout: float = 120) -> None:

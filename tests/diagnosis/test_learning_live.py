@@ -8,7 +8,6 @@ restores the old one. Every step leaves audit events.
 
 import pytest
 from celery import current_app
-from django.conf import settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -23,14 +22,6 @@ from tests.diagnosis.test_learning import toy_npz
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def live_env(tmp_path):
-    env = live.postgres_redis_env(settings, tmp_path / "var")
-    if env is None:
-        pytest.skip("needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (make test sets them)")
-    return env
 
 
 def _predicted(site, clinician, *, bright: bool) -> Image:
