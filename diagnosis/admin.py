@@ -75,7 +75,6 @@ class RetrainingItemAdmin(SiteScopedAdmin):
     site_path = "image__study__patient__site"
     list_display = ["id", "task", "label", "patient_key", "created_at", "excluded_at", "exclusion_reason"]
     list_filter = ["task", "label", ("excluded_at", admin.EmptyFieldListFilter)]
-    exclude = ["file"]
 
 
 @admin.register(TrainingRun)

@@ -342,17 +342,15 @@ class RetrainingItemQuerySet(models.QuerySet):
 
 
 class RetrainingItem(models.Model):
-    """A reviewed image waiting to be used in training: a de-identified copy of its pixels (the metadata-free
-    display PNG), the label a radiologist stands behind, and a pseudonymous patient key for patient-level
-    splits (never the MRN). Admins can exclude an item, with a reason; it is never deleted."""
+    """A reviewed image waiting to be used in training: it points at the image's de-identified pixels (the
+    metadata-free display PNG, stored once with the image), the label a radiologist stands behind, and a
+    pseudonymous patient key for patient-level splits (never the MRN). Admins can exclude an item, with a
+    reason; it is never deleted."""
 
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="retraining_items")
     review = models.OneToOneField(Review, on_delete=models.PROTECT, related_name="retraining_item")
     task = models.CharField(max_length=64)
     label = models.CharField(max_length=64)
-    file = models.FileField(
-        upload_to="retraining/%Y/%m/", max_length=255, blank=True, help_text="De-identified copy of the pixels (PNG)"
-    )
     patient_key = models.CharField(
         max_length=64, blank=True, help_text="Pseudonym of the patient (keyed hash), for patient-level splits"
     )

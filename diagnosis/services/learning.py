@@ -12,7 +12,6 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -34,21 +33,17 @@ def patient_key(patient_id: int) -> str:
 
 
 def retraining_item_create(*, review: Review) -> RetrainingItem:
-    """Queue a reviewed image for training: a copy of its metadata-free pixels, the radiologist's label and
-    the patient's pseudonym. Called inside review_submit's transaction."""
+    """Queue a reviewed image for training: its metadata-free pixels (the image's display PNG, read when a run
+    exports the queue), the radiologist's label and the patient's pseudonym. One row, no file I/O: it runs
+    inside review_submit's transaction."""
     prediction = review.prediction
-    image = prediction.image
-    item = RetrainingItem(
-        image=image,
+    return RetrainingItem.objects.create(
+        image=prediction.image,
         review=review,
         task=prediction.model_version.task,
         label=review.label,
-        patient_key=patient_key(image.study.patient_id),
+        patient_key=patient_key(prediction.image.study.patient_id),
     )
-    with image.display_file.open("rb") as fh:
-        item.file.save(f"item-{image.pk}-{review.pk}.png", ContentFile(fh.read()), save=False)
-    item.save()
-    return item
 
 
 @transaction.atomic

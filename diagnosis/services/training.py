@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import LearningPolicy, ModelEvaluation, ModelVersion, RetrainingItem, TrainingRun
-from diagnosis.services.learning import patient_key
+from diagnosis.services.learning import TRAINING_TASK, patient_key
 from diagnosis.services.registry import model_activate, model_promote
 from mlcore.bundle import Manifest, load_bundle, read_manifest, save_bundle
 from mlcore.config import ModelConfig
@@ -27,7 +27,6 @@ from mlcore.gate import holdout_metrics, promotion_gate
 from mlcore.train import EpochProgress, train
 
 logger = logging.getLogger(__name__)
-TRAINING_TASK = "diagnosis.tasks.train_model_task"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +181,7 @@ def _export_queue(task: str, folder: Path) -> tuple[Path, list[dict]]:
     items = RetrainingItem.objects.filter(task=task).usable().select_related("image__study").order_by("pk")
     for item in items:
         name = f"{item.pk}.png"
-        with (item.file or item.image.display_file).open("rb") as src:  # items queued before copies were kept
+        with item.image.display_file.open("rb") as src:
             (folder / name).write_bytes(src.read())
         key = item.patient_key or patient_key(item.image.study.patient_id)
         rows.append({"item": item.pk, "path": name, "label": item.label, "patient_id": key})

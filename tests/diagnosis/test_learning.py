@@ -7,7 +7,7 @@ import numpy as np
 import PIL.Image
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,7 +53,7 @@ def test_a_review_queues_a_deidentified_copy_with_a_pseudonym_and_later_reviews_
     item = RetrainingItem.objects.get()
     patient = prediction.image.study.patient
     assert (item.label, item.task) == ("normal", "chest-xray")
-    assert item.file.read() == prediction.image.display_file.open().read()  # the metadata-free pixels
+    assert item.image == prediction.image  # its metadata-free display PNG is what a run exports
     assert patient.mrn not in item.patient_key and item.patient_key == learning.patient_key(patient.pk)
     assert list(RetrainingItem.objects.usable()) == [item]
 
@@ -247,17 +247,26 @@ def test_a_retraining_run_trains_evaluates_on_the_held_out_set_and_leaves_promot
     assert training_run_execute(run_pk=run.pk) is None  # a duplicate delivery does nothing
 
 
-def test_queue_items_identical_to_held_out_images_are_never_trained_on(learning_task, superuser):
+def test_queue_items_identical_to_held_out_images_are_never_trained_on(learning_task, site, clinician, radiologist):
     active, policy = learning_task
     held_out = np.load(policy.base_dataset)["test_images"][0]
     buffer = io.BytesIO()
     PIL.Image.fromarray(held_out).save(buffer, format="PNG")
-    item = RetrainingItem.objects.first()  # say someone uploaded a held-out image and it was reviewed
-    item.file.save("copy-of-held-out.png", ContentFile(buffer.getvalue()))
+    study = StudyFactory(patient=PatientFactory(site=site))  # someone uploads a held-out image; it is reviewed
+    image = image_upload(study=study, file=SimpleUploadedFile("h.png", buffer.getvalue()), uploaded_by=clinician)
+    prediction = prediction_create(
+        image=image,
+        model_version=active,
+        label="normal",
+        probabilities={"normal": 0.6, "pneumonia": 0.4},
+        threshold=0.5,
+        inference_ms=1.0,
+    )
+    review_submit(prediction=prediction, reviewer=radiologist, label="normal")
     run = TrainingRun.objects.create(task="chest-xray", source=policy.base_dataset, retrain=True, base_version=active)
     run = training_run_execute(run_pk=run.pk)
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert "6 reviewed images; 1 dropped as copies of held-out images" in run.log
+    assert "7 reviewed images; 1 dropped as copies of held-out images" in run.log
 
 
 def test_auto_promotion_promotes_a_candidate_that_passes_the_gate(learning_task):
