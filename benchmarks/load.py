@@ -52,10 +52,12 @@ version = model_register(bundle_path=sys.argv[1], activate=True)
 uploader = User.objects.create_user(email="uploader@load.example", password="load-password-2026")
 Membership.objects.create(user=uploader, site=site, role=Role.CLINICIAN)
 png = open(sys.argv[3], "rb").read()
-# The upload stream's own patient and study, made first: the oldest study, on the list's last page, so the growing
-# upload study does not inflate the first page the load reads.
+# The upload stream's own patient and studies, made first: the oldest studies, on the list's last pages, so the
+# growing upload studies do not inflate the first page the load reads. The stream sends its files to one study
+# after another (the same file twice in one study is refused as a duplicate).
 streamed = records.patient_create(site=site, mrn="LOAD-STREAM", name="Stream Patient", created_by=uploader)
-study = records.study_create(patient=streamed, modality="DX", body_part="CHEST", created_by=uploader)
+studies = [records.study_create(patient=streamed, modality="DX", body_part="CHEST", created_by=uploader).pk
+           for _ in range(40)]
 for i in range(60):  # 60 more patients with an analysed, unreviewed chest X-ray each: a full worklist page
     patient = records.patient_create(site=site, mrn=f"LOAD-{i}", name=f"Load Patient {i}", created_by=uploader)
     listed = records.study_create(patient=patient, modality="DX", body_part="CHEST", created_by=uploader)
@@ -74,7 +76,7 @@ for i in range(clients):
     browser.force_login(radiologist)
     cookies.append(browser.cookies["sessionid"].value)
 print(json.dumps({"tokens": tokens, "cookies": cookies, "uploader": Token.objects.create(user=uploader).key,
-                  "study": study.pk}))
+                  "studies": studies}))
 """
 
 # wrk: one header set per connection, chosen round-robin; a JSON summary with p95 at the end.
@@ -129,11 +131,12 @@ def wrk(url: str, header: str, values: list[str], *, seconds: int, clients: int,
 
 
 class UploadStream(threading.Thread):
-    """One chest X-ray a second through POST /api/v1/studies/{id}/images/ until stopped."""
+    """One chest X-ray a second through POST /api/v1/studies/{id}/images/ until stopped: each file once per study,
+    the studies in turn."""
 
-    def __init__(self, url: str, token: str, files: list[Path]) -> None:
+    def __init__(self, urls: list[str], token: str, files: list[Path]) -> None:
         super().__init__(daemon=True)
-        self.url, self.files, self.stop = url, files, threading.Event()
+        self.urls, self.files, self.stop = urls, files, threading.Event()
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
         self.statuses: list[int] = []
@@ -144,7 +147,8 @@ class UploadStream(threading.Thread):
             path = self.files[i % len(self.files)]
             files = {"files": (f"{i}-{path.name}", path.read_bytes(), "image/jpeg")}
             try:
-                self.statuses.append(self.session.post(self.url, files=files, timeout=30).status_code)
+                url = self.urls[(i // len(self.files)) % len(self.urls)]
+                self.statuses.append(self.session.post(url, files=files, timeout=30).status_code)
             except requests.RequestException:
                 self.statuses.append(0)
             i += 1
@@ -211,7 +215,8 @@ def run(args) -> dict:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(f"{base}/api/v1/studies/", ids["tokens"][0])
-        stream = UploadStream(f"{base}/api/v1/studies/{ids['study']}/images/", ids["uploader"], jpegs[1:40])
+        urls = [f"{base}/api/v1/studies/{pk}/images/" for pk in ids["studies"]]
+        stream = UploadStream(urls, ids["uploader"], jpegs[1:40])
         stream.start()
         web_mem, worker_mem = Sampler(web.pid).start(), Sampler(worker.pid).start()
         results = {}

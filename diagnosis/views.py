@@ -5,11 +5,12 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role
-from diagnosis import access
+from diagnosis import access, listings
 from diagnosis.filters import PredictionFilter
 from diagnosis.forms import (
     DicomImportForm,
@@ -295,9 +296,26 @@ WORKLIST_ORDERS = {
 @login_required
 def worklist(request):
     """Triage: analysed, unreviewed images at the radiologist's sites, most likely abnormal first by default."""
-    sites = access.sites_for(request.user, [Role.RADIOLOGIST])
-    if not sites.exists():
+    sites = list(access.sites_for(request.user, [Role.RADIOLOGIST]))
+    if not sites:
         raise PermissionDenied("The worklist is for radiologists.")
+    # Who is waiting depends on the reader only at sites with a second reader (their own reads drop out).
+    reader = request.user.pk if any(site.second_reader for site in sites) else None
+    variant = (reader, sorted(request.GET.lists()))
+    page = listings.cached_page(listings.WORKLIST, sites, variant, lambda: _worklist_page(request, sites))
+    audit_record(  # the worklist shows names and MRNs: one VIEW event for the page, as for API lists
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type="worklist",
+        site=sites[0] if len(sites) == 1 else None,
+        client=Client.from_request(request),
+        detail={"count": page["count"], "page": page["number"]},
+    )
+    return render(request, "diagnosis/worklist.html", {"body": page["html"]})
+
+
+def _worklist_page(request, sites) -> dict:
+    """The worklist's content for this query, rendered, with what its audit event records."""
     waiting = Prediction.objects.filter(
         image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
     ).filter(_waiting_for(request.user))
@@ -306,35 +324,32 @@ def worklist(request):
     predictions = filters.qs.select_related("image__study__patient__site", "model_version").order_by(
         *WORKLIST_ORDERS[order][0]
     )
-    page = Paginator(predictions, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    by_task = list(waiting.values("model_version__task").annotate(n=Count("pk")).order_by("model_version__task"))
+    total = sum(row["n"] for row in by_task)
+    filtered = any(request.GET.get(k) for k in filters.form.fields)
+    paginator = Paginator(predictions, WORKLIST_PAGE_SIZE)
+    if not filtered:
+        paginator.count = total  # the same rows: spare the database a second count
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "predictions": page,
         "page": page,
         "page_query": query.urlencode(),
-        "shown": page.paginator.count,
-        "waiting": waiting.count(),
-        "waiting_by_task": waiting.values("model_version__task")
-        .annotate(n=Count("pk"))
-        .order_by("model_version__task"),
+        "shown": paginator.count,
+        "waiting": total,
+        "waiting_by_task": by_task,
         "filters": filters.form,
         "sites": sites,
         "tasks": ModelVersion.objects.values_list("task", flat=True).distinct().order_by("task"),
         "modalities": Study.Modality.choices,
         "orders": [(key, label) for key, (_, label) in WORKLIST_ORDERS.items()],
         "order": order,
-        "filtered": any(request.GET.get(k) for k in filters.form.fields),
+        "filtered": filtered,
     }
-    audit_record(  # the worklist shows names and MRNs: one VIEW event for the page, as for API lists
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        object_type="worklist",
-        site=sites.first() if len(sites) == 1 else None,
-        client=Client.from_request(request),
-        detail={"count": len(page), "page": page.number},
-    )
-    return render(request, "diagnosis/worklist.html", context)
+    html = render_to_string("diagnosis/_worklist_body.html", context, request=request)
+    return {"html": html, "count": len(page), "number": page.number}
 
 
 def _waiting_for(user) -> Q:

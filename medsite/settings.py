@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "accounts.middleware.SessionRenewalMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -109,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.memberships",
             ],
         },
     },
@@ -248,6 +250,32 @@ if CELERY_BROKER_IS_FILESYSTEM:
 else:
     # Unacknowledged tasks are redelivered after this; it must exceed the longest task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TRAINING_TIME_LIMIT + 3600}
+# Caches. "default" is each process's own memory (Django's default). "shared" is seen by every process and holds
+# the list pages' data versions (diagnosis.listings): Redis at MEDSITE_CACHE_URL, or at the broker's URL when the
+# broker is Redis; without a server, files under var/cache. "listings" keeps rendered worklist and study-list pages
+# in each web process's own memory (they hold names and MRNs, which therefore never reach Redis) for at most
+# MEDSITE_LIST_CACHE_SECONDS: people's changes show at once, workers' results within that time; 0 switches it off.
+CACHE_URL = env_str("MEDSITE_CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+MEDSITE_LIST_CACHE_SECONDS = env_int("MEDSITE_LIST_CACHE_SECONDS", 5)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "shared": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "medsite",
+            # An unreachable Redis fails fast: the list is then built from the database (see diagnosis.listings).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    ),
+    "listings": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "listings",
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ROUTES = {
     "diagnosis.tasks.run_inference_task": {"queue": "inference"},
@@ -355,9 +383,10 @@ DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "medsite@localhost")
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-# Sessions end after this much inactivity (each request renews the cookie).
+# Sessions end after this much inactivity: accounts.middleware.SessionRenewalMiddleware renews a signed-in
+# session (and its cookie) at most once a minute.
 SESSION_COOKIE_AGE = env_int("MEDSITE_SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+MEDSITE_SESSION_RENEW_SECONDS = 60
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)

@@ -7,6 +7,7 @@ import PIL.Image
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Role
@@ -28,6 +29,10 @@ def _fast_hasher_and_private_dirs(settings, tmp_path):
         }
     }
     settings.MEDSITE_MODEL_ROOT = tmp_path / "models"
+    # Tests write rows with factories, behind the services' back: cached list pages are switched on only where a
+    # test is about them (tests/diagnosis/test_listings.py).
+    settings.MEDSITE_LIST_CACHE_SECONDS = 0
+    caches["listings"].clear()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Site
-from diagnosis import access
+from diagnosis import access, listings
 from diagnosis.models import Image
 from diagnosis.serializers import UploadResultSerializer
 
@@ -71,14 +71,27 @@ class SiteScopedViewSet(viewsets.GenericViewSet):
 
 
 class AuditedListMixin:
-    """list(): a filtered, ordered page of the user's sites' rows, audited as one VIEW event."""
+    """list(): a filtered, ordered page of the user's sites' rows, audited as one VIEW event. With
+    `cached_list`, the serialized page is kept by diagnosis.listings until the data at those sites changes."""
+
+    cached_list = False  # or the listings kind of page whose data version the cached pages follow
 
     def list(self, request):
+        sites = {site.pk: site for site in access.sites_for(request.user)}
+        if self.cached_list:
+            variant = (self.basename, request.build_absolute_uri(), request.accepted_renderer.format)
+            page = listings.cached_page(self.cached_list, sites.values(), variant, self._list_page)
+        else:
+            page = self._list_page()
+        site = sites.get(page["site_id"])
+        audit_list(request, self.queryset.model, count=page["count"], site=site)
+        return Response(page["body"])
+
+    def _list_page(self) -> dict:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         site_ids = {row.listed_site_id for row in page}
-        site = Site.objects.get(pk=site_ids.pop()) if len(site_ids) == 1 else None
-        audit_list(request, self.queryset.model, count=len(page), site=site)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        body = self.get_paginated_response(self.get_serializer(page, many=True).data).data
+        return {"body": body, "count": len(page), "site_id": site_ids.pop() if len(site_ids) == 1 else None}
 
 
 def store_each(files: Iterable, store: Callable[[object], Image]) -> Response:

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.audit import Client
 from accounts.models import Role
-from diagnosis import access, views
+from diagnosis import access, listings, views
 from diagnosis.api.base import (
     AuditedListMixin,
     IgnoreAcceptHeader,
@@ -107,6 +107,7 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
 
     queryset = Study.objects.prefetch_related(*STUDY_DETAILS)
     serializer_class = StudySerializer
+    cached_list = listings.STUDIES  # the list clients poll most
     site_field = "patient__site"
     filterset_class = StudyFilter
     ordering_fields = ["created_at", "study_date", "modality", "status"]

@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Site, User
+from diagnosis import listings
 from diagnosis.dicom import DicomImage, is_dicom, read_dicom
 from diagnosis.models import Image, Patient, Study
 from diagnosis.uploads import check_size, file_sha256, inspect_image
@@ -61,6 +62,7 @@ def _update(record: Patient | Study, fields: dict, *, site: Site, changed_by: Us
     record.full_clean(exclude=["created_by"])
     with transaction.atomic():
         record.save(update_fields=changed)
+        listings.results_changed(site.pk)
         audit_record(
             actor=changed_by,
             action=AuditEvent.Action.UPDATE,
@@ -98,6 +100,7 @@ def study_create(
         created_by=created_by,
     )
     audit_record(actor=created_by, action=AuditEvent.Action.CREATE, obj=study, site=patient.site, client=client)
+    listings.studies_changed(patient.site_id)
     return study
 
 
@@ -245,6 +248,7 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
         with transaction.atomic():
             image.save()
             Study.objects.filter(pk=study.pk).update(status=Study.Status.ANALYSING)
+            listings.studies_changed(study.patient.site_id)
             audit_record(actor=uploaded_by, action=AuditEvent.Action.CREATE, obj=image, site=study.site, client=client)
             # robust: a broker that cannot be reached is logged, not raised; the image is stored and queued, and
             # the periodic sweep (diagnosis.services.requeue) sends it once MEDSITE_INFERENCE_REQUEUE_AFTER passed.

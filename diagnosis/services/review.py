@@ -4,6 +4,7 @@ from django.db import transaction
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
+from diagnosis import listings
 from diagnosis.models import Prediction, Review
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
@@ -52,4 +53,5 @@ def review_submit(
         detail={"reading": state} if site.second_reader else {},
     )
     study_refresh_status(study=prediction.image.study)
+    listings.results_changed(site.pk)
     return review

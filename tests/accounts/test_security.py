@@ -3,13 +3,16 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, hotp_value, yield_hotp_counters_from_time
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from accounts.middleware import RENEWED_AT
 from accounts.models import AuditEvent, Invitation, Role
 from tests.factories import MembershipFactory, UserFactory
 from tests.medsite.test_settings import PRODUCTION_ENV, ROOT
@@ -73,10 +76,21 @@ def test_activating_totp_is_audited(client, site, password, django_capture_on_co
 
 def test_session_expires_after_inactivity(client, clinician, settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST  # each request renews it: an idle timeout, not an absolute one
     client.force_login(clinician)
     response = client.get(reverse("diagnosis:home"))
     assert response.cookies["sessionid"]["max-age"] == 30 * 60
+    session = Session.objects.get(pk=client.session.session_key)
+    # Within a minute the next request does not write the session again ...
+    assert "sessionid" not in client.get(reverse("diagnosis:home")).cookies
+    assert Session.objects.get(pk=session.pk).expire_date == session.expire_date
+    # ... after one, it does: each minute of use pushes the end of the session 30 minutes past it.
+    data = session.get_decoded()
+    data[RENEWED_AT] -= 61
+    earlier = session.expire_date - timedelta(minutes=5)
+    Session.objects.filter(pk=session.pk).update(session_data=SessionStore().encode(data), expire_date=earlier)
+    response = client.get(reverse("diagnosis:home"))
+    assert response.cookies["sessionid"]["max-age"] == 30 * 60
+    assert Session.objects.get(pk=session.pk).expire_date >= session.expire_date
 
 
 def test_security_headers(client, clinician):
