@@ -55,8 +55,8 @@ def _bump(site_id: int, kinds: list[str]) -> None:
                 shared.incr(key)
             except ValueError:  # not there yet (a new site, or the cache was emptied): any new value will do
                 shared.set(key, time.time_ns(), None)
-        except Exception:  # the shared cache is unreachable: pages age out after MEDSITE_LIST_CACHE_SECONDS
-            logger.warning("Could not mark site %s's %s pages out of date", site_id, kind, exc_info=True)
+        except Exception as exc:  # the shared cache is unreachable: pages age out after MEDSITE_LIST_CACHE_SECONDS
+            logger.warning("Could not mark site %s's %s pages out of date (%s)", site_id, kind, type(exc).__name__)
 
 
 def _versions(kind: str, site_ids: list[int]) -> dict[int, int]:
@@ -78,8 +78,8 @@ def cached_page(kind: str, sites: Iterable[Site], variant: object, build: Callab
         return build()
     try:
         versions = _versions(kind, sorted(site.pk for site in sites))
-    except Exception:  # no shared cache, no way to know a page is current: build it
-        logger.warning("List cache unavailable; building the page", exc_info=True)
+    except Exception as exc:  # no shared cache, no way to know a page is current: build it
+        logger.warning("List cache unavailable (%s); building the page", type(exc).__name__)
         return build()
     key = hashlib.sha256(repr((kind, sorted(versions.items()), variant)).encode()).hexdigest()
     local = caches["listings"]

@@ -1,6 +1,7 @@
 """What every API view shares: site-scoped, audited lists; ids the permission check reads from the body;
 and the upload response used by the browser's drag-and-drop uploader."""
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 
@@ -9,6 +10,7 @@ from django.db.models import F, Model
 from rest_framework import serializers, status, viewsets
 from rest_framework.fields import empty
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.audit import Client, audit_record
@@ -70,27 +72,40 @@ class SiteScopedViewSet(viewsets.GenericViewSet):
         return queryset.filter(**{f"{self.site_field}__in": sites}).annotate(listed_site_id=F(self.site_field))
 
 
+class PrerenderedJSONRenderer(JSONRenderer):
+    """JSON; a body that is already JSON (bytes: a cached list page) goes out as it is."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return super().render(data, accepted_media_type, renderer_context)
+
+
 class AuditedListMixin:
     """list(): a filtered, ordered page of the user's sites' rows, audited as one VIEW event. With
-    `cached_list`, the serialized page is kept by diagnosis.listings until the data at those sites changes."""
+    `cached_list` (a diagnosis.listings kind of page), the page is kept as rendered JSON until the data at those
+    sites changes (see diagnosis.listings)."""
 
-    cached_list = False  # or the listings kind of page whose data version the cached pages follow
+    cached_list = ""
+    renderer_classes = [PrerenderedJSONRenderer, BrowsableAPIRenderer]
 
     def list(self, request):
         sites = {site.pk: site for site in access.sites_for(request.user)}
         if self.cached_list:
-            variant = (self.basename, request.build_absolute_uri(), request.accepted_renderer.format)
-            page = listings.cached_page(self.cached_list, sites.values(), variant, self._list_page)
+            variant = (self.basename, request.build_absolute_uri())
+            build = functools.partial(self._list_page, rendered=True)
+            page = listings.cached_page(self.cached_list, sites.values(), variant, build)
         else:
-            page = self._list_page()
-        site = sites.get(page["site_id"])
-        audit_list(request, self.queryset.model, count=page["count"], site=site)
+            page = self._list_page(rendered=False)
+        audit_list(request, self.queryset.model, count=page["count"], site=sites.get(page["site_id"]))
         return Response(page["body"])
 
-    def _list_page(self) -> dict:
+    def _list_page(self, *, rendered: bool) -> dict:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         site_ids = {row.listed_site_id for row in page}
         body = self.get_paginated_response(self.get_serializer(page, many=True).data).data
+        if rendered:
+            body = PrerenderedJSONRenderer().render(body)
         return {"body": body, "count": len(page), "site_id": site_ids.pop() if len(site_ids) == 1 else None}
 
 

@@ -151,6 +151,8 @@ def test_the_study_list_api_shows_an_upload_at_once_and_its_progress_within_seco
     first, again = _queries(client, url), _queries(client, url)
     assert again < first
     assert client.get(url).json()["results"][0]["images"] == []
+    browsable = client.get(url, HTTP_ACCEPT="text/html")  # the same cached JSON, inside DRF's browsable page
+    assert browsable.status_code == 200 and "&quot;count&quot;:1" in browsable.content.decode()
 
     settings.MEDSITE_LIST_CACHE_SECONDS = 1  # pages from here on age out after a second
     with committed():
