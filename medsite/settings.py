@@ -250,23 +250,28 @@ if CELERY_BROKER_IS_FILESYSTEM:
 else:
     # Unacknowledged tasks are redelivered after this; it must exceed the longest task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TRAINING_TIME_LIMIT + 3600}
-# Caches. "default" is each process's own memory (Django's default). "shared" is seen by every process and holds
-# the list pages' data versions (diagnosis.listings): Redis at MEDSITE_CACHE_URL, or at the broker's URL when the
-# broker is Redis; without a server, files under var/cache. "listings" keeps rendered worklist and study-list pages
+# Caches. Redis at MEDSITE_CACHE_URL, or at the broker's URL when the broker is Redis. "default" holds the login rate
+# limits, API throttles and TOTP codes already used, for every process alike (medsite.cache: it fails open while
+# Redis is unreachable); without Redis it is each process's own memory. "shared" holds the list pages' data versions
+# (diagnosis.listings; an unreachable Redis there means pages are built from the database); without Redis, files
+# under var/cache. "listings" keeps rendered worklist and study-list pages
 # in each web process's own memory (they hold names and MRNs, which therefore never reach Redis) for at most
 # MEDSITE_LIST_CACHE_SECONDS: people's changes show at once, workers' results within that time; 0 switches it off.
 CACHE_URL = env_str("MEDSITE_CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 MEDSITE_LIST_CACHE_SECONDS = env_int("MEDSITE_LIST_CACHE_SECONDS", 5)
+_REDIS_CACHE = {
+    "LOCATION": CACHE_URL,
+    "KEY_PREFIX": "medsite",
+    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},  # an unreachable Redis fails fast
+}
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+    "default": (
+        {"BACKEND": "medsite.cache.FailOpenRedisCache", **_REDIS_CACHE}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}
+    ),
     "shared": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CACHE_URL,
-            "KEY_PREFIX": "medsite",
-            # An unreachable Redis fails fast: the list is then built from the database (see diagnosis.listings).
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", **_REDIS_CACHE}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     ),

@@ -8,6 +8,7 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Role
@@ -32,7 +33,20 @@ def _fast_hasher_and_private_dirs(settings, tmp_path):
     # Tests write rows with factories, behind the services' back: cached list pages are switched on only where a
     # test is about them (tests/diagnosis/test_listings.py).
     settings.MEDSITE_LIST_CACHE_SECONDS = 0
-    caches["listings"].clear()
+    for alias in ("default", "shared", "listings"):
+        _empty(caches[alias])
+
+
+def _empty(cache) -> None:
+    """Forget what earlier tests left (throttle counts, used TOTP codes, list versions). A Redis cache may share its
+    database with the test broker, so only its own keys go, never FLUSHDB."""
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
 
 
 @pytest.fixture
