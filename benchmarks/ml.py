@@ -103,9 +103,18 @@ def run_task(name: str, cfg: ModelConfig, data: Dataset, out: Path, notes: list[
 
 def pneumoniamnist(datasets: Path, out: Path) -> dict:
     data = load_npz(datasets / "pneumoniamnist" / "pneumoniamnist.npz")
-    # Five compact models (seeds 42..46) trained one after another and averaged inside one Keras model.
+    # Five compact models (seeds 42..46) trained one after another and averaged inside one Keras model. Each image
+    # is standardised by its own mean and std as well (the test split comes from another source folder, whose
+    # exposure differs); rule fixed before the run: keep it unless validation AUC falls below 0.989 (it was 0.991).
     cfg = ModelConfig(
-        task="chest-xray", classes=data.classes, image_size=28, epochs=30, patience=6, batch_size=64, ensemble=5
+        task="chest-xray",
+        classes=data.classes,
+        image_size=28,
+        epochs=30,
+        patience=6,
+        batch_size=64,
+        ensemble=5,
+        normalization="per_image",
     )
     return run_task(
         "pneumoniamnist", cfg, data, out, ["official MedMNIST split; 8 train/val duplicates exist in the source"]

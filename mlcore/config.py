@@ -16,6 +16,9 @@ MIXED_PRECISION = ("auto", "on", "off")  # "auto": on exactly when TensorFlow se
 WEIGHTS_KEYWORDS = ("none", "imagenet")  # or a path to a local .h5 / .weights.h5 file of the backbone
 # "plateau": halve the learning rate when validation loss stalls; "cosine": decay it to zero over the epochs.
 LR_SCHEDULES = ("plateau", "cosine")
+# compact backbone: "dataset" standardises with the training set's statistics only; "per_image" then also
+# standardises each image by its own mean and std, so a scanner's overall brightness and contrast do not matter.
+NORMALIZATIONS = ("dataset", "per_image")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ModelConfig:
     tta_flip: bool = False
     label_smoothing: float = 0.0  # of the cross-entropy targets, in [0, 1)
     lr_schedule: str = "plateau"  # one of LR_SCHEDULES
+    normalization: str = "dataset"  # one of NORMALIZATIONS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -83,6 +87,8 @@ class ModelConfig:
             raise ValueError("label_smoothing must be in [0, 1)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.normalization not in NORMALIZATIONS or (self.normalization != "dataset" and self.backbone != "compact"):
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}; 'per_image' needs the compact backbone")
         self._check_weights()
         self._check_fine_tuning()
         if self.mixed_precision not in MIXED_PRECISION:

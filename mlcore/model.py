@@ -16,7 +16,7 @@ from mlcore.config import ModelConfig
 
 LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer (compact backbone)
 BACKBONE_LAYER = "backbone"  # name of the nested keras.applications model
-SHARED_LAYERS = ("resize", "normalize")  # the preprocessing every ensemble member reads
+SHARED_LAYERS = ("resize", "normalize", "per_image")  # the preprocessing every ensemble member reads
 APPLICATIONS = MappingProxyType(
     {
         "resnet50": "ResNet50",
@@ -66,6 +66,10 @@ def build_model(cfg: ModelConfig, *, mean: float, std: float) -> keras.Model:
         size = cfg.image_size
         x = keras.layers.Resizing(size, size, antialias=True, dtype="float32", name="resize")(inputs)
         x = keras.layers.Normalization(mean=mean, variance=std**2, dtype="float32", name="normalize")(x)
+        if cfg.normalization == "per_image":  # each image to mean 0, std 1 over its own pixels (no weights)
+            x = keras.layers.LayerNormalization(
+                axis=(1, 2, 3), center=False, scale=False, epsilon=1e-3, dtype="float32", name="per_image"
+            )(x)
         if cfg.composite:
             views = [x, _mirror(x, size)] if cfg.tta_flip else [x]
             passes = []

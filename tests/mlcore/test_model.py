@@ -281,3 +281,23 @@ def test_flip_tta_model_survives_save_and_load(tmp_path: Path) -> None:
         keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-7
     )
     assert not loaded.get_layer("mirror").trainable
+
+
+def test_per_image_normalisation_ignores_overall_brightness_and_contrast(tmp_path: Path) -> None:
+    cfg = _cfg(normalization="per_image", ensemble=2, compact_filters=(4, 8))
+    model = build_model(cfg, mean=100.0, std=50.0)
+    x = np.random.default_rng(3).uniform(20, 200, (2, 16, 16, 1)).astype(np.float32)
+    brighter = 1.2 * x + 15  # another scanner's exposure and window
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(brighter, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        rtol=1e-3,
+        atol=1e-4,
+    )
+    model.save(tmp_path / "m.keras")  # stock layers only: loads without custom objects
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="per_image"):
+        _cfg(normalization="per_image", backbone="mobilenetv2", image_size=32)
