@@ -1,6 +1,6 @@
 """Load benchmark: the radiologists' worklist and the study API under 50 concurrent clients, with uploads flowing.
 
-    python benchmarks/load.py [--seconds 60] [--clients 50] [--soak 0] [--out var/bench-load]
+    python benchmarks/load.py [--seconds 60] [--clients 50] [--workers 4] [--threads 1] [--soak 0] [--out var/bench-load]
 
 gunicorn (production settings: DEBUG off, real PostgreSQL and Redis) serves; wrk (Debian's package) drives
 GET /worklist/ (signed-in radiologists, one session per connection) and GET /api/v1/studies/ (one API token per
@@ -202,7 +202,7 @@ def run(args) -> dict:
     port = 8766
     web = start(
         [sys.executable, "-m", "gunicorn", "medsite.wsgi:application", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
+         "--bind", f"127.0.0.1:{port}", "--timeout", "60", "--threads", str(args.threads)],
         env,
         var / "web.log",
     )  # fmt: skip
@@ -245,6 +245,7 @@ def run(args) -> dict:
             "clients": args.clients,
             "seconds": args.seconds,
             "gunicorn_workers": args.workers,
+            "gunicorn_threads": args.threads,
             "endpoints": results,
             "uploads": uploads,
             "memory_mb": {
@@ -342,6 +343,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (above 1: gthread)")
     parser.add_argument("--soak", type=int, default=0, help="seconds of mixed load with memory sampling (e.g. 600)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER))
