@@ -1,6 +1,7 @@
 """Load benchmark: the radiologists' worklist and the study API under 50 concurrent clients, with uploads flowing.
 
-    python benchmarks/load.py [--seconds 60] [--clients 50] [--workers 4] [--threads 1] [--soak 0] [--out var/bench-load]
+    python benchmarks/load.py [--seconds 60] [--clients 50] [--workers 4] [--threads 1] [--soak 0]
+                               [--out var/bench-load]
 
 gunicorn (production settings: DEBUG off, real PostgreSQL and Redis) serves; wrk (Debian's package) drives
 GET /worklist/ (signed-in radiologists, one session per connection) and GET /api/v1/studies/ (one API token per
