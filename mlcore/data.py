@@ -272,25 +272,12 @@ def make_dataset(split: Split, mode: str, cfg: ModelConfig) -> tf.data.Dataset:
 def augmenter(kind: str, seed: int) -> keras.layers.Pipeline | None:
     """Training-time augmentation for a modality; None for "none".
 
-    "xray" and "mri" apply small rotations (about +-11 degrees), zoom (+-10%) and contrast (+-10%).
+    Both kinds apply small rotations (about +-11 degrees), zoom (+-10%) and contrast (+-10%).
     "xray" never flips: on a chest X-ray the heart's side matters (a flip fakes dextrocardia).
-    "xray_strong" is for films from more than one source: rotations of about +-18 degrees, zoom +-20%, shifts of
-    up to 10% of the image, contrast +-30% and a random blur-to-sharpen (how a scanner or a downscale renders
-    edges, which per-image standardisation does not remove); it never flips either.
     "mri" adds left-right flips: a brain tumour's type does not depend on the hemisphere it grows in.
     """
     if kind == "none":
         return None
-    if kind == "xray_strong":
-        return keras.layers.Pipeline(
-            [
-                keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
-                keras.layers.RandomZoom(0.2, fill_mode="constant", seed=seed + 1),
-                keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 4),
-                keras.layers.RandomContrast(0.3, value_range=(0, 255), seed=seed + 2),
-                keras.layers.RandomSharpness(0.5, value_range=(0, 255), seed=seed + 5),
-            ]
-        )
     layers: list[keras.layers.Layer] = []
     if kind == "mri":
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))

@@ -318,23 +318,9 @@ def test_augmentation_is_chosen_per_modality() -> None:
 
     assert "RandomFlip" not in kinds("xray")  # a flipped chest film fakes dextrocardia
     assert kinds("mri")[0] == "RandomFlip" and kinds("mri")[1:] == kinds("xray")
-    assert "RandomFlip" not in kinds("xray_strong") and "RandomSharpness" in kinds("xray_strong")
     assert augmenter("none", 0) is None
     with pytest.raises(ValueError, match="augmentation"):
         augmenter("ct", 0)
-
-
-def test_strong_xray_augmentation_runs_in_the_pipeline_on_grayscale_images() -> None:
-    from mlcore.data import make_dataset
-
-    rng = np.random.default_rng(0)
-    split = Split(rng.integers(0, 256, (4, 16, 16), dtype=np.uint8), np.array([0, 1, 0, 1]))
-    cfg = ModelConfig(task="t", classes=("a", "b"), image_size=16, batch_size=4, augmentation="xray_strong")
-    images, labels = next(iter(make_dataset(split, "train", cfg)))
-    assert images.shape == (4, 16, 16, 1) and labels.shape == (4,)
-    assert np.isfinite(images.numpy()).all() and 0 <= images.numpy().min() and images.numpy().max() <= 255
-    out = images.numpy()[..., 0]
-    assert not any(np.array_equal(a, b) for a in out for b in split.images.astype(np.float32))
 
 
 def _base(size: int = 8) -> Dataset:
