@@ -1,5 +1,6 @@
 """The audit trail: one function writes every event, chained by hash to the one before."""
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -53,15 +54,40 @@ def audit_record(
         ip=client.ip,
         user_agent=client.user_agent,
     )
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-        # SQLite transactions here begin IMMEDIATE, which already serialises writers.
+    if connection.vendor == "postgresql":
+        _append_in_postgres(event)
+        return event
+    with transaction.atomic():  # SQLite transactions here begin IMMEDIATE, which serialises writers
         event.prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
         event.hash = event.compute_hash()
         event.save(force_insert=True)
     return event
+
+
+def _append_in_postgres(event: AuditEvent) -> None:
+    """One statement (migration 0005's accounts_audit_append): the server takes the chain's lock, reads the last
+    hash and inserts, so the lock is not held across round trips; inside a caller's transaction it is held, as
+    any lock, until that transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM accounts_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                _CHAIN_LOCK,
+                event.canonical_content(),
+                event.at,
+                event.actor_id,
+                event.actor_email,
+                event.site_id,
+                event.action,
+                event.object_type,
+                event.object_id,
+                json.dumps(event.detail),
+                event.ip,
+                event.user_agent,
+            ],
+        )
+        event.pk, event.prev_hash, event.hash = cursor.fetchone()
+    event._state.adding, event._state.db = False, connection.alias
 
 
 @dataclass(frozen=True)

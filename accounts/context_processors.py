@@ -8,4 +8,4 @@ def memberships(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"memberships": SimpleLazyObject(lambda: list(user.memberships.select_related("site").order_by("role")))}
+    return {"memberships": SimpleLazyObject(user.memberships_by_role)}

@@ -44,6 +44,16 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.get_full_name() or self.email
 
+    def memberships_by_role(self) -> list["Membership"]:
+        """This user's memberships with their sites, by role then site name: read once and kept on this object
+        (the request's user is loaded afresh for every request), so a page's site checks and its navigation
+        share one query."""
+        held = self.__dict__.get("_memberships_by_role")
+        if held is None:
+            held = list(self.memberships.select_related("site").order_by("role", "site__name"))
+            self.__dict__["_memberships_by_role"] = held
+        return held
+
 
 class Site(models.Model):
     """A hospital or department. Every patient belongs to exactly one site."""
@@ -161,6 +171,10 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"
 
     def compute_hash(self) -> str:
+        return hashlib.sha256((self.prev_hash + self.canonical_content()).encode()).hexdigest()
+
+    def canonical_content(self) -> str:
+        """What the hash covers besides the previous hash: the fields as sorted, compact JSON (ASCII only)."""
         content = {
             "at": self.at.isoformat(),
             "actor": self.actor_id,
@@ -173,5 +187,4 @@ class AuditEvent(models.Model):
             "ip": self.ip,
             "user_agent": self.user_agent,
         }
-        payload = self.prev_hash + json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))

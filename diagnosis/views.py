@@ -296,7 +296,7 @@ WORKLIST_ORDERS = {
 @login_required
 def worklist(request):
     """Triage: analysed, unreviewed images at the radiologist's sites, most likely abnormal first by default."""
-    sites = list(access.sites_for(request.user, [Role.RADIOLOGIST]))
+    sites = access.site_list_for(request.user, [Role.RADIOLOGIST])
     if not sites:
         raise PermissionDenied("The worklist is for radiologists.")
     # Who is waiting depends on the reader only at sites with a second reader (their own reads drop out).

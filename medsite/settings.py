@@ -271,7 +271,7 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}
     ),
     "shared": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", **_REDIS_CACHE}
+        {"BACKEND": "medsite.cache.RedisCache", **_REDIS_CACHE}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     ),
@@ -348,8 +348,8 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "medsite.throttling.AnonRateThrottle",
+        "medsite.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("MEDSITE_API_THROTTLE_ANON", "60/min"),

@@ -90,7 +90,7 @@ class AuditedListMixin:
     renderer_classes = [PrerenderedJSONRenderer, BrowsableAPIRenderer]
 
     def list(self, request):
-        sites = {site.pk: site for site in access.sites_for(request.user)}
+        sites = {site.pk: site for site in access.site_list_for(request.user)}
         if self.cached_list:
             variant = (self.basename, request.build_absolute_uri())
             build = functools.partial(self._list_page, rendered=True)

@@ -25,6 +25,57 @@ def test_events_are_chained():
     assert audit_verify() == (3, None)
 
 
+def test_an_event_is_stored_as_returned_with_its_detail_and_client():
+    from accounts.audit import Client
+
+    event = audit_record(
+        actor=None,
+        action=AuditEvent.Action.VIEW,
+        object_type="worklist",
+        client=Client(ip="10.1.2.3", user_agent="Mozilla/5.0 (é)"),
+        detail={"count": 50, "page": 2, "ratio": 0.1, "ids": [1, 2]},
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.hash, stored.prev_hash) == (event.hash, event.prev_hash)
+    assert stored.detail == {"count": 50, "page": 2, "ratio": 0.1, "ids": [1, 2]}
+    assert (stored.ip, stored.user_agent, stored.at) == ("10.1.2.3", "Mozilla/5.0 (é)", event.at)
+    assert stored.compute_hash() == stored.hash  # the database's hash is the one Python computes
+    assert audit_verify() == (1, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_in_parallel_extend_one_chain():
+    # Eight threads (eight database connections, as eight web processes) append at once: no fork, no gap.
+    import threading
+
+    barrier = threading.Barrier(8)
+
+    def write(n):
+        barrier.wait()
+        try:
+            for i in range(25):
+                audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email=f"w{n}-{i}@x.example")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert audit_verify() == (200, None)
+    assert AuditEvent.objects.values("prev_hash").distinct().count() == 200
+
+
+def test_an_event_inside_a_rolled_back_transaction_leaves_the_chain_whole():
+    (first,) = _events(1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="gone@x.example")
+        raise RuntimeError("the caller's work failed")
+    (last,) = _events(1)
+    assert last.prev_hash == first.hash and audit_verify() == (2, None)
+
+
 def test_database_refuses_update_and_delete():
     (event,) = _events(1)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
