@@ -14,6 +14,7 @@ per request, hit or miss.
 
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -86,5 +87,7 @@ def cached_page(kind: str, sites: Iterable[Site], variant: object, build: Callab
     page = local.get(key)
     if page is None:
         page = build()
-        local.set(key, page, seconds)
+        # Each page lives a random 75-100 % of its time, so the web processes, which all start at once, do not
+        # go on rebuilding the same page at the same moment (one stall for everyone instead of four).
+        local.set(key, page, seconds * random.uniform(0.75, 1.0))
     return page
