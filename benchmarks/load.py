@@ -7,9 +7,9 @@ gunicorn (production settings: DEBUG off, real PostgreSQL and Redis) serves; wrk
 GET /worklist/ (signed-in radiologists, one session per connection) and GET /api/v1/studies/ (one API token per
 connection, so each client has its own user throttle, as real clients do), each for --seconds, while a thread
 uploads a chest X-ray every second through the API and a live Celery worker predicts them. Reported per endpoint:
-requests/s, p50/p95/p99 latency, errors (non-2xx, timeouts, socket errors). With --soak N, a mixed run of N seconds
-samples the resident memory of gunicorn and the worker every 10 s (flat memory: the last minute's mean against the
-first minute's).
+requests/s, p50/p95/p99 latency, errors (non-2xx, timeouts, socket errors) and gunicorn's CPU per request. With
+--soak N, a mixed run of N seconds samples the resident memory of gunicorn and the worker every 10 s (flat memory:
+the last minute's mean against the first minute's).
 
 Needs PostgreSQL and Redis: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/medsite_load, dropped and
 recreated) and CELERY_BROKER_URL (default redis://127.0.0.1:6379/12, flushed). Run by `make bench-load`;
@@ -32,7 +32,17 @@ from pathlib import Path
 
 import redis
 import requests
-from pipeline import ROOT, Sampler, default_datasets, django_script, environment, manage, recreate_database, xray_jpegs
+from pipeline import (
+    ROOT,
+    Sampler,
+    cpu_seconds,
+    default_datasets,
+    django_script,
+    environment,
+    manage,
+    recreate_database,
+    xray_jpegs,
+)
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/medsite_load"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/12"
@@ -228,7 +238,11 @@ def run(args) -> dict:
             ("study_api", f"{base}/api/v1/studies/", "Authorization", tokens),
         ):
             wrk(url, header, values, seconds=5, clients=args.clients, work=work)  # warm-up
+            used = cpu_seconds(web.pid)
             results[name] = wrk(url, header, values, seconds=args.seconds, clients=args.clients, work=work)
+            # gunicorn's CPU per request (the upload stream's share included): this machine's speed drifts from run
+            # to run, and this tells a slower machine from slower code
+            results[name]["gunicorn_cpu_ms"] = (cpu_seconds(web.pid) - used) * 1000 / results[name]["requests"]
             print(f"   {name}: {_line(results[name])}", flush=True)
         soak = None
         if args.soak:
@@ -317,14 +331,14 @@ def _wait_until_up(url: str, token: str) -> None:
 def _line(r: dict) -> str:
     return (
         f"{r['requests_per_s']:.0f} req/s, p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms, "
-        f"p99 {r['p99_ms']:.0f} ms, errors {r['errors']}"
+        f"p99 {r['p99_ms']:.0f} ms, errors {r['errors']}, gunicorn CPU {r['gunicorn_cpu_ms']:.1f} ms/request"
     )
 
 
 def table(result: dict) -> str:
     lines = [
-        "| Endpoint | Clients | Requests/s | p50 | p95 | p99 | Errors | Target met |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Endpoint | Clients | Requests/s | p50 | p95 | p99 | Errors | gunicorn CPU / request | Target met |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["endpoints"].items():
         met = (
@@ -334,7 +348,7 @@ def table(result: dict) -> str:
         )
         lines.append(
             f"| {name} | {result['clients']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.0f} ms | {r['p95_ms']:.0f} ms "
-            f"| {r['p99_ms']:.0f} ms | {r['errors']} | {'yes' if met else 'no'} |"
+            f"| {r['p99_ms']:.0f} ms | {r['errors']} | {r['gunicorn_cpu_ms']:.1f} ms | {'yes' if met else 'no'} |"
         )
     return "\n".join(lines)
 
