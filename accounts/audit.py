@@ -9,7 +9,10 @@ from django.db.models import Model
 from accounts.models import AuditEvent, Site, User
 
 GENESIS = "0" * 64
-_CHAIN_LOCK = 74_656_123  # pg_advisory_xact_lock key: one writer extends the chain at a time
+_CHAIN_LOCK = 74_656_123  # pg_advisory_xact_lock(_CHAIN_LOCK, chain): one writer extends a chain at a time
+# Parallel hash chains on PostgreSQL (migration 0006): more than the web processes that write at once, so a writer
+# rarely waits. Lowering or raising it needs no migration; verify_audit checks whatever chains the rows name.
+CHAINS = 8
 
 
 @dataclass(frozen=True)
@@ -57,22 +60,24 @@ def audit_record(
     if connection.vendor == "postgresql":
         _append_in_postgres(event)
         return event
-    with transaction.atomic():  # SQLite transactions here begin IMMEDIATE, which serialises writers
-        event.prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+    with transaction.atomic():  # SQLite transactions here begin IMMEDIATE, which serialises writers: one chain
+        last = AuditEvent.objects.filter(chain=0).order_by("-id").values_list("hash", flat=True).first()
+        event.chain, event.prev_hash = 0, last or GENESIS
         event.hash = event.compute_hash()
         event.save(force_insert=True)
     return event
 
 
 def _append_in_postgres(event: AuditEvent) -> None:
-    """One statement (migration 0005's accounts_audit_append): the server takes the chain's lock, reads the last
-    hash and inserts, so the lock is not held across round trips; inside a caller's transaction it is held, as
-    any lock, until that transaction ends."""
+    """One statement (migration 0006's accounts_audit_append): the server takes the lock of a chain no one else is
+    extending, reads that chain's last hash and inserts, so no lock is held across round trips; inside a caller's
+    transaction it is held, as any lock, until that transaction ends."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM accounts_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "SELECT * FROM accounts_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 _CHAIN_LOCK,
+                CHAINS,
                 event.canonical_content(),
                 event.at,
                 event.actor_id,
@@ -86,7 +91,7 @@ def _append_in_postgres(event: AuditEvent) -> None:
                 event.user_agent,
             ],
         )
-        event.pk, event.prev_hash, event.hash = cursor.fetchone()
+        event.pk, event.chain, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
 
 
@@ -97,14 +102,16 @@ class ChainBreak:
 
 
 def audit_verify() -> tuple[int, ChainBreak | None]:
-    """Walk the chain in order; return how many events were checked and the first break, if any."""
-    previous = GENESIS
+    """Walk every chain in one pass in id order; return how many events were checked and the first break, if any."""
+    last_hash: dict[int, str] = {}  # chain -> hash of its latest event so far
     checked = 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != previous:
-            return checked, ChainBreak(event.pk, "it does not point at the event before it (an event was removed)")
+        if event.prev_hash != last_hash.get(event.chain, GENESIS):
+            return checked, ChainBreak(
+                event.pk, f"it does not point at the event before it in chain {event.chain} (an event was removed)"
+            )
         if event.compute_hash() != event.hash:
             return checked, ChainBreak(event.pk, "its contents no longer match its hash (it was edited)")
-        previous = event.hash
+        last_hash[event.chain] = event.hash
         checked += 1
     return checked, None

@@ -125,8 +125,9 @@ class AuditEvent(models.Model):
     """Who did what to which record, from where, and when.
 
     Rows are only inserted (by accounts.audit.audit_record); a database trigger refuses UPDATE and
-    DELETE. Each row's hash covers its contents and the previous row's hash, so an edit made behind
-    the trigger's back breaks the chain, which `manage.py verify_audit` reports.
+    DELETE. Each row extends one of a few parallel hash chains (`chain`): its hash covers its contents and
+    the hash of the chain's row before it, so an edit or a removal made behind the trigger's back breaks
+    that chain, which `manage.py verify_audit` reports.
     """
 
     class Action(models.TextChoices):
@@ -160,12 +161,16 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
+    chain = models.PositiveSmallIntegerField(default=0, help_text="Which parallel hash chain this event extends")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["chain", "id"], name="accounts_au_chain_id_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"

@@ -44,7 +44,7 @@ def test_an_event_is_stored_as_returned_with_its_detail_and_client():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_writers_in_parallel_extend_one_chain():
+def test_writers_in_parallel_extend_the_chains_without_a_fork():
     # Eight threads (eight database connections, as eight web processes) append at once: no fork, no gap.
     import threading
 
@@ -64,7 +64,33 @@ def test_writers_in_parallel_extend_one_chain():
     for thread in threads:
         thread.join()
     assert audit_verify() == (200, None)
-    assert AuditEvent.objects.values("prev_hash").distinct().count() == 200
+    for chain in AuditEvent.objects.values_list("chain", flat=True).distinct():
+        links = AuditEvent.objects.filter(chain=chain)
+        assert links.values("prev_hash").distinct().count() == links.count()  # no two events follow the same one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_does_not_wait_for_a_chain_another_transaction_holds():
+    import threading
+
+    from accounts.audit import CHAINS
+
+    with transaction.atomic():  # this connection holds its chain's lock until the block ends
+        held = audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="slow@x.example")
+        written = []
+
+        def write():
+            try:
+                written.append(audit_record(actor=None, action=AuditEvent.Action.VIEW, object_type="worklist"))
+            finally:
+                connection.close()
+
+        other = threading.Thread(target=write)
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive() and len(written) == 1  # it did not wait for the open transaction
+    assert written[0].chain != held.chain and 0 <= written[0].chain < CHAINS
+    assert audit_verify() == (2, None)
 
 
 def test_an_event_inside_a_rolled_back_transaction_leaves_the_chain_whole():
@@ -116,6 +142,35 @@ def test_verify_audit_finds_a_removed_row():
     assert "removed" in problem.reason
 
 
+@pytest.mark.django_db(transaction=True)
+def test_verify_audit_checks_each_chain_on_its_own():
+    # Two chains, interleaved in id order (each event in its own transaction, the first chain's lock held open).
+    import threading
+
+    def write_in_another_chain():
+        try:
+            for email in ("b1@x.example", "b2@x.example"):  # one connection, each event its own transaction
+                audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email=email)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        first = audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="a1@x.example")
+        other = threading.Thread(target=write_in_another_chain)
+        other.start()
+        other.join(timeout=10)
+        audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="a2@x.example")
+    chains = dict(AuditEvent.objects.values_list("actor_email", "chain"))
+    assert chains["a1@x.example"] == chains["a2@x.example"] != chains["b1@x.example"] == chains["b2@x.example"]
+    assert audit_verify() == (4, None)  # b1 and b2 sit between a1 and a2, yet a2 follows a1 in its own chain
+    b1 = AuditEvent.objects.get(actor_email="b1@x.example")
+    _behind_the_triggers_back("DELETE FROM accounts_auditevent WHERE id = %s", [b1.pk])
+    checked, problem = audit_verify()
+    b2 = AuditEvent.objects.get(actor_email="b2@x.example")
+    assert problem.event_id == b2.pk and f"chain {b2.chain}" in problem.reason
+    assert first.chain == chains["a1@x.example"]
+
+
 def test_patient_views_through_ui_and_api_are_audited(login, clinician, patient, study):
     client = login(clinician)
     client.get(reverse("diagnosis:patient_detail", args=[patient.pk]), HTTP_USER_AGENT="Ward-PC Firefox")
@@ -132,3 +187,30 @@ def test_admin_cannot_edit_or_delete_events(client, site_admin):
     client.force_login(site_admin)
     assert client.get(reverse("admin:accounts_auditevent_changelist")).status_code == 200
     assert client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_from_before_the_chains_migration_stay_verifiable():
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("accounts", target)])
+
+    migrate("0005_audit_append_function")
+    try:
+        with connection.cursor() as cursor:  # two events appended by 0005's function, as a running system had them
+            for email in ("old1@x.example", "old2@x.example"):
+                event = AuditEvent(action=AuditEvent.Action.LOGIN_FAILED, actor_email=email)
+                cursor.execute(
+                    "SELECT * FROM accounts_audit_append(%s, %s, %s, NULL, %s, NULL, %s, '', '', '{}', NULL, '')",
+                    [74_656_123, event.canonical_content(), event.at, email, event.action],
+                )
+    finally:
+        migrate("0006_audit_chains")
+    assert set(AuditEvent.objects.values_list("chain", flat=True)) == {0}
+    new = audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="new@x.example")
+    old2 = AuditEvent.objects.get(actor_email="old2@x.example")
+    assert new.prev_hash == (old2.hash if new.chain == 0 else GENESIS)
+    assert audit_verify() == (3, None)
