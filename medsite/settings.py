@@ -296,6 +296,9 @@ CELERY_TASK_ROUTES = {
 MEDSITE_INFERENCE_BATCH_SIZE = env_int("MEDSITE_INFERENCE_BATCH_SIZE", 8)
 MEDSITE_INFERENCE_REQUEUE_AFTER = env_int("MEDSITE_INFERENCE_REQUEUE_AFTER", 120)
 MEDSITE_HEATMAP_MAX_SIDE = env_int("MEDSITE_HEATMAP_MAX_SIDE", 512)
+# A training run still queued this long after its message was sent gets the message again (a broker restart can
+# lose it); the retraining-due sweep below checks.
+MEDSITE_TRAINING_RESEND_AFTER = env_int("MEDSITE_TRAINING_RESEND_AFTER", 900)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-inference": {
         "task": "diagnosis.tasks.requeue_stalled_inference_task",

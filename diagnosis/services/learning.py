@@ -7,13 +7,14 @@ No TensorFlow here (the web process imports this); training and evaluation run o
 
 import hashlib
 import hmac
+import logging
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
@@ -21,6 +22,7 @@ from accounts.models import AuditEvent, User
 from diagnosis.models import LearningPolicy, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from mlcore.evaluate import operating_point
 
+logger = logging.getLogger(__name__)
 TRAINING_TASK = "diagnosis.tasks.train_model_task"
 EVALUATE_TASK = "diagnosis.tasks.evaluate_model_task"
 LIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
@@ -81,6 +83,31 @@ def _new_since(run: TrainingRun | None):
     if run is None:
         return {}
     return {"created_at__gt": run.started_at or run.created_at}
+
+
+def training_run_send(run_pk: int) -> None:
+    """Send the run's message to the training queue and note when (training_runs_resend_lost reads it)."""
+    TrainingRun.objects.filter(pk=run_pk).update(sent_at=timezone.now())
+    current_app.send_task(TRAINING_TASK, kwargs={"run_pk": run_pk})
+
+
+def training_runs_resend_lost(*, now=None) -> int:
+    """Send the message again for runs still queued MEDSITE_TRAINING_RESEND_AFTER after it was last sent.
+
+    A broker restart can lose a queued message, and the run would then stay queued for ever, refusing the task's
+    next runs. A copy is harmless: the first delivery claims the run, later ones find it claimed and do nothing;
+    while a busy training worker has not reached the run, it gets one copy per MEDSITE_TRAINING_RESEND_AFTER.
+    Runs that were never sent (trained in place by `manage.py train_model`) are left alone.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MEDSITE_TRAINING_RESEND_AFTER)
+    lost = TrainingRun.objects.filter(Q(status=TrainingRun.Status.QUEUED) & Q(sent_at__lt=cutoff))
+    pks = list(lost.values_list("pk", flat=True))
+    for pk in pks:
+        training_run_send(pk)
+    if pks:
+        logger.warning("Sent %d queued training run(s) to the training queue again", len(pks))
+    return len(pks)
 
 
 def training_runs_fail_stalled(*, now=None) -> int:
@@ -150,7 +177,7 @@ def retraining_run_create(
         client=client,
         detail={"task": task, "trigger": trigger, "base_version": active.bundle_sha256},
     )
-    transaction.on_commit(lambda: current_app.send_task(TRAINING_TASK, kwargs={"run_pk": run.pk}))
+    transaction.on_commit(lambda: training_run_send(run.pk))
     return run
 
 
@@ -165,9 +192,10 @@ def model_evaluation_request(*, model_version: ModelVersion, actor: User | None,
 
 
 def retraining_due() -> list[TrainingRun]:
-    """Run by Celery beat: fail runs whose worker died, then start a run for every task whose queue has
-    reached its policy's retrain_after."""
+    """Run by Celery beat: fail runs whose worker died, send again the queued runs whose message was lost, then
+    start a run for every task whose queue has reached its policy's retrain_after."""
     training_runs_fail_stalled()
+    training_runs_resend_lost()
     started = []
     for policy in LearningPolicy.objects.filter(retrain_after__gt=0):
         if retraining_queue_summary(task=policy.task)["new_since_last_run"] < policy.retrain_after:

@@ -8,7 +8,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Value
@@ -18,7 +17,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import LearningPolicy, ModelEvaluation, ModelVersion, RetrainingItem, TrainingRun
-from diagnosis.services.learning import TRAINING_TASK, patient_key
+from diagnosis.services.learning import patient_key, training_run_send
 from diagnosis.services.registry import model_activate, model_promote
 from mlcore.bundle import Manifest, load_bundle, read_manifest, save_bundle
 from mlcore.config import ModelConfig
@@ -90,7 +89,7 @@ def training_run_create(
     with transaction.atomic():
         run = TrainingRun.objects.create(task=task, source=str(source), config=config or {}, requested_by=requested_by)
         if queue:
-            transaction.on_commit(lambda: current_app.send_task(TRAINING_TASK, kwargs={"run_pk": run.pk}))
+            transaction.on_commit(lambda: training_run_send(run.pk))
     return run
 
 

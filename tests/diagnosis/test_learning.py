@@ -129,6 +129,27 @@ def test_beat_starts_a_run_once_the_queue_reaches_the_policy_threshold(
     assert learning.retraining_due() == []  # one run at a time, and its items are no longer new
 
 
+def test_the_beat_sweep_sends_again_queued_runs_whose_message_was_lost(
+    settings, model_version, superuser, django_capture_on_commit_callbacks
+):
+    LearningPolicy.objects.create(task="chest-xray", base_dataset="/data/base.npz")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = learning.retraining_run_create(task="chest-xray", requested_by=superuser)
+    run.refresh_from_db()
+    assert run.sent_at is not None and learning.training_runs_resend_lost() == 0  # just sent
+    long_ago = timezone.now() - timedelta(seconds=settings.MEDSITE_TRAINING_RESEND_AFTER + 5)
+    TrainingRun.objects.filter(pk=run.pk).update(sent_at=long_ago)  # the broker restarted and lost it
+    in_place = TrainingRun.objects.create(task="chest-xray-covid", source="x")  # manage.py train_model runs it itself
+    TrainingRun.objects.filter(pk=in_place.pk).update(created_at=long_ago)
+    assert learning.retraining_due() == []  # the sweep sent it again; it is still queued, so no second run starts
+    run.refresh_from_db()
+    in_place.refresh_from_db()
+    assert run.status == "queued" and run.sent_at > long_ago and in_place.sent_at is None
+    assert learning.training_runs_resend_lost() == 0  # sending restarts the clock: no storm of copies
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING)  # the first copy claimed it
+    assert training_run_execute(run_pk=run.pk) is None  # a later copy does nothing
+
+
 def test_promotion_gate_needs_a_passing_evaluation_against_the_current_active_version(model_version, world, superuser):
     candidate = world.candidate
     with pytest.raises(ValidationError, match="not been evaluated against the active version"):
