@@ -14,7 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
@@ -101,7 +101,7 @@ def training_runs_resend_lost(*, now=None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.MEDSITE_TRAINING_RESEND_AFTER)
-    lost = TrainingRun.objects.filter(Q(status=TrainingRun.Status.QUEUED) & Q(sent_at__lt=cutoff))
+    lost = TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, sent_at__lt=cutoff)
     pks = list(lost.values_list("pk", flat=True))
     for pk in pks:
         training_run_send(pk)
