@@ -126,15 +126,17 @@ def brain(datasets: Path, out: Path) -> dict:
     data = load_folder_tree(root, image_size=96, dedup_pool=True)
     official = load_folder_tree(root, image_size=96)
     # 96 px through five narrow-to-wide blocks (cheaper per image than the earlier 64 px 32..256 net), a cosine
-    # learning rate over a fixed 24 epochs, label smoothing; three seeds averaged, each on the image and its mirror.
+    # learning rate over a fixed 36 epochs (24 before: a screened member reached validation accuracy 0.919 against
+    # 0.889, rule fixed in docs/model-card.md before the run), label smoothing; three seeds averaged, each on the
+    # image and its mirror.
     cfg = ModelConfig(
         task="brain-mri",
         classes=data.classes,
         image_size=96,
         compact_filters=(16, 32, 64, 128, 256),
         augmentation="mri",
-        epochs=24,
-        patience=24,
+        epochs=36,
+        patience=36,
         batch_size=32,
         lr_schedule="cosine",
         label_smoothing=0.1,
