@@ -10,8 +10,9 @@ BACKBONES = ("compact", "resnet50", "densenet121", "inceptionv3", "mobilenetv2",
 # Smallest square input each backbone accepts (keras.applications refuses smaller ones; InceptionV3 needs 75).
 MIN_IMAGE_SIZE = MappingProxyType({name: 75 if name == "inceptionv3" else 32 for name in BACKBONES} | {"compact": 8})
 # Training-time augmentation per modality (see mlcore.data.augmenter): "xray" never flips (the heart's side
-# matters), "mri" adds left-right flips (tumour type does not depend on the hemisphere), "none" turns it off.
-AUGMENTATIONS = ("xray", "mri", "none")
+# matters), "xray_blur" adds a random mild blur (films whose edges are rendered softer), "mri" adds left-right
+# flips (tumour type does not depend on the hemisphere), "none" turns it off.
+AUGMENTATIONS = ("xray", "xray_blur", "mri", "none")
 MIXED_PRECISION = ("auto", "on", "off")  # "auto": on exactly when TensorFlow sees a GPU
 WEIGHTS_KEYWORDS = ("none", "imagenet")  # or a path to a local .h5 / .weights.h5 file of the backbone
 # "plateau": halve the learning rate when validation loss stalls; "cosine": decay it to zero over the epochs.

@@ -274,6 +274,9 @@ def augmenter(kind: str, seed: int) -> keras.layers.Pipeline | None:
 
     Both kinds apply small rotations (about +-11 degrees), zoom (+-10%) and contrast (+-10%).
     "xray" never flips: on a chest X-ray the heart's side matters (a flip fakes dextrocardia).
+    "xray_blur" is "xray" plus a random mild Gaussian blur (3x3 kernel, sigma 0.3-1.0, its strength drawn per
+    image), for training sets where sharpness follows the class (a source's normal films rendered crisper than
+    its pneumonia ones) but a new site's films are softer: the model cannot then read "crisp" as "normal".
     "mri" adds left-right flips: a brain tumour's type does not depend on the hemisphere it grows in.
     """
     if kind == "none":
@@ -281,13 +284,17 @@ def augmenter(kind: str, seed: int) -> keras.layers.Pipeline | None:
     layers: list[keras.layers.Layer] = []
     if kind == "mri":
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 3))
-    elif kind != "xray":
+    elif kind not in ("xray", "xray_blur"):
         raise ValueError(f"unknown augmentation {kind!r}")
     layers += [
         keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
         keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 1),
         keras.layers.RandomContrast(0.1, value_range=(0, 255), seed=seed + 2),
     ]
+    if kind == "xray_blur":
+        layers.append(
+            keras.layers.RandomGaussianBlur(1.0, kernel_size=3, sigma=(0.3, 1.0), value_range=(0, 255), seed=seed + 4)
+        )
     return keras.layers.Pipeline(layers)
 
 

@@ -318,9 +318,22 @@ def test_augmentation_is_chosen_per_modality() -> None:
 
     assert "RandomFlip" not in kinds("xray")  # a flipped chest film fakes dextrocardia
     assert kinds("mri")[0] == "RandomFlip" and kinds("mri")[1:] == kinds("xray")
+    assert kinds("xray_blur") == [*kinds("xray"), "RandomGaussianBlur"]
     assert augmenter("none", 0) is None
     with pytest.raises(ValueError, match="augmentation"):
         augmenter("ct", 0)
+
+
+def test_xray_blur_softens_edges_but_keeps_brightness() -> None:
+    from mlcore.data import augmenter
+
+    rng = np.random.default_rng(0)
+    films = rng.integers(0, 256, (16, 28, 28, 1)).astype(np.float32)
+    blurred = np.asarray(augmenter("xray_blur", 0).layers[-1](films, training=True))
+    assert blurred.shape == films.shape and 0 <= blurred.min() and blurred.max() <= 255
+    edges = lambda x: np.abs(np.diff(x, axis=2)).mean()  # noqa: E731
+    assert edges(blurred) < 0.9 * edges(films)
+    assert abs(blurred.mean() - films.mean()) < 5
 
 
 def _base(size: int = 8) -> Dataset:
