@@ -77,3 +77,30 @@ def test_the_session_store_reads_live_sessions_only(client, clinician) -> None:
     assert expired.load() == {} and expired.session_key is None  # forgotten, as Django's store does
     assert SessionStore("x" * 40).load() == {}
     assert client.get(reverse("diagnosis:home")).status_code == 302  # the expired session signs nobody in
+
+
+def test_an_api_token_loads_its_user_and_memberships_in_one_query(clinician, rf) -> None:
+    from rest_framework.authtoken.models import Token
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from accounts.backends import TokenAuthentication
+
+    key = Token.objects.create(user=clinician).key
+    request = rf.get("/api/v1/studies/", HTTP_AUTHORIZATION=f"Token {key}")
+    with CaptureQueriesContext(connection) as queries:
+        user, token = TokenAuthentication().authenticate(request)
+        assert [(m.role, m.site.name) for m in user.memberships_by_role()] == [(Role.CLINICIAN, "St Elsewhere")]
+    assert len(queries) == 1
+    assert user == clinician and token.key == key and token.user is user
+    assert _values(token) == _values(Token.objects.get(key=key))
+    for bad in ("0" * 40, key[:-1]):
+        with pytest.raises(AuthenticationFailed, match="Invalid token"):
+            TokenAuthentication().authenticate(rf.get("/", HTTP_AUTHORIZATION=f"Token {bad}"))
+    User.objects.filter(pk=clinician.pk).update(is_active=False)
+    with pytest.raises(AuthenticationFailed, match="inactive"):
+        TokenAuthentication().authenticate(request)
+
+
+def test_the_api_answers_401_for_an_unknown_token(client, clinician) -> None:
+    response = client.get("/api/v1/studies/", HTTP_AUTHORIZATION="Token " + "f" * 40)
+    assert response.status_code == 401 and "Invalid token" in response.json()["detail"]
