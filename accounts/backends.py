@@ -7,6 +7,8 @@ same cache `memberships_by_role` fills itself). Same rules as Django's: an inact
 `TokenAuthentication` does the same for the API's tokens.
 """
 
+import functools
+
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.db import connections, router
@@ -47,16 +49,22 @@ def _sql(connection, by_token: bool) -> str:
     return _SQL[key]
 
 
+_CONVERTERS: dict[tuple[str, type], list[tuple[int, object, list]]] = {}
+
+
 def _converters(connection, model) -> list[tuple[int, object, list]]:
     """What the ORM would run on each of the model's columns as read (aware datetimes on SQLite, custom fields):
-    (position, column, converters) for the columns that have any."""
-    found = []
-    for i, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(model._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if converters:
-            found.append((i, column, converters))
-    return found
+    (position, column, converters) for the columns that have any; worked out once per database and model."""
+    key = (connection.alias, model)
+    if key not in _CONVERTERS:
+        found = []
+        for i, field in enumerate(model._meta.concrete_fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if converters:
+                found.append((i, column, converters))
+        _CONVERTERS[key] = found
+    return _CONVERTERS[key]
 
 
 def _from_db(model, alias: str, connection, fields: list[str], values) -> object:
@@ -67,11 +75,16 @@ def _from_db(model, alias: str, connection, fields: list[str], values) -> object
     return model.from_db(alias, fields, values)
 
 
+@functools.cache
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 def _load(param, by_token: bool) -> tuple[User, Token | None] | None:
     alias = router.db_for_read(User)
     connection = connections[alias]
     models = ([Token] if by_token else []) + [User, Membership, Site]
-    fields = [[f.attname for f in model._meta.concrete_fields] for model in models]
+    fields = [_attnames(model) for model in models]
     with connection.cursor() as cursor:
         cursor.execute(_sql(connection, by_token), [param])
         rows = cursor.fetchall()
