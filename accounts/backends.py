@@ -11,6 +11,7 @@ import functools
 
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
@@ -118,7 +119,7 @@ def user_with_memberships(user_id) -> User | None:
     """The user with this primary key and its memberships (with their sites), in one query; None if none."""
     try:
         user_id = User._meta.pk.to_python(user_id)
-    except Exception:  # a session holding a malformed id: nobody
+    except ValidationError:  # a session holding a malformed id: nobody
         return None
     found = _load(user_id, by_token=False)
     return None if found is None else found[0]
