@@ -145,6 +145,7 @@ def brain(datasets: Path, out: Path) -> dict:
         label_smoothing=0.1,
         ensemble=3,
         tta_flip=True,
+        weight_ema=0.99,  # rule fixed in docs/model-card.md before its run
     )
     notes = [
         "deduplicated, group-aware 70/15/15 split of Training+Testing pooled",

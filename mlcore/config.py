@@ -57,6 +57,9 @@ class ModelConfig:
     label_smoothing: float = 0.0  # of the cross-entropy targets, in [0, 1)
     lr_schedule: str = "plateau"  # one of LR_SCHEDULES
     normalization: str = "dataset"  # one of NORMALIZATIONS
+    # momentum of an exponential moving average of the weights (Polyak averaging) that validation, early stopping
+    # and the kept model use instead of the raw weights; 0 = off. 0.99 averages over the last ~100 steps.
+    weight_ema: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -86,6 +89,8 @@ class ModelConfig:
             raise ValueError("tta_flip needs the compact backbone and augmentation 'mri' (trained on flips)")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError("label_smoothing must be in [0, 1)")
+        if not 0.0 <= self.weight_ema < 1.0:
+            raise ValueError("weight_ema must be in [0, 1) (0 turns the weight average off)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.normalization not in NORMALIZATIONS or (self.normalization != "dataset" and self.backbone != "compact"):

@@ -244,9 +244,11 @@ class _CosineDecay(keras.callbacks.Callback):
 
 
 def _compile(model: keras.Model, cfg: ModelConfig, learning_rate: float) -> None:
-    """Adam and cross-entropy on one-hot targets (see _one_hot), smoothed by cfg.label_smoothing."""
+    """Adam and cross-entropy on one-hot targets (see _one_hot), smoothed by cfg.label_smoothing; Adam keeps a
+    moving average of the weights when cfg.weight_ema is set (see _fit)."""
+    ema = {"use_ema": True, "ema_momentum": cfg.weight_ema} if cfg.weight_ema else {}
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, **ema),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
     )
@@ -269,10 +271,18 @@ def _fit(
     progress: Callable[[EpochProgress], None] | None,
     member: int = 0,
 ) -> dict[str, list[float]]:
-    """One stage of fit with early stopping (best weights restored) on validation loss; returns its history."""
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
-    ]
+    """One stage of fit with early stopping (best weights restored) on validation loss; returns its history.
+
+    With cfg.weight_ema, SwapEMAWeights puts the averaged weights into the model for each validation pass and at
+    each epoch's end, before EarlyStopping (so it must come first) scores and snapshots them: the model kept is the
+    best epoch's average, and training itself goes on from the raw weights.
+    """
+    callbacks: list[keras.callbacks.Callback] = []
+    if cfg.weight_ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks.append(
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
+    )
     if cfg.lr_schedule == "cosine":
         base = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
         callbacks.append(_CosineDecay(base, first_epoch, epochs))

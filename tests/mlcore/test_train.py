@@ -148,3 +148,18 @@ def test_ensemble_trains_members_one_after_another(
     assert result.metrics["val"]["accuracy"] >= 0.9 and result.threshold is not None
     val_probs = result.model.predict(make_dataset(toy_dataset.val, "eval", cfg), verbose=0)
     assert result.threshold == pytest.approx(youden_threshold(val_probs[:, 1], toy_dataset.val.labels))
+
+
+def test_weight_ema_keeps_the_best_epochs_average(
+    toy_dataset: Dataset, make_toy_config: Callable[..., ModelConfig]
+) -> None:
+    cfg = make_toy_config(weight_ema=0.9, epochs=4, patience=4)
+    result = train(cfg, toy_dataset)
+    assert result.model.optimizer.use_ema
+    # Validation scored the averaged weights, and the model kept is the best epoch's average: evaluating it on
+    # the validation split gives back the best validation loss (snapshotting the raw weights would not).
+    val = train_module._one_hot(make_dataset(toy_dataset.val, "eval", cfg), len(cfg.classes))
+    loss = result.model.evaluate(val, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(min(result.history["val_loss"]), rel=1e-4)
+    with pytest.raises(ValueError, match="weight_ema"):
+        make_toy_config(weight_ema=1.0)
