@@ -251,7 +251,7 @@ class LedgerEntrySerializer(ReviewSerializer):
 
 class PredictionSerializer(serializers.ModelSerializer):
     model_version = ModelVersionSerializer()
-    reviews = ReviewSerializer(many=True)
+    reviews = ReviewSerializer(many=True, source="review_list")
     max_probability = serializers.SerializerMethodField()
     timings = PredictionTimingsSerializer(source="*")
     heatmap_url = serializers.SerializerMethodField(
@@ -313,7 +313,7 @@ class ImageSerializer(serializers.ModelSerializer):
 class StudySerializer(serializers.ModelSerializer):
     """A study with its images, their predictions and reviews."""
 
-    images = ImageSerializer(many=True, read_only=True)
+    images = ImageSerializer(many=True, read_only=True, source="image_list")
 
     class Meta:
         model = Study

@@ -22,7 +22,7 @@ from diagnosis.api.base import (
     store_each,
 )
 from diagnosis.filters import PatientFilter, StudyFilter
-from diagnosis.models import Image, Patient, Study
+from diagnosis.models import Image, Patient, Study, image_details, study_details
 from diagnosis.serializers import (
     DicomImportSerializer,
     ImageSerializer,
@@ -38,8 +38,8 @@ from diagnosis.serializers import (
 )
 from diagnosis.services import records
 
-IMAGE_DETAILS = ("predictions__model_version", "predictions__reviews__reviewer")
-STUDY_DETAILS = tuple(f"images__{path}" for path in IMAGE_DETAILS)
+IMAGE_DETAILS = image_details()
+STUDY_DETAILS = study_details()
 # 400 is either the per-file result (some file was refused) or DRF's field errors (no files, no site...):
 # messages by field, and by position for the files list.
 _MESSAGES = {"type": "array", "items": {"type": "string"}}

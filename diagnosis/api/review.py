@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -32,7 +33,9 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     """
 
     queryset = (
-        Prediction.objects.filter(is_shadow=False).select_related("model_version").prefetch_related("reviews__reviewer")
+        Prediction.objects.filter(is_shadow=False)
+        .select_related("model_version")
+        .prefetch_related(Prefetch("reviews", to_attr="prefetched_reviews"), "prefetched_reviews__reviewer")
     )
     serializer_class = PredictionSerializer
     site_field = "image__study__patient__site"

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
@@ -14,7 +16,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
-from diagnosis.models import Patient, Prediction, Review, Study
+from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study
 from diagnosis.services import records
 from tests.datasets import DICOM_SAMPLES
 from tests.diagnosis.conftest import png_file
@@ -534,3 +536,59 @@ def test_schema_is_served(client):
 def test_schema_validates_without_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/v1/audit-events/" in (tmp_path / "schema.yml").read_text()
+
+
+def _read_study(patient, versions, reviewer, n: int) -> Study:
+    """A study with an analysed image whose prediction was reviewed, and a shadow version's prediction that is
+    never shown."""
+    study = StudyFactory(patient=patient)
+    image = Image.objects.create(
+        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=16, height=16, bits=8,
+        sha256=f"{n:064d}", status=Image.Status.DONE,
+    )  # fmt: skip
+    shown, _ = (
+        Prediction.objects.create(
+            image=image,
+            model_version=version,
+            label="pneumonia",
+            probabilities={"normal": 0.2, "pneumonia": 0.8},
+            threshold=0.5,
+            inference_ms=3.0,
+            is_shadow=version.status == ModelVersion.Status.SHADOW,
+        )  # fmt: skip
+        for version in versions
+    )
+    Review.objects.create(prediction=shown, reviewer=reviewer, decision=Review.Decision.CONFIRM, label="pneumonia")
+    return study
+
+
+def test_the_study_list_costs_the_same_queries_for_one_study_or_many(
+    api, clinician, radiologist, patient, model_version, settings
+):
+    settings.MEDSITE_LIST_CACHE_SECONDS = 0  # build every page
+    client = api(clinician)
+    url = reverse("api:study-list")
+    client.get(url)  # the session's first request also records its MFA check
+
+    def listed() -> tuple[int, list]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(queries), response.json()["results"]
+
+    shadow = ModelVersion.objects.create(
+        task=model_version.task, classes=model_version.classes, bundle_sha256="c" * 64, image_size=16,
+        threshold=0.5, positive_class="pneumonia", status=ModelVersion.Status.SHADOW,
+    )  # fmt: skip
+    versions = (model_version, shadow)
+    _read_study(patient, versions, radiologist, 0)
+    one, _ = listed()
+    for n in range(1, 6):
+        _read_study(patient, versions, radiologist, n)
+    many, results = listed()
+    assert many == one and len(results) == 6
+    for study in results:  # the prefetched rows are the same ones the related managers would give
+        [image] = study["images"]
+        [prediction] = image["predictions"]  # the shadow one is left out
+        assert [r["reviewer"] for r in prediction["reviews"]] == [radiologist.email]
+        assert prediction["model_version"]["id"] == model_version.pk
