@@ -32,6 +32,7 @@ from diagnosis.models import (
     Review,
     Study,
     TrainingRun,
+    image_details,
 )
 from diagnosis.services import learning as learning_service
 from diagnosis.services import records, registry, review
@@ -200,7 +201,7 @@ def study_upload(request, pk: int):
 
 def _study_context(request, study, upload_form) -> dict:
     role = access.role_at(request.user, study.site)
-    images = list(study.images.prefetch_related("predictions__model_version", "predictions__reviews__reviewer"))
+    images = list(study.images.prefetch_related(*image_details()))
     for image in images:  # where two readers are required, say where each result stands
         for prediction in image.shown_predictions:
             state, _ = prediction.reading(second_reader=study.site.second_reader)

@@ -50,6 +50,33 @@ def prediction(study, model_version):
     )
 
 
+def shadow_version(active: ModelVersion) -> ModelVersion:
+    """A shadow model version of active's task: its predictions are stored, never shown."""
+    return ModelVersion.objects.create(
+        task=active.task, classes=active.classes, bundle_sha256="c" * 64, image_size=16, threshold=0.5,
+        positive_class=active.positive_class, status=ModelVersion.Status.SHADOW,
+    )  # fmt: skip
+
+
+def reviewed_image(study, versions, reviewer, n: int) -> Image:
+    """An analysed image of study with a prediction by each of versions (is_shadow for a shadow version's), the
+    shown one reviewed by reviewer. n makes its file and hash unique."""
+    image = Image.objects.create(
+        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=16, height=16, bits=8,
+        sha256=f"{n:064d}", status=Image.Status.DONE,
+    )  # fmt: skip
+    for version in versions:
+        prediction = Prediction.objects.create(
+            image=image, model_version=version, label="pneumonia", probabilities={"normal": 0.2, "pneumonia": 0.8},
+            threshold=0.5, inference_ms=3.0, is_shadow=version.status == ModelVersion.Status.SHADOW,
+        )  # fmt: skip
+        if not prediction.is_shadow:
+            Review.objects.create(
+                prediction=prediction, reviewer=reviewer, decision=Review.Decision.CONFIRM, label="pneumonia"
+            )
+    return image
+
+
 def png_file(name: str = "chest.png", **kwargs) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, png_bytes(**kwargs), content_type="image/png")
 

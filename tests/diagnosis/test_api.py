@@ -16,10 +16,10 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
-from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review, Study
+from diagnosis.models import Patient, Prediction, Review, Study
 from diagnosis.services import records
 from tests.datasets import DICOM_SAMPLES
-from tests.diagnosis.conftest import png_file
+from tests.diagnosis.conftest import png_file, reviewed_image, shadow_version
 from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -538,30 +538,6 @@ def test_schema_validates_without_warnings(tmp_path):
     assert "/api/v1/audit-events/" in (tmp_path / "schema.yml").read_text()
 
 
-def _read_study(patient, versions, reviewer, n: int) -> Study:
-    """A study with an analysed image whose prediction was reviewed, and a shadow version's prediction that is
-    never shown."""
-    study = StudyFactory(patient=patient)
-    image = Image.objects.create(
-        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=16, height=16, bits=8,
-        sha256=f"{n:064d}", status=Image.Status.DONE,
-    )  # fmt: skip
-    shown, _ = (
-        Prediction.objects.create(
-            image=image,
-            model_version=version,
-            label="pneumonia",
-            probabilities={"normal": 0.2, "pneumonia": 0.8},
-            threshold=0.5,
-            inference_ms=3.0,
-            is_shadow=version.status == ModelVersion.Status.SHADOW,
-        )  # fmt: skip
-        for version in versions
-    )
-    Review.objects.create(prediction=shown, reviewer=reviewer, decision=Review.Decision.CONFIRM, label="pneumonia")
-    return study
-
-
 def test_the_study_list_costs_the_same_queries_for_one_study_or_many(
     api, clinician, radiologist, patient, model_version, settings
 ):
@@ -576,15 +552,11 @@ def test_the_study_list_costs_the_same_queries_for_one_study_or_many(
         assert response.status_code == 200
         return len(queries), response.json()["results"]
 
-    shadow = ModelVersion.objects.create(
-        task=model_version.task, classes=model_version.classes, bundle_sha256="c" * 64, image_size=16,
-        threshold=0.5, positive_class="pneumonia", status=ModelVersion.Status.SHADOW,
-    )  # fmt: skip
-    versions = (model_version, shadow)
-    _read_study(patient, versions, radiologist, 0)
+    versions = (model_version, shadow_version(model_version))
+    reviewed_image(StudyFactory(patient=patient), versions, radiologist, 0)
     one, _ = listed()
     for n in range(1, 6):
-        _read_study(patient, versions, radiologist, n)
+        reviewed_image(StudyFactory(patient=patient), versions, radiologist, n)
     many, results = listed()
     assert many == one and len(results) == 6
     for study in results:  # the prefetched rows are the same ones the related managers would give

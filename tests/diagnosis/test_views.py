@@ -1,10 +1,13 @@
 """Every view against three personas: right role on the right site, wrong role (403), another site (404)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
 from diagnosis.models import Image, Patient, Prediction, Review, Study
+from tests.diagnosis.conftest import reviewed_image, shadow_version
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +202,24 @@ def test_the_worklist_pages_by_50_and_keeps_the_order_across_pages(login, radiol
     margins = [p.margin for p in first.context["predictions"]] + [p.margin for p in second.context["predictions"]]
     assert len(margins) == 55 and margins == sorted(margins)
     assert client.get(reverse("diagnosis:worklist"), {"page": "x"}).status_code == 200  # a bad page is page 1
+
+
+def test_the_study_page_costs_the_same_queries_for_one_image_or_many(login, radiologist, study, model_version):
+    client = login(radiologist)
+    versions = (model_version, shadow_version(model_version))
+    url = reverse("diagnosis:study_results", args=[study.pk])
+    client.get(url)  # the session's first request also records its MFA check
+
+    def shown() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    reviewed_image(study, versions, radiologist, 0)
+    one, _ = shown()
+    for n in range(1, 4):
+        reviewed_image(study, versions, radiologist, n)
+    many, page = shown()
+    assert many == one
+    assert page.count("Confirmed as pneumonia</strong>") == 4  # each image's review, none of the shadow version's
