@@ -107,7 +107,8 @@ def pneumoniamnist(datasets: Path, out: Path) -> dict:
     # is standardised by its own mean and std as well (the test split comes from another source folder, whose
     # exposure differs); rule fixed before the run: keep it unless validation AUC falls below 0.989 (it was 0.991).
     # xray_blur (a random mild blur in training; train normals are much crisper than train pneumonia films and the
-    # test normals are softer): same rule, fixed in docs/model-card.md before its run.
+    # test normals are softer): same rule, fixed in docs/model-card.md before its run. weight_ema=0.99 was rejected
+    # by that rule (validation AUC 0.988).
     cfg = ModelConfig(
         task="chest-xray",
         classes=data.classes,
@@ -118,7 +119,6 @@ def pneumoniamnist(datasets: Path, out: Path) -> dict:
         ensemble=5,
         normalization="per_image",
         augmentation="xray_blur",
-        weight_ema=0.99,  # rule fixed in docs/model-card.md before its run
     )
     return run_task(
         "pneumoniamnist", cfg, data, out, ["official MedMNIST split; 8 train/val duplicates exist in the source"]
