@@ -98,3 +98,18 @@ def test_cli_cv_and_tune_print_tables(
     assert "rank" in out and 'best (roc_auc): {"dropout": 0.4}' in out
     assert main(["tune", config, "--grid", "[1, 2]"]) == 2
     assert main(["cv", str(project / "missing.json")]) == 2
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "mlcore" / "configs").glob("*.json")), ids=str)
+def test_the_shipped_example_configs_are_valid(path: Path) -> None:
+    import dataclasses
+
+    from mlcore.__main__ import EXTRA_KEYS, _read_config
+    from mlcore.config import ModelConfig
+
+    spec = _read_config(path)
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    assert set(spec) - names - set(EXTRA_KEYS) - {"_path"} == set()
+    ModelConfig(**{k: v for k, v in spec.items() if k in names})  # raises on a bad value
+    # The data set is named relative to the config file (the shared datasets beside the checkout), not one machine.
+    assert not Path(json.loads(path.read_text())["source"]).is_absolute()
