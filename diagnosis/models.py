@@ -108,7 +108,11 @@ class Study(models.Model):
             return self.Status.REGISTERED
         if any(image.is_pending for image in images):
             return self.Status.ANALYSING
-        predictions = Prediction.objects.filter(image__study=self, is_shadow=False).prefetch_related("reviews")
+        # Reviews as plain lists (to_attr): no queryset per prediction, and so no reference cycle per prediction for
+        # the garbage collector, since a worker runs this on every image it finishes.
+        predictions = Prediction.objects.filter(image__study=self, is_shadow=False).prefetch_related(
+            Prefetch("reviews", to_attr="prefetched_reviews")
+        )
         second_reader = self.patient.site.second_reader
         if any(p.reading(second_reader=second_reader)[0] != Prediction.Reading.FINAL for p in predictions):
             return self.Status.AWAITING_REVIEW
