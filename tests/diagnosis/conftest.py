@@ -58,6 +58,17 @@ def shadow_version(active: ModelVersion) -> ModelVersion:
     )  # fmt: skip
 
 
+def predicted_image(study, version, n: int, **prediction) -> Prediction:
+    """An analysed image of study (n makes its file and hash unique) with an unreviewed "normal" prediction by
+    version; prediction overrides its fields."""
+    image = Image.objects.create(
+        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=8, height=8, bits=8,
+        sha256=f"{n:064d}", status=Image.Status.DONE,
+    )  # fmt: skip
+    fields = {"label": "normal", "probabilities": {"normal": 0.9, "pneumonia": 0.1}, "threshold": 0.5}
+    return Prediction.objects.create(image=image, model_version=version, inference_ms=1.0, **{**fields, **prediction})
+
+
 def reviewed_image(study, versions, reviewer, n: int) -> Image:
     """An analysed image of study with a prediction by each of versions (is_shadow for a shadow version's), the
     shown one reviewed by reviewer. n makes its file and hash unique."""

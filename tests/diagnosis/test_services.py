@@ -10,6 +10,7 @@ from diagnosis.services.registry import model_activate
 from diagnosis.services.review import review_submit
 from diagnosis.services.training import model_register
 from tests.conftest import png_bytes
+from tests.diagnosis.conftest import predicted_image
 from tests.factories import StudyFactory
 
 pytestmark = pytest.mark.django_db
@@ -106,14 +107,7 @@ def test_the_study_status_leaves_no_reference_cycles_to_collect(model_version, s
     """A worker derives its study's status on every image it finishes. Cyclic garbage there piles up in the worker
     between the garbage collector's rare full passes (the 20-minute soak's memory creep): none may be made."""
     for n in range(6):
-        image = Image.objects.create(
-            study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=16, height=16, bits=8,
-            sha256=f"{n:064d}", status=Image.Status.DONE,
-        )  # fmt: skip
-        Prediction.objects.create(
-            image=image, model_version=model_version, label="normal", probabilities={"normal": 0.9, "pneumonia": 0.1},
-            threshold=0.5, inference_ms=1.0,
-        )  # fmt: skip
+        predicted_image(study, model_version, n)
     study = type(study).objects.get(pk=study.pk)
     gc.collect()
     gc.disable()

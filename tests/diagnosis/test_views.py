@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from diagnosis.models import Image, Patient, Prediction, Review, Study
-from tests.diagnosis.conftest import reviewed_image, shadow_version
+from diagnosis.models import Image, Patient, Review, Study
+from tests.diagnosis.conftest import predicted_image, reviewed_image, shadow_version
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -185,14 +185,7 @@ def test_editing_to_a_taken_mrn_is_refused(login, clinician, patient, site):
 
 def test_the_worklist_pages_by_50_and_keeps_the_order_across_pages(login, radiologist, study, model_version):
     for i in range(55):
-        image = Image.objects.create(
-            study=study, file=f"images/{i}.png", original_name=f"{i}.png", format="PNG", width=8, height=8, bits=8,
-            sha256=f"{i:064d}", status=Image.Status.DONE,
-        )  # fmt: skip
-        Prediction.objects.create(
-            image=image, model_version=model_version, label="normal", probabilities={"normal": 0.9, "pneumonia": 0.1},
-            abnormality=i / 100, margin=abs(i / 100 - 0.5), threshold=0.5, inference_ms=1.0,
-        )  # fmt: skip
+        predicted_image(study, model_version, i, abnormality=i / 100, margin=abs(i / 100 - 0.5))
     client = login(radiologist)
     first = client.get(reverse("diagnosis:worklist"), {"order": "uncertain"})
     assert len(first.context["predictions"]) == 50 and first.context["shown"] == 55
