@@ -13,7 +13,7 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from mlcore.bundle import load_bundle, save_bundle  # noqa: E402
 from mlcore.config import ModelConfig  # noqa: E402
-from mlcore.data import Dataset, Split, load_folder_tree, load_npz  # noqa: E402
+from mlcore.data import Dataset, Split, drop_test_copies_of_training, load_folder_tree, load_npz  # noqa: E402
 from mlcore.evaluate import bootstrap_ci, evaluate  # noqa: E402
 from mlcore.inference import Predictor  # noqa: E402
-from mlcore.leakage import find_duplicates, pixel_sha256  # noqa: E402
+from mlcore.leakage import find_duplicates  # noqa: E402
 from mlcore.train import train  # noqa: E402
 
 TARGETS = {
@@ -41,14 +41,6 @@ def default_datasets() -> Path:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
     raise SystemExit("shared datasets not found: pass --datasets or set MEDSITE_DATASETS")
-
-
-def drop_test_duplicates_of_train(data: Dataset) -> tuple[Dataset, int]:
-    """Remove test images whose pixels equal a training or validation image (covid19-3class has 6)."""
-    seen = {pixel_sha256(image) for split in (data.train, data.val) for image in split.images}
-    keep = np.array([pixel_sha256(image) not in seen for image in data.test.images])
-    test = Split(data.test.images[keep], data.test.labels[keep])
-    return replace(data, test=test), int((~keep).sum())
 
 
 def latency_ms(predictor: Predictor, image: np.ndarray, runs: int = 30) -> float:
@@ -157,7 +149,7 @@ def brain(datasets: Path, out: Path) -> dict:
 
 def covid(datasets: Path, out: Path) -> dict:
     data = load_folder_tree(datasets / "covid19-3class", image_size=64)
-    data, dropped = drop_test_duplicates_of_train(data)
+    data, dropped = drop_test_copies_of_training(data)
     cfg = ModelConfig(
         task="chest-xray-covid", classes=data.classes, image_size=64, epochs=40, patience=8, batch_size=32
     )

@@ -2,7 +2,9 @@
 
 A config is JSON with ModelConfig fields (classes optional: taken from the data) plus "source"
 (an .npz, a manifest .csv or a class-per-folder directory; relative to the config's folder when it
-exists there, else to the working directory), "out" (bundle root) and optional "dedup_pool".
+exists there, else to the working directory), "out" (bundle root), and optionally "dedup_pool" (pool and
+re-split a Training/Testing tree by pixel-identical groups) or "drop_test_copies" (keep the official split
+but drop test images identical to a training or validation image).
 Every command that loads a dataset runs the leakage check first and prints its summary; with
 --strict-leakage a dirty split is an error (exit 3).
 """
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXTRA_KEYS = ("source", "out", "dedup_pool")
+EXTRA_KEYS = ("source", "out", "dedup_pool", "drop_test_copies")
 EXIT_LEAKAGE = 3
 
 
@@ -58,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="report folder (default: reports/<bundle sha[:12]>)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (0: none)")
     p.add_argument("--dedup-pool", action="store_true", help="pool and re-split a Training/Testing tree")
+    p.add_argument(
+        "--drop-test-copies", action="store_true", help="drop test images identical to a training/validation image"
+    )
     p.add_argument("--seed", type=int, default=42)
     p = add("predict", "predict images with a bundle", _cmd_predict, data=False)
     p.add_argument("bundle", type=Path)
@@ -105,6 +110,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
     manifest = bundle.manifest
     data = load_source(args.source, image_size=manifest.image_size, seed=args.seed, dedup_pool=args.dedup_pool)
+    if args.drop_test_copies:
+        data = _drop_test_copies(data)
     if tuple(data.classes) != tuple(manifest.classes):
         raise CLIError(f"source classes {data.classes} differ from the bundle's {manifest.classes}")
     if code := _leakage(data, args):
@@ -212,9 +219,19 @@ def _config_and_data(spec: dict[str, Any], args: argparse.Namespace, source: Pat
     image_size = int(fields.get("image_size", 64))
     seed = int(fields.get("seed", 42))
     data = load_source(source, image_size=image_size, seed=seed, dedup_pool=bool(spec.get("dedup_pool", False)))
+    if spec.get("drop_test_copies"):
+        data = _drop_test_copies(data)
     fields.setdefault("classes", data.classes)
     fields.setdefault("task", Path(spec["_path"]).stem)
     return ModelConfig(**fields), data
+
+
+def _drop_test_copies(data: Any) -> Any:
+    from mlcore.data import drop_test_copies_of_training
+
+    data, dropped = drop_test_copies_of_training(data)
+    print(f"{dropped} test images identical to training or validation images dropped from test")
+    return data
 
 
 def _leakage(data: Any, args: argparse.Namespace) -> int:

@@ -484,6 +484,19 @@ def add_manifest(base: Dataset, manifest: str | Path, *, seed: int = 42, val_fra
     return Dataset(base.classes, extend(base.train, 0), extend(base.val, 1), None, _tree_sha256(digests))
 
 
+def drop_test_copies_of_training(data: Dataset) -> tuple[Dataset, int]:
+    """data without the test images whose pixels equal a training or validation image, and how many were
+    dropped: a model has learned those, so scoring it on them measures memory (covid19-3class has 6).
+    The training data, and so source_sha256, are unchanged."""
+    if data.test is None:
+        return data, 0
+    seen = {pixel_sha256(image) for split in (data.train, data.val) for image in split.images}
+    keep = np.array([pixel_sha256(image) not in seen for image in data.test.images], dtype=bool)
+    if keep.all():
+        return data, 0
+    return replace(data, test=Split(data.test.images[keep], data.test.labels[keep])), int((~keep).sum())
+
+
 def drop_duplicates_of(data: Dataset, held_out: np.ndarray) -> tuple[Dataset, int]:
     """data without the train/val images whose pixels equal an image of held_out (uint8 N x H x W), and how
     many were dropped: a held-out set must never be trained on, even when someone uploads one of its images."""

@@ -232,6 +232,6 @@ def _side_model(model: keras.Model, path: str) -> keras.Model:
         captured.append(features)
         return out
 
-    inputs = keras.Input(shape=model.input_shape[1:], dtype=model.inputs[0].dtype, name="gradcam_pixels")
-    outputs = model._run_through_graph([inputs], operation_fn=lambda op: op, call_fn=call)  # noqa: SLF001
-    return keras.Model(inputs, [captured[0], outputs], name=f"{model.name}_gradcam")
+    # clone_function returns each layer itself, so the re-traced graph shares the served model's weights.
+    retraced = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+    return keras.Model(retraced.inputs, [captured[0], retraced.output], name=f"{model.name}_gradcam")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlcore.__main__ import main
+from mlcore.__main__ import _config_and_data, _read_config, main
 from mlcore.data import Split
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +114,14 @@ def test_the_shipped_example_configs_are_valid(path: Path) -> None:
     ModelConfig(**{k: v for k, v in spec.items() if k in names})  # raises on a bad value
     # The data set is named relative to the config file (the shared datasets beside the checkout), not one machine.
     assert not Path(json.loads(path.read_text())["source"]).is_absolute()
+
+
+def test_a_config_can_drop_test_copies_of_training_images(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = {**json.loads((project / "tiny.json").read_text()), "drop_test_copies": True}
+    (project / "dropping.json").write_text(json.dumps(spec))
+    no_overrides = argparse.Namespace(epochs=None)
+    _, plain = _config_and_data(_read_config(project / "tiny.json"), no_overrides, project / "tiny.npz")
+    _, dropped = _config_and_data(_read_config(project / "dropping.json"), no_overrides, project / "tiny.npz")
+    assert len(plain.test.labels) == 10 and len(dropped.test.labels) == 9  # the planted leak is gone
+    assert "1 test images identical to training or validation images dropped from test" in capsys.readouterr().out
+    assert dropped.source_sha256 == plain.source_sha256

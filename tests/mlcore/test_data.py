@@ -17,6 +17,7 @@ from mlcore.data import (
     Split,
     add_manifest,
     drop_duplicates_of,
+    drop_test_copies_of_training,
     load_folder_tree,
     load_image,
     load_manifest,
@@ -436,3 +437,25 @@ def test_drop_duplicates_of_drops_exactly_the_held_out_copies() -> None:
     assert drop_duplicates_of(data, held_out)[0].source_sha256 == kept.source_sha256
     same, none = drop_duplicates_of(kept, held_out)
     assert none == 0 and same is kept  # nothing to drop: the data and its hash are unchanged
+
+
+def test_drop_test_copies_of_training_drops_only_test_images_seen_in_training() -> None:
+    rng = np.random.default_rng(1)
+    train = Split(rng.integers(0, 256, size=(6, 8, 8), dtype=np.uint8), np.array([0, 1, 0, 1, 0, 1]))
+    val = Split(rng.integers(0, 256, size=(4, 8, 8), dtype=np.uint8), np.array([1, 0, 1, 0]))
+    near = train.images[4].copy()
+    near[7, 7] ^= 1  # one grey level off: a different image, kept
+    fresh = rng.integers(0, 256, size=(3, 8, 8), dtype=np.uint8)
+    test_images = np.stack([fresh[0], train.images[2], fresh[1], val.images[3], near, fresh[2]])
+    test = Split(test_images, np.array([1, 0, 0, 0, 1, 1]))
+    data = Dataset(("a", "b"), train, val, test, "e" * 64)
+    kept, dropped = drop_test_copies_of_training(data)
+    assert dropped == 2
+    np.testing.assert_array_equal(kept.test.images, test_images[[0, 2, 4, 5]])
+    assert kept.test.labels.tolist() == [1, 0, 1, 1]
+    assert kept.train is train and kept.val is val
+    assert kept.source_sha256 == data.source_sha256  # the training data did not change
+    again, none = drop_test_copies_of_training(kept)
+    assert none == 0 and again is kept
+    no_test = Dataset(("a", "b"), train, val, None, "e" * 64)
+    assert drop_test_copies_of_training(no_test) == (no_test, 0)
