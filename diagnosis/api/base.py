@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Model
+from django.db.models import F, Model, prefetch_related_objects
 from rest_framework import serializers, status, viewsets
 from rest_framework.fields import empty
 from rest_framework.negotiation import BaseContentNegotiation
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Site
 from diagnosis import access, listings
-from diagnosis.models import Image
+from diagnosis.models import Image, image_details
 from diagnosis.serializers import UploadResultSerializer
 
 
@@ -118,6 +118,7 @@ def store_each(files: Iterable, store: Callable[[object], Image]) -> Response:
             images.append(store(file))
         except DjangoValidationError as exc:
             errors.append({"file": file.name, "message": " ".join(exc.messages)})
+    prefetch_related_objects(images, *image_details())  # one query per relation, not one per stored image
     body = UploadResultSerializer({"images": images, "errors": errors}).data
     return Response(body, status=status.HTTP_400_BAD_REQUEST if errors else status.HTTP_201_CREATED)
 

@@ -137,6 +137,7 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
         records.study_update(
             study=study, **serializer.validated_data, changed_by=request.user, client=Client.from_request(request)
         )
+        prefetch_related_objects([study], *STUDY_DETAILS)
         return Response(StudySerializer(study).data)
 
     @extend_schema(methods=["GET"], responses=ImageSerializer(many=True), summary="The study's images", description="")

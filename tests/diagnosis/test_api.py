@@ -16,7 +16,8 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
-from diagnosis.models import Patient, Prediction, Review, Study
+from diagnosis.api.base import store_each
+from diagnosis.models import Image, Patient, Prediction, Review, Study
 from diagnosis.services import records
 from tests.datasets import DICOM_SAMPLES
 from tests.diagnosis.conftest import png_file, reviewed_image, shadow_version
@@ -564,3 +565,43 @@ def test_the_study_list_costs_the_same_queries_for_one_study_or_many(
         [prediction] = image["predictions"]  # the shadow one is left out
         assert [r["reviewer"] for r in prediction["reviews"]] == [radiologist.email]
         assert prediction["model_version"]["id"] == model_version.pk
+
+
+def test_editing_a_study_costs_the_same_queries_for_one_image_or_many(
+    api, clinician, radiologist, patient, model_version
+):
+    client = api(clinician)
+    study = StudyFactory(patient=patient)
+    url = reverse("api:study-detail", args=[study.pk])
+    client.get(url)  # the session's first request also records its MFA check
+
+    def edited(description: str) -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.patch(url, {"description": description}, format="json")
+        assert response.status_code == 200
+        return len(queries), response.json()
+
+    reviewed_image(study, (model_version,), radiologist, 0)
+    one, _ = edited("First")
+    for n in range(1, 5):
+        reviewed_image(study, (model_version,), radiologist, n)
+    many, body = edited("Follow-up")
+    assert many == one and body["description"] == "Follow-up" and len(body["images"]) == 5
+    assert all(image["predictions"][0]["reviews"][0]["reviewer"] == radiologist.email for image in body["images"])
+
+
+def test_the_upload_response_costs_the_same_queries_for_one_stored_image_or_many(patient, radiologist, model_version):
+    study = StudyFactory(patient=patient)
+    images = [reviewed_image(study, (model_version,), radiologist, n) for n in range(5)]
+
+    def responded(stored: list) -> tuple[int, dict]:
+        fresh = {image.pk: Image.objects.get(pk=image.pk) for image in stored}  # nothing prefetched yet
+        with CaptureQueriesContext(connection) as queries:
+            response = store_each(list(fresh), lambda pk: fresh[pk])
+        assert response.status_code == 201
+        return len(queries), response.data
+
+    one, _ = responded(images[:1])
+    many, body = responded(images)
+    assert many == one and len(body["images"]) == 5
+    assert all(image["predictions"][0]["reviews"][0]["reviewer"] == radiologist.email for image in body["images"])
