@@ -2,9 +2,10 @@
 
 `RedisCache` is Django's, except that it keeps one redis-py client per connection pool: Django builds a new one
 (and its table of about 170 response callbacks) for every cache call, which on a hot page costs more than the call.
-`FailOpenRedisCache` also does not turn every login and upload into an error while Redis is unreachable: reads find
-nothing and writes are dropped, so for that while each request counts as the first one (the limits fail open, as
-does the guard against a TOTP code used twice); a warning is logged at most every 10 s.
+`FallbackRedisCache` also does not turn every login and upload into an error while Redis is unreachable: for that
+while each call goes to this process's own memory instead, so the limits and the guard against a TOTP code used twice
+still count, each web process on its own (with 4 processes a client may get up to 4 times its limit), and logins and
+uploads go on. A warning is logged at most every 10 s. What was counted in memory is not carried back to Redis.
 """
 
 import logging
@@ -12,12 +13,14 @@ import time
 
 from django.core.cache.backends import redis as django_redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 WARN_EVERY_S = 10.0
+FALLBACK_MAX_ENTRIES = 100_000  # counters of one outage; culling them would reset limits
 
 
 class _PooledClient(django_redis.RedisCacheClient):
@@ -44,55 +47,69 @@ class RedisCache(django_redis.RedisCache):
         return pipe.execute()[0]
 
 
-class FailOpenRedisCache(RedisCache):
+class FallbackRedisCache(RedisCache):
     warned_at = float("-inf")
 
-    def _unreachable(self, exc: Exception, answer):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        # Keyed like Redis (same prefix and version); one store per process and Redis location, whatever the thread.
+        local = {k: v for k, v in params.items() if k in ("KEY_PREFIX", "VERSION", "KEY_FUNCTION", "TIMEOUT")}
+        local["OPTIONS"] = {"MAX_ENTRIES": FALLBACK_MAX_ENTRIES}
+        self.fallback = LocMemCache(f"medsite-fallback:{server}", local)
+
+    def _unreachable(self, exc: Exception) -> LocMemCache:
         now = time.monotonic()
-        if now - FailOpenRedisCache.warned_at >= WARN_EVERY_S:
-            FailOpenRedisCache.warned_at = now
+        if now - FallbackRedisCache.warned_at >= WARN_EVERY_S:
+            FallbackRedisCache.warned_at = now
             name = type(exc).__name__
-            logger.warning("Shared cache unreachable (%s): rate limits count nothing until it is back", name)
-        return answer
+            logger.warning("Shared cache unreachable (%s): rate limits count in each process until it is back", name)
+        return self.fallback
 
     def get(self, key, default=None, version=None):
         try:
             return super().get(key, default, version)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, default)
+            return self._unreachable(exc).get(key, default, version)
 
     def get_many(self, keys, version=None):
         try:
             return super().get_many(keys, version)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, {})
+            return self._unreachable(exc).get_many(keys, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         try:
             super().set(key, value, timeout, version)
         except UNREACHABLE as exc:
-            self._unreachable(exc, None)
+            self._unreachable(exc).set(key, value, timeout, version)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         try:
             return super().add(key, value, timeout, version)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, True)  # as if it were new: a lock is taken, a code counts as unused
+            return self._unreachable(exc).add(key, value, timeout, version)
 
     def delete(self, key, version=None):
         try:
             return super().delete(key, version)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, False)
+            return self._unreachable(exc).delete(key, version)
 
     def incr(self, key, delta=1, version=None):
         try:
             return super().incr(key, delta, version)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, delta)
+            return self._unreachable(exc).incr(key, delta, version)
 
     def hit(self, key: str, seconds: int) -> int:
         try:
             return super().hit(key, seconds)
         except UNREACHABLE as exc:
-            return self._unreachable(exc, 1)
+            local = self._unreachable(exc)
+            local.add(key, 0, seconds)
+            try:
+                count = local.incr(key)
+            except ValueError:  # it expired between the two calls
+                local.set(key, count := 1, seconds)
+            local.touch(key, seconds)  # like EXPIRE: `seconds` after the latest hit
+            return count

@@ -252,10 +252,10 @@ else:
     # Unacknowledged tasks are redelivered after this; it must exceed the longest task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TRAINING_TIME_LIMIT + 3600}
 # Caches. Redis at MEDSITE_CACHE_URL, or at the broker's URL when the broker is Redis. "default" holds the login rate
-# limits, API throttles and TOTP codes already used, for every process alike (medsite.cache: it fails open while
-# Redis is unreachable); without Redis it is each process's own memory. "shared" holds the list pages' data versions
-# (diagnosis.listings; an unreachable Redis there means pages are built from the database); without Redis, files
-# under var/cache. "listings" keeps rendered worklist and study-list pages
+# limits, API throttles and TOTP codes already used, for every process alike (medsite.cache: while Redis is
+# unreachable, each process counts in its own memory); without Redis it is each process's own memory. "shared" holds
+# the list pages' data versions (diagnosis.listings; an unreachable Redis there means pages are built from the
+# database); without Redis, files under var/cache. "listings" keeps rendered worklist and study-list pages
 # in each web process's own memory (they hold names and MRNs, which therefore never reach Redis) for at most
 # MEDSITE_LIST_CACHE_SECONDS: people's changes show at once, workers' results within that time; 0 switches it off.
 CACHE_URL = env_str("MEDSITE_CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
@@ -267,7 +267,7 @@ _REDIS_CACHE = {
 }
 CACHES = {
     "default": (
-        {"BACKEND": "medsite.cache.FailOpenRedisCache", **_REDIS_CACHE}
+        {"BACKEND": "medsite.cache.FallbackRedisCache", **_REDIS_CACHE}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"}
     ),

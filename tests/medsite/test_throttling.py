@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
-from medsite.cache import FailOpenRedisCache, RedisCache
+from medsite.cache import FallbackRedisCache, RedisCache
 from medsite.throttling import UserRateThrottle
 
 needs_redis = pytest.mark.skipif(not django_settings.CACHE_URL, reason="needs Redis (make test sets it)")
@@ -44,13 +44,13 @@ def test_each_user_has_its_own_count(db, clinician, radiologist, user_rate):
 def test_the_count_is_one_for_every_process_and_expires():
     # Two cache objects, as two gunicorn workers hold, count into the same key, which expires after its window.
     options = {"KEY_PREFIX": "medsite-test-throttle"}
-    first = FailOpenRedisCache(django_settings.CACHE_URL, options)
-    second = FailOpenRedisCache(django_settings.CACHE_URL, options)
+    first = FallbackRedisCache(django_settings.CACHE_URL, options)
+    second = FallbackRedisCache(django_settings.CACHE_URL, options)
     assert [first.hit("k", 60), second.hit("k", 60), first.hit("k", 60)] == [1, 2, 3]
     client = first._cache.get_client("k")
     assert 0 < client.ttl(first.make_key("k")) <= 60
     client.delete(first.make_key("k"))
-    assert isinstance(caches["default"], FailOpenRedisCache) and isinstance(caches["shared"], RedisCache)
+    assert isinstance(caches["default"], FallbackRedisCache) and isinstance(caches["shared"], RedisCache)
 
 
 @needs_redis
