@@ -110,6 +110,7 @@ class FallbackRedisCache(RedisCache):
             try:
                 count = local.incr(key)
             except ValueError:  # it expired between the two calls
-                local.set(key, count := 1, seconds)
+                count = 1
+                local.set(key, count, seconds)
             local.touch(key, seconds)  # like EXPIRE: `seconds` after the latest hit
             return count
