@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from accounts import admin as accounts_admin
 from accounts.admin import ReadOnlyAdmin
 from accounts.audit import Client, audit_record
-from accounts.models import AuditEvent, Role
+from accounts.models import AuditEvent, Role, Site
 from diagnosis.access import sites_for
 from diagnosis.models import (
     Image,
@@ -17,7 +18,7 @@ from diagnosis.models import (
     Study,
     TrainingRun,
 )
-from diagnosis.services import registry
+from diagnosis.services import registry, review
 
 
 class SiteScopedAdmin(ReadOnlyAdmin):
@@ -182,3 +183,16 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
+
+
+admin.site.unregister(Site)
+
+
+@admin.register(Site)
+class SiteAdmin(accounts_admin.SiteAdmin):
+    """accounts' Site admin; a change of the second-reader switch also updates the site's studies."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "second_reader" in form.changed_data:
+            review.site_second_reader_changed(site=obj)

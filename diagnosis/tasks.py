@@ -8,7 +8,7 @@ from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
 from diagnosis.models import ModelVersion
-from diagnosis.services import learning, training
+from diagnosis.services import learning, review, training
 from diagnosis.services.records import STORAGE_FULL
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,12 @@ def train_model_task(*, run_pk: int) -> None:
 def evaluate_model_task(*, model_version_pk: int) -> None:
     """Score a candidate against the active version on the task's held-out set (the promotion gate)."""
     training.model_evaluate(candidate=ModelVersion.objects.get(pk=model_version_pk))
+
+
+@shared_task
+def site_studies_refresh_status_task(*, site_pk: int) -> int:
+    """After a site's second-reader switch changed: its studies' stored statuses, worked out again."""
+    return review.site_studies_refresh_status(site_pk=site_pk)
 
 
 @shared_task

@@ -289,6 +289,7 @@ CELERY_TASK_ROUTES = {
     "diagnosis.tasks.evaluate_model_task": {"queue": "training"},
     "diagnosis.tasks.retraining_due_task": {"queue": "default"},
     "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
+    "diagnosis.tasks.site_studies_refresh_status_task": {"queue": "default"},
 }
 # Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
 # task and runs them in one forward pass. Images whose message was lost (a broker restart) or whose worker

@@ -1,11 +1,12 @@
-"""Radiologists' reviews, which also feed the retraining queue."""
+"""Radiologists' reviews, which also feed the retraining queue, and the site's second-reader switch."""
 
+from celery import current_app
 from django.db import transaction
 
 from accounts.audit import SYSTEM, Client, audit_record
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, Site, User
 from diagnosis import listings
-from diagnosis.models import Prediction, Review
+from diagnosis.models import Prediction, Review, Study
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
 
@@ -55,3 +56,26 @@ def review_submit(
     study_refresh_status(study=prediction.image.study)
     listings.results_changed(site.pk)
     return review
+
+
+STATUS_REFRESH_TASK = "diagnosis.tasks.site_studies_refresh_status_task"
+
+
+def site_second_reader_changed(*, site: Site) -> None:
+    """After a site's second-reader switch changed (the caller saved and audited it): every result's reading state
+    follows at once, since it is worked out when shown; the lists are marked out of date, and the stored statuses
+    of the site's studies are worked out again by a worker once the change is committed."""
+    listings.results_changed(site.pk)
+    transaction.on_commit(lambda: current_app.send_task(STATUS_REFRESH_TASK, kwargs={"site_pk": site.pk}), robust=True)
+
+
+def site_studies_refresh_status(*, site_pk: int) -> int:
+    """Work out again the status of the site's studies whose results have been analysed (the only ones the
+    second-reader switch can change); returns how many changed."""
+    studies = Study.objects.filter(
+        patient__site_id=site_pk, status__in=[Study.Status.AWAITING_REVIEW, Study.Status.COMPLETE]
+    ).select_related("patient__site")
+    changed = sum(study_refresh_status(study=study) != study.status for study in studies.iterator(chunk_size=500))
+    if changed:
+        listings.studies_changed(site_pk)
+    return changed

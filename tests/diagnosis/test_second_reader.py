@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from diagnosis.models import Prediction, RetrainingItem, Study
-from diagnosis.services import learning
+from diagnosis.services import learning, review
 from diagnosis.services.review import review_submit
 from tests.conftest import with_totp
 from tests.diagnosis.test_learning import _predicted
@@ -84,3 +84,50 @@ def test_live_performance_counts_only_decided_readings(site, clinician, model_ve
     review_submit(prediction=predictions[1], reviewer=second, label="pneumonia")
     live = learning.live_performance(model_version=model_version)
     assert (live["reviews"], live["agreed"]) == (1, 1)
+
+
+def _study_status(prediction) -> str:
+    return Study.objects.get(pk=prediction.image.study_id).status
+
+
+def test_switching_the_second_reader_works_out_the_sites_study_statuses_again(
+    site, other_site, clinician, model_version
+):
+    reader = with_totp(MembershipFactory(site=site, role=Role.RADIOLOGIST).user)
+    (read_once,) = _predicted(site, clinician, model_version)
+    review_submit(prediction=read_once, reviewer=reader, label="pneumonia")
+    elsewhere = _predicted(other_site, MembershipFactory(site=other_site, role=Role.CLINICIAN).user, model_version)[0]
+    review_submit(prediction=elsewhere, reviewer=reader, label="pneumonia")
+    assert [_study_status(p) for p in (read_once, elsewhere)] == ["complete", "complete"]
+
+    site.second_reader = True
+    site.save()
+    assert review.site_studies_refresh_status(site_pk=site.pk) == 1
+    assert _study_status(read_once) == "awaiting_review"  # one read no longer decides it
+    assert _study_status(elsewhere) == "complete"  # another site's studies are left alone
+    assert review.site_studies_refresh_status(site_pk=site.pk) == 0
+
+    site.second_reader = False
+    site.save()
+    assert review.site_studies_refresh_status(site_pk=site.pk) == 1
+    assert _study_status(read_once) == "complete"
+
+
+def test_the_site_admin_queues_the_status_refresh_only_when_the_switch_changes(
+    client, site, superuser, django_capture_on_commit_callbacks
+):
+    client.force_login(superuser)
+    url = reverse("admin:accounts_site_change", args=[site.pk])
+    form = {"name": site.name, "slug": site.slug}
+    with django_capture_on_commit_callbacks() as renamed:
+        assert client.post(url, form | {"name": "Renamed"}).status_code == 302
+    with django_capture_on_commit_callbacks() as switched:
+        assert client.post(url, form | {"name": "Renamed", "second_reader": "on"}).status_code == 302
+    site.refresh_from_db()
+    assert site.second_reader and site.name == "Renamed"
+    assert not _sends_refresh(renamed) and _sends_refresh(switched)
+
+
+def _sends_refresh(callbacks) -> bool:
+    """Whether the on-commit callbacks include the message that sends the status refresh to a worker."""
+    return any("site_second_reader_changed" in callback.__qualname__ for callback in callbacks)
