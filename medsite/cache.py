@@ -65,41 +65,30 @@ class FallbackRedisCache(RedisCache):
             logger.warning("Shared cache unreachable (%s): rate limits count in each process until it is back", name)
         return self.fallback
 
-    def get(self, key, default=None, version=None):
+    def _either(self, name: str, *args):
+        """Redis's answer to cache call `name`, or this process's memory's while Redis is unreachable."""
         try:
-            return super().get(key, default, version)
+            return getattr(super(), name)(*args)
         except UNREACHABLE as exc:
-            return self._unreachable(exc).get(key, default, version)
+            return getattr(self._unreachable(exc), name)(*args)
+
+    def get(self, key, default=None, version=None):
+        return self._either("get", key, default, version)
 
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as exc:
-            return self._unreachable(exc).get_many(keys, version)
+        return self._either("get_many", keys, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as exc:
-            self._unreachable(exc).set(key, value, timeout, version)
+        self._either("set", key, value, timeout, version)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE as exc:
-            return self._unreachable(exc).add(key, value, timeout, version)
+        return self._either("add", key, value, timeout, version)
 
     def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE as exc:
-            return self._unreachable(exc).delete(key, version)
+        return self._either("delete", key, version)
 
     def incr(self, key, delta=1, version=None):
-        try:
-            return super().incr(key, delta, version)
-        except UNREACHABLE as exc:
-            return self._unreachable(exc).incr(key, delta, version)
+        return self._either("incr", key, delta, version)
 
     def hit(self, key: str, seconds: int) -> int:
         try:
