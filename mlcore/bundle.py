@@ -16,10 +16,13 @@ import keras
 
 from mlcore import __version__
 from mlcore.data import sha256_file
+from mlcore.scope import SCOPE_FILE, Scope
 from mlcore.train import TrainResult
 
 MODEL_FILE = "model.keras"
 MANIFEST_FILE = "manifest.json"
+# Fields that bundles written before them lack; they read as None.
+OPTIONAL_FIELDS = frozenset({"scope", "calibration", "operating_point"})
 
 
 class BundleError(Exception):
@@ -44,6 +47,12 @@ class Manifest:
     created_at: str  # ISO 8601, UTC
     model_sha256: str
     config: dict[str, Any]  # the whole ModelConfig (weights, fine-tuning, seed...), to reproduce the run
+    # The input domain (mlcore.scope.Scope.manifest_entry): images outside it get no label. None: no check.
+    scope: dict[str, Any] | None = None
+    # How the probabilities were calibrated on validation, e.g. {"method": "temperature", "temperature": 1.7}.
+    calibration: dict[str, Any] | None = None
+    # How the threshold was chosen, e.g. {"rule": "sensitivity", "target": 0.95, "split": "val"}.
+    operating_point: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, two-space indent."""
@@ -57,7 +66,7 @@ class Manifest:
         except json.JSONDecodeError as exc:
             raise BundleError(f"manifest is not valid JSON: {exc}") from exc
         expected = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or set(data) != expected:
+        if not isinstance(data, dict) or not expected - OPTIONAL_FIELDS <= set(data) <= expected:
             got = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise BundleError(f"manifest fields {got} differ from {sorted(expected)}")
         return cls(**{**data, "classes": tuple(data["classes"])})
@@ -78,6 +87,7 @@ class Bundle:
     ref: BundleRef
     manifest: Manifest
     model: keras.Model
+    scope: Scope | None = None
 
 
 def save_bundle(result: TrainResult, root: Path | str) -> BundleRef:
@@ -88,6 +98,13 @@ def save_bundle(result: TrainResult, root: Path | str) -> BundleRef:
     try:
         result.model.save(tmp / MODEL_FILE)
         cfg = result.config
+        scope = None
+        if result.scope is not None:
+            npz_sha = None
+            if result.scope.has_features:
+                (tmp / SCOPE_FILE).write_bytes(result.scope.arrays_npz())
+                npz_sha = sha256_file(tmp / SCOPE_FILE)
+            scope = result.scope.manifest_entry(npz_sha)
         binary = len(cfg.classes) == 2
         manifest = Manifest(
             task=cfg.task,
@@ -104,6 +121,9 @@ def save_bundle(result: TrainResult, root: Path | str) -> BundleRef:
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             model_sha256=sha256_file(tmp / MODEL_FILE),
             config=json.loads(json.dumps(asdict(cfg))),
+            scope=scope,
+            calibration=result.calibration,
+            operating_point=result.operating_point,
         )
         payload = manifest.to_json().encode("utf-8")
         (tmp / MANIFEST_FILE).write_bytes(payload)
@@ -155,4 +175,21 @@ def load_bundle(path: Path | str, *, expected_sha256: str | None = None) -> Bund
         raise BundleError(f"cannot load {model_path}: {exc}") from exc
     if model.output_shape[-1] != len(manifest.classes):
         raise BundleError(f"model has {model.output_shape[-1]} outputs for {len(manifest.classes)} classes")
-    return Bundle(ref=BundleRef(sha256=path.name, path=path), manifest=manifest, model=model)
+    scope = _load_scope(path, manifest.scope) if manifest.scope is not None else None
+    return Bundle(ref=BundleRef(sha256=path.name, path=path), manifest=manifest, model=model, scope=scope)
+
+
+def _load_scope(path: Path, entry: dict[str, Any]) -> Scope:
+    """The bundle's Scope, its scope.npz verified against the manifest's sha256."""
+    npz = None
+    if entry.get("file"):
+        try:
+            npz = (path / SCOPE_FILE).read_bytes()
+        except OSError as exc:
+            raise BundleError(f"cannot read {path / SCOPE_FILE}: {exc}") from exc
+        if hashlib.sha256(npz).hexdigest() != entry.get("file_sha256"):
+            raise BundleError(f"{SCOPE_FILE} does not match the manifest's sha256")
+    try:
+        return Scope.from_manifest(entry, npz)
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise BundleError(f"the manifest's scope is malformed: {exc}") from exc

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -35,6 +36,10 @@ class PredictionResult:
     label: str
     threshold: float | None
     timings: PredictTimings | None = None
+    # Set when the image is outside the model's input domain (mlcore.scope): a reason for a person, and then
+    # label and probabilities must not be shown as a finding.
+    unsuitable: str | None = None
+    scope_distance: float | None = None  # the image's out-of-scope score, when the bundle has a feature check
 
 
 class Predictor:
@@ -50,7 +55,13 @@ class Predictor:
         self.threshold = bundle.manifest.threshold if len(self.classes) == 2 else None
         self._lock = threading.Lock()
         self._forward: tf.types.experimental.GenericFunction | None = None
+        self._features: tf.types.experimental.GenericFunction | None = None
         self._explainer: GradCamExplainer | None = None
+
+    def size_refusal(self, image: np.ndarray) -> str | None:
+        """Why a decoded uint8 (H, W) image is too small for this model (before prepare()), or None."""
+        scope = self.bundle.scope
+        return None if scope is None else scope.size_refusal(image.shape)
 
     def predict(self, images: Sequence[np.ndarray]) -> list[PredictionResult]:
         """Predict uint8 (H, W) images, batching those of equal shape; results keep the input order."""
@@ -70,14 +81,17 @@ class Predictor:
                 for i in chunk:
                     timings[i] = timing
         labels = predict_labels(probs, self.threshold)
+        distances = self._scope_distances(images)
         return [
             PredictionResult(
                 probabilities={name: float(p) for name, p in zip(self.classes, row, strict=True)},
                 label=self.classes[label],
                 threshold=self.threshold,
                 timings=timing,
+                unsuitable=self._refusal(distance),
+                scope_distance=distance,
             )
-            for row, label, timing in zip(probs, labels, timings, strict=True)
+            for row, label, timing, distance in zip(probs, labels, timings, distances, strict=True)
         ]
 
     def predict_with_gradcam(self, images: Sequence[np.ndarray]) -> list[tuple[PredictionResult, GradCam]]:
@@ -87,6 +101,7 @@ class Predictor:
         pass only runs through the layers after the feature maps. timings.inference_ms covers the two together.
         """
         explainer = self._gradcam_explainer()
+        distances = self._scope_distances(images)
         out: list[tuple[PredictionResult, GradCam] | None] = [None] * len(images)
         for indices in _shape_groups(images).values():
             for start in range(0, len(indices), MAX_BATCH):
@@ -103,6 +118,8 @@ class Predictor:
                         label=self.classes[cam.class_index],
                         threshold=self.threshold,
                         timings=timing,
+                        unsuitable=self._refusal(distances[i]),
+                        scope_distance=distances[i],
                     )
                     out[i] = (result, cam)
         return out
@@ -124,6 +141,36 @@ class Predictor:
                     reduce_retracing=True,
                 )
             return self._forward
+
+    def _scope_distances(self, images: Sequence[np.ndarray]) -> list[float | None]:
+        """Each image's out-of-scope score (mlcore.scope), or None when the bundle has no feature check."""
+        scope = self.bundle.scope
+        if scope is None or not scope.has_features:
+            return [None] * len(images)
+        features = self._features_fn()
+        out: list[float | None] = [None] * len(images)
+        for indices in _shape_groups(images).values():
+            for start in range(0, len(indices), MAX_BATCH):
+                chunk = indices[start : start + MAX_BATCH]
+                batch = tf.constant(np.stack([images[i] for i in chunk]).astype(np.float32)[..., np.newaxis])
+                for i, distance in zip(chunk, scope.distances(features(batch).numpy()), strict=True):
+                    out[i] = float(distance)
+        return out
+
+    def _refusal(self, distance: float | None) -> str | None:
+        return None if distance is None else self.bundle.scope.refusal_for(distance)
+
+    def _features_fn(self) -> tf.types.experimental.GenericFunction:
+        with self._lock:
+            if self._features is None:
+                model = self.bundle.model
+                side = keras.Model(model.inputs, model.get_layer(self.bundle.scope.layer).output)
+                self._features = tf.function(
+                    lambda x: side(x, training=False),
+                    input_signature=[tf.TensorSpec((None, None, None, 1), tf.float32)],
+                    reduce_retracing=True,
+                )
+            return self._features
 
     def _gradcam_explainer(self) -> GradCamExplainer:
         with self._lock:

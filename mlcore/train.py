@@ -15,6 +15,7 @@ from mlcore.config import ModelConfig
 from mlcore.data import DataError, Dataset, Split, make_dataset
 from mlcore.evaluate import evaluate, youden_threshold
 from mlcore.model import BACKBONE_LAYER, build_model, copy_member_weights
+from mlcore.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class TrainResult:
     data_sha256: str
     epochs_run: int
     stage_epochs: tuple[int, ...] = ()  # epochs run per stage: (stage 1,) or (stage 1, stage 2)
+    scope: Scope | None = None  # the input domain; images outside it are refused (mlcore.scope)
+    calibration: dict[str, Any] | None = None  # see Manifest.calibration
+    operating_point: dict[str, Any] | None = None  # see Manifest.operating_point
 
 
 def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress], None] | None = None) -> TrainResult:
