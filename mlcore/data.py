@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,8 +99,12 @@ def load_folder_tree(
     seed: int = 42,
     dedup_pool: bool = False,
     test_fraction: float = 0.15,
+    patient_pattern: str | None = None,
 ) -> Dataset:
     """Load root/{Training|train}/<cls>/* (+ optional {Testing|test}/<cls>/*), or root/<cls>/*.
+
+    patient_pattern: a regular expression whose match at the start of a file name is its patient ID (Kermany's
+    "person12_bacteria_3.jpeg" -> "person12"); the validation split then keeps each patient on one side.
 
     Images are resized to image_size x image_size so that they stack. Validation is carved from
     train, stratified and seeded; exact duplicate images are kept on the same side of that split.
@@ -145,7 +150,13 @@ def load_folder_tree(
             test=Split(images[sides == 2], labels[sides == 2]),
             source_sha256=_tree_sha256(digests + [("#split", f"dedup_pool seed={seed}")]),
         )
-    train_idx, val_idx = _stratified_group_split(labels, pixel_hashes, val_fraction, seed)
+    groups = pixel_hashes
+    if patient_pattern:
+        pattern = re.compile(patient_pattern)
+        names = [Path(rel).name for rel, _ in digests[: len(labels)]]
+        groups = [m.group(0) if (m := pattern.match(n)) else h for n, h in zip(names, pixel_hashes, strict=True)]
+        groups = _merge_groups(groups, pixel_hashes)
+    train_idx, val_idx = _stratified_group_split(labels, groups, val_fraction, seed)
     return Dataset(
         classes=classes,
         train=Split(images[train_idx], labels[train_idx]),
@@ -202,13 +213,16 @@ def load_source(
     seed: int = 42,
     dedup_pool: bool = False,
     classes: tuple[str, ...] | None = None,
+    patient_pattern: str | None = None,
 ) -> Dataset:
     """Load a dataset from an .npz file, a manifest .csv or a class-per-folder directory.
 
     classes names an .npz file's integer labels (folders and manifests carry their own names)."""
     path = Path(path)
     if path.is_dir():
-        return load_folder_tree(path, image_size=image_size, seed=seed, dedup_pool=dedup_pool)
+        return load_folder_tree(
+            path, image_size=image_size, seed=seed, dedup_pool=dedup_pool, patient_pattern=patient_pattern
+        )
     if path.is_file() and path.suffix.lower() == ".npz":
         return load_npz(path, classes=classes)
     if path.is_file() and path.suffix.lower() == ".csv":
@@ -369,6 +383,23 @@ def _read_class_folders(
     if not images:
         raise DataError(f"{split_dir} has no images")
     return np.stack(images), np.array(labels, dtype=np.int64), pixel_hashes
+
+
+def _merge_groups(patients: list[str], pixel_hashes: list[str]) -> list[str]:
+    """Patient groups joined where two patients share an identical image, so neither split holds a copy."""
+    parent = {p: p for p in patients}
+
+    def find(p: str) -> str:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    first: dict[str, str] = {}
+    for patient, digest in zip(patients, pixel_hashes, strict=True):
+        other = first.setdefault(digest, patient)
+        parent[find(patient)] = find(other)
+    return [find(p) for p in patients]
 
 
 def _image_files(folder: Path) -> list[Path]:

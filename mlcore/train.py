@@ -11,11 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mlcore.config import ModelConfig
+from mlcore import pretrained
+from mlcore.config import LITE0_BLOCKS, ModelConfig
 from mlcore.data import DataError, Dataset, Split, make_dataset
-from mlcore.evaluate import evaluate, youden_threshold
+from mlcore.evaluate import evaluate, fit_temperature, threshold_for_sensitivity, youden_threshold
 from mlcore.model import BACKBONE_LAYER, build_model, copy_member_weights
-from mlcore.scope import Scope
+from mlcore.scope import Scope, fit_scope
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
     _check_compatible(cfg, data)
     keras.utils.set_random_seed(cfg.seed)
     mean, std = normalization_stats(cfg, data.train.images)
+    if cfg.cached:
+        return _train_cached(cfg, data, progress=progress)
     if cfg.composite:
         model, history = _train_ensemble(cfg, data, mean=mean, std=std, progress=progress)
         return _result(model, cfg, data, mean, std, history, (len(history["loss"]),))
@@ -134,6 +137,197 @@ def _train_ensemble(
     return ensemble, history
 
 
+def _train_cached(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress], None] | None) -> TrainResult:
+    """Two-stage transfer learning on cached activations of the frozen ImageNet backbone (practical on a CPU).
+
+    The backbone's lower blocks are frozen and BatchNorm runs in inference mode, so their output for an image
+    never changes: it is computed once per split ("the cut", below the top cfg.fine_tune_blocks MBConv blocks).
+    Stage 1 trains the softmax head on the pooled features of the frozen network. Stage 2 (fine_tune_blocks > 0)
+    trains the top blocks, the head conv and the head together on the cut, at fine_tune_learning_rate, BatchNorm
+    frozen; it is kept only if it beats stage 1's best validation loss. No augmentation (cached inputs).
+    Early stopping, calibration, the threshold and the scope are chosen on validation; test is read once.
+    """
+    model = build_model(cfg, mean=0.0, std=1.0)
+    base = model.get_layer(BACKBONE_LAYER)
+    trunk, tail = pretrained.split_at_block(base, LITE0_BLOCKS - cfg.fine_tune_blocks)
+    cut_model = _preprocessed(model, trunk)
+    cuts = {name: _run(cut_model, split.images) for name, split in _splits(data)}
+    pooled = _tail_pooled(model, tail)
+    head_in = keras.Input(shape=(pretrained.FEATURES,), name="features")
+    head = keras.Model(head_in, _apply_head(model, head_in), name="head")
+    features = {name: _run(pooled, cut) for name, cut in cuts.items()}
+    _compile(head, cfg, cfg.learning_rate)
+    total = cfg.epochs + cfg.fine_tune_epochs
+    history = _fit_arrays(
+        head, cfg, features, data, stage=1, first_epoch=0, epochs=cfg.epochs, total=total, progress=progress
+    )
+    stage_epochs = [len(history["loss"])]
+    if cfg.fine_tune_blocks:
+        cut_in = keras.Input(shape=tuple(tail.input.shape[1:]), name="cut")
+        whole = keras.Model(cut_in, _apply_head(model, model.get_layer("pool")(tail(cut_in))), name="fine_tune")
+        snapshot = [(v, v.numpy()) for v in model.weights]
+        base.trainable = True
+        for layer in base.layers:  # the tail's layers (shared with base) learn; BatchNorm and the trunk do not
+            layer.trainable = layer in tail.layers and not isinstance(layer, keras.layers.BatchNormalization)
+        _compile(whole, cfg, cfg.fine_tune_learning_rate)
+        stage2 = _fit_arrays(
+            whole,
+            cfg,
+            cuts,
+            data,
+            stage=2,
+            first_epoch=stage_epochs[0],
+            epochs=cfg.fine_tune_epochs,
+            total=total,
+            progress=progress,
+        )
+        base.trainable = False
+        stage_epochs.append(len(stage2["loss"]))
+        if not min(stage2["val_loss"]) < min(history["val_loss"]):
+            for variable, value in snapshot:
+                variable.assign(value)
+        history = {key: history[key] + stage2.get(key, []) for key in history}
+        features = {name: _run(pooled, cut) for name, cut in cuts.items()}
+    probs = {name: _run(head, f).astype(np.float64) for name, f in features.items()}
+    return _finish(model, cfg, data, probs, features, history, tuple(stage_epochs))
+
+
+def _splits(data: Dataset) -> list[tuple[str, Split]]:
+    return [(name, split) for name, split in (("train", data.train), ("val", data.val), ("test", data.test)) if split]
+
+
+def _preprocessed(model: keras.Model, trunk: keras.Model) -> keras.Model:
+    """Raw grey pixels -> model's own preprocessing layers -> trunk (the same path the served model takes)."""
+    inputs = keras.Input(shape=(None, None, 1), dtype="float32", name="pixels")
+    x = model.get_layer("normalize")(model.get_layer("resize")(inputs))
+    x = model.get_layer("preprocess")(model.get_layer("to_rgb")([x, x, x]))
+    return keras.Model(inputs, trunk(x), name="cut")
+
+
+def _tail_pooled(model: keras.Model, tail: keras.Model) -> keras.Model:
+    inputs = keras.Input(shape=tuple(tail.input.shape[1:]), name="cut")
+    return keras.Model(inputs, model.get_layer("pool")(tail(inputs)), name="pooled")
+
+
+def _apply_head(model: keras.Model, x: keras.KerasTensor) -> keras.KerasTensor:
+    return model.get_layer("probs")(model.get_layer("dropout")(x))
+
+
+def _run(model: keras.Model, x: np.ndarray, batch: int = 32) -> np.ndarray:
+    """model on x in batches; uint8 images go in as float32 one batch at a time (memory stays flat)."""
+    out = [
+        np.asarray(
+            model(
+                np.asarray(x[i : i + batch], dtype=np.float32)[..., np.newaxis]
+                if x.dtype == np.uint8
+                else x[i : i + batch],
+                training=False,
+            )
+        )
+        for i in range(0, len(x), batch)
+    ]
+    return np.concatenate(out).astype(np.float32)
+
+
+def _fit_arrays(
+    model: keras.Model,
+    cfg: ModelConfig,
+    inputs: dict[str, np.ndarray],
+    data: Dataset,
+    *,
+    stage: int,
+    first_epoch: int,
+    epochs: int,
+    total: int,
+    progress: Callable[[EpochProgress], None] | None,
+) -> dict[str, list[float]]:
+    """One stage of fit on in-memory arrays, with the same callbacks as _fit (early stopping on val loss)."""
+    k = len(cfg.classes)
+    fitted = model.fit(
+        inputs["train"],
+        np.eye(k, dtype=np.float32)[data.train.labels],
+        validation_data=(inputs["val"], np.eye(k, dtype=np.float32)[data.val.labels]),
+        batch_size=cfg.batch_size,
+        initial_epoch=first_epoch,
+        epochs=first_epoch + epochs,
+        class_weight=class_weights(data.train.labels, k),
+        callbacks=_callbacks(
+            model, cfg, stage=stage, first_epoch=first_epoch, epochs=epochs, total=total, progress=progress
+        ),
+        shuffle=True,
+        verbose=0,
+    )
+    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+
+
+def _finish(
+    model: keras.Model,
+    cfg: ModelConfig,
+    data: Dataset,
+    probs: dict[str, np.ndarray],
+    features: dict[str, np.ndarray],
+    history: dict[str, list[float]],
+    stage_epochs: tuple[int, ...],
+) -> TrainResult:
+    """Calibration, operating point and scope on validation; metrics on validation and (once) test."""
+    calibration = None
+    if cfg.calibrate:
+        temperature = fit_temperature(probs["val"], data.val.labels)
+        dense = model.get_layer("probs")
+        dense.set_weights([w / temperature for w in dense.get_weights()])  # softmax(z / T): T folded in
+        probs = {name: _softmax(np.log(np.clip(p, 1e-12, 1.0)) / temperature) for name, p in probs.items()}
+        calibration = {"method": "temperature", "temperature": temperature, "fitted_on": "val"}
+    threshold, operating = _operating_point(cfg, probs["val"], data.val.labels)
+    scope = None
+    if cfg.domain:
+        scope = fit_scope(
+            features["train"],
+            data.train.labels,
+            features["val"],
+            domain=cfg.domain,
+            min_side=cfg.min_side,
+            quantile=cfg.scope_quantile,
+        )
+    metrics: dict[str, Any] = {
+        "val": evaluate(probs["val"], data.val.labels, cfg.classes, threshold=threshold),
+        "test": None,
+    }
+    if data.test is not None:
+        metrics["test"] = evaluate(probs["test"], data.test.labels, cfg.classes, threshold=threshold)
+    return TrainResult(
+        model=model,
+        config=cfg,
+        mean=0.0,
+        std=1.0,
+        threshold=threshold,
+        metrics=metrics,
+        history=history,
+        data_sha256=data.source_sha256,
+        epochs_run=len(history["loss"]),
+        stage_epochs=stage_epochs,
+        scope=scope,
+        calibration=calibration,
+        operating_point=operating,
+    )
+
+
+def _operating_point(
+    cfg: ModelConfig, val_probs: np.ndarray, val_labels: np.ndarray
+) -> tuple[float | None, dict[str, Any] | None]:
+    if len(cfg.classes) != 2:
+        return None, None
+    if cfg.target_sensitivity:
+        threshold = threshold_for_sensitivity(val_probs[:, 1], val_labels, cfg.target_sensitivity)
+        return threshold, {"rule": "sensitivity", "target": cfg.target_sensitivity, "split": "val"}
+    return youden_threshold(val_probs[:, 1], val_labels), {"rule": "youden", "split": "val"}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def _result(
     model: keras.Model,
     cfg: ModelConfig,
@@ -145,7 +339,7 @@ def _result(
 ) -> TrainResult:
     """Threshold on validation, metrics on validation and (once) on test."""
     val_probs = _predict(model, data.val, cfg)
-    threshold = youden_threshold(val_probs[:, 1], data.val.labels) if len(cfg.classes) == 2 else None
+    threshold, operating = _operating_point(cfg, val_probs, data.val.labels)
     metrics: dict[str, Any] = {
         "val": evaluate(val_probs, data.val.labels, cfg.classes, threshold=threshold),
         "test": None,
@@ -164,6 +358,7 @@ def _result(
         data_sha256=data.source_sha256,
         epochs_run=len(history["loss"]),
         stage_epochs=stage_epochs,
+        operating_point=operating,
     )
 
 
@@ -281,6 +476,40 @@ def _fit(
     each epoch's end, before EarlyStopping (so it must come first) scores and snapshots them: the model kept is the
     best epoch's average, and training itself goes on from the raw weights.
     """
+    k = len(cfg.classes)
+    fitted = model.fit(
+        _one_hot(make_dataset(data.train, "train", cfg), k),
+        validation_data=_one_hot(make_dataset(data.val, "eval", cfg), k),
+        initial_epoch=first_epoch,
+        epochs=first_epoch + epochs,
+        class_weight=class_weights(data.train.labels, len(cfg.classes)),
+        callbacks=_callbacks(
+            model,
+            cfg,
+            stage=stage,
+            first_epoch=first_epoch,
+            epochs=epochs,
+            total=total,
+            progress=progress,
+            member=member,
+        ),
+        shuffle=False,  # make_dataset already shuffles, with the config's seed
+        verbose=0,
+    )
+    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+
+
+def _callbacks(
+    model: keras.Model,
+    cfg: ModelConfig,
+    *,
+    stage: int,
+    first_epoch: int,
+    epochs: int,
+    total: int,
+    progress: Callable[[EpochProgress], None] | None,
+    member: int = 0,
+) -> list[keras.callbacks.Callback]:
     callbacks: list[keras.callbacks.Callback] = []
     if cfg.weight_ema:
         callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
@@ -299,18 +528,7 @@ def _fit(
         )
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, total, stage, member))
-    k = len(cfg.classes)
-    fitted = model.fit(
-        _one_hot(make_dataset(data.train, "train", cfg), k),
-        validation_data=_one_hot(make_dataset(data.val, "eval", cfg), k),
-        initial_epoch=first_epoch,
-        epochs=first_epoch + epochs,
-        class_weight=class_weights(data.train.labels, len(cfg.classes)),
-        callbacks=callbacks,
-        shuffle=False,  # make_dataset already shuffles, with the config's seed
-        verbose=0,
-    )
-    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    return callbacks
 
 
 def _predict(model: keras.Model, split: Split, cfg: ModelConfig) -> np.ndarray:
