@@ -51,8 +51,18 @@ class TrainResult:
     operating_point: dict[str, Any] | None = None  # see Manifest.operating_point
 
 
-def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress], None] | None = None) -> TrainResult:
+def train(
+    cfg: ModelConfig,
+    data: Dataset,
+    *,
+    progress: Callable[[EpochProgress], None] | None = None,
+    activations: dict[tuple[str, ...], np.ndarray] | None = None,
+) -> TrainResult:
     """Train cfg's model on data.train; the test split is used only for the final metrics.
+
+    activations: for cached backbones, a dict the caller owns, in which the frozen trunk's output per split is
+    kept and reused (keyed by data hash, backbone, weights, image size, cut and split), so that several seeds or
+    settings on the same data compute it once.
 
     Stage 1 trains the head on a frozen ImageNet backbone (or the whole compact CNN). Stage 2, when
     cfg.fine_tune_layers > 0, unfreezes the backbone's top layers except BatchNorm, recompiles at
@@ -65,7 +75,7 @@ def train(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress]
     keras.utils.set_random_seed(cfg.seed)
     mean, std = normalization_stats(cfg, data.train.images)
     if cfg.cached:
-        return _train_cached(cfg, data, progress=progress)
+        return _train_cached(cfg, data, progress=progress, activations={} if activations is None else activations)
     if cfg.composite:
         model, history = _train_ensemble(cfg, data, mean=mean, std=std, progress=progress)
         return _result(model, cfg, data, mean, std, history, (len(history["loss"]),))
@@ -137,7 +147,13 @@ def _train_ensemble(
     return ensemble, history
 
 
-def _train_cached(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochProgress], None] | None) -> TrainResult:
+def _train_cached(
+    cfg: ModelConfig,
+    data: Dataset,
+    *,
+    progress: Callable[[EpochProgress], None] | None,
+    activations: dict[tuple[str, ...], np.ndarray],
+) -> TrainResult:
     """Two-stage transfer learning on cached activations of the frozen ImageNet backbone (practical on a CPU).
 
     The backbone's lower blocks are frozen and BatchNorm runs in inference mode, so their output for an image
@@ -151,7 +167,12 @@ def _train_cached(cfg: ModelConfig, data: Dataset, *, progress: Callable[[EpochP
     base = model.get_layer(BACKBONE_LAYER)
     trunk, tail = pretrained.split_at_block(base, LITE0_BLOCKS - cfg.fine_tune_blocks)
     cut_model = _preprocessed(model, trunk)
-    cuts = {name: _run(cut_model, split.images) for name, split in _splits(data)}
+    cuts = {}
+    for name, split in _splits(data):
+        key = (data.source_sha256, cfg.backbone, cfg.weights, str(cfg.image_size), str(cfg.fine_tune_blocks), name)
+        if key not in activations:
+            activations[key] = _run(cut_model, split.images)
+        cuts[name] = activations[key]
     pooled = _tail_pooled(model, tail)
     head_in = keras.Input(shape=(pretrained.FEATURES,), name="features")
     head = keras.Model(head_in, _apply_head(model, head_in), name="head")
