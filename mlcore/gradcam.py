@@ -11,11 +11,21 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from mlcore.model import LAST_CONV_LAYER, member_prefix
+from mlcore.model import member_prefix
 
 OVERLAY_ALPHA = 0.4  # weight of the colour map in the overlay
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 _POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_NOT_FEATURE_TYPES = (*_POOLING_TYPES, keras.layers.Dropout, keras.layers.InputLayer)  # SpatialDropout2D is a Dropout
+# What may follow a convolution inside its block, before the block's rectified output (Conv -> BN -> ReLU).
+_NORM_OR_ACTIVATION_TYPES = (
+    keras.layers.BatchNormalization,
+    keras.layers.ReLU,
+    keras.layers.Activation,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,12 +46,32 @@ class GradCam:
         return heatmap_png(self.heatmap, shape)
 
 
-def find_last_conv_layer(model: keras.Model) -> str:
+def find_cam_layer(model: keras.Model) -> str:
     """Name of the layer Grad-CAM reads: "layer" at top level, or "base/layer" inside a nested base model.
+
+    Grad-CAM (Selvaraju et al.) weighs the rectified feature maps of the last convolutional block. So from
+    the last Conv2D/DepthwiseConv2D/SeparableConv2D it walks forward, by layer type and graph (not by name,
+    so bundles saved before this rule get it too), through the BatchNormalization and activation layers
+    that follow it while each is the only consumer and keeps a 4-D output: the compact CNN's
+    last_conv -> bn -> relu is read at the ReLU. The conv's own output is pre-BatchNorm, and its Grad-CAM
+    sum can be negative everywhere, which the final ReLU turns into a blank map.
+
+    Inside a nested model (a backbone): the same walk, unless its last 4-D layer that is neither pooling
+    nor dropout comes later (ResNet's residual activation, Inception's concatenation). So a backbone that
+    ends in pooling, dropout or a classifier after conv -> BN -> ReLU is still read at its ReLU.
+    """
+    found = _cam_search(model, nested=False)
+    if found is None:
+        raise ValueError(f"model {model.name!r} has no convolutional layer with a 4-D output")
+    return found
+
+
+def find_last_conv_layer(model: keras.Model) -> str:
+    """The last convolution: "layer" at top level, or "base/layer" inside a nested base model.
 
     Top level: the last Conv2D/DepthwiseConv2D/SeparableConv2D with a 4-D output. Inside a nested model
     (a keras.applications backbone): its final 4-D, non-pooling layer (the backbone's final activation
-    or block output), else its last conv layer.
+    or block output), else its last conv layer. Grad-CAM reads find_cam_layer, the activation after it.
     """
     found = _search(model, nested=False)
     if found is None:
@@ -55,17 +85,22 @@ def gradcam(model: keras.Model, image: np.ndarray, class_index: int | None = Non
 
 
 def cam_layers(model: keras.Model, layer: str) -> tuple[str, ...]:
-    """The layers whose maps explain model at layer: (layer,), or every member's last conv for an ensemble.
+    """The layers whose maps explain model at layer: (layer,), or, when layer is one of them, every ensemble
+    member's find_cam_layer layer (the activation after member_prefix(i)'s last conv).
 
     An ensemble (mlcore.model, config.ensemble > 1) averages its members' probabilities, so the gradient of
     its score reaches every member's maps; their Grad-CAM terms add up to the ensemble's own. With flip TTA
     (config.tta_flip) a member's layer runs twice; its output is the first call's, on the unmirrored image, so
     the heatmap explains the unmirrored passes and stays aligned with the image.
     """
-    names = {each.name for each in model.layers}
+    consumers = _consumers(model)
     members: list[str] = []
-    while member_prefix(len(members)) + LAST_CONV_LAYER in names:
-        members.append(member_prefix(len(members)) + LAST_CONV_LAYER)
+    while True:
+        prefix = member_prefix(len(members))
+        convs = [each for each in model.layers if each.name.startswith(prefix) and _is_conv(each)]
+        if not convs:
+            break
+        members.append(_block_output(convs[-1], consumers).name)
     return tuple(members) if layer in members else (layer,)
 
 
@@ -74,7 +109,7 @@ class GradCamExplainer:
     explain() may run concurrently."""
 
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
-        self.layer = layer or find_last_conv_layer(model)
+        self.layer = layer or find_cam_layer(model)
         self.layers = cam_layers(model, self.layer) if layer is None else (layer,)  # a named layer: only it
         self.side_model = (
             _side_model(model, self.layer) if len(self.layers) == 1 else _multi_side_model(model, self.layers)
@@ -188,6 +223,53 @@ def _resize01(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape, dtype=np.float32)
     scaled = Image.fromarray((cam / peak).astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
     return np.clip(np.asarray(scaled, dtype=np.float32), 0.0, 1.0)
+
+
+def _cam_search(model: keras.Model, *, nested: bool) -> str | None:
+    chosen: keras.layers.Layer | None = None
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            inner = _cam_search(layer, nested=True)
+            if inner is not None:
+                return f"{layer.name}/{inner}"
+        elif _is_conv(layer):
+            chosen = _block_output(layer, _consumers(model))
+            break
+    if nested:
+        final = [each for each in model.layers if _is_4d(each) and not isinstance(each, _NOT_FEATURE_TYPES)]
+        if final and (chosen is None or model.layers.index(final[-1]) > model.layers.index(chosen)):
+            chosen = final[-1]
+    return None if chosen is None else chosen.name
+
+
+def _block_output(conv: keras.layers.Layer, consumers: dict[int, list[keras.layers.Layer]]) -> keras.layers.Layer:
+    """The layer after conv's BatchNormalization/activation chain: conv itself when none follows.
+
+    Each step follows the first call (node 0) of a layer, as Operation.output does: for flip TTA, the
+    unmirrored pass."""
+    layer = conv
+    while True:
+        after = consumers.get(id(layer.output), [])
+        if len(after) != 1 or not isinstance(after[0], _NORM_OR_ACTIVATION_TYPES) or not _is_4d(after[0]):
+            return layer
+        layer = after[0]
+
+
+def _consumers(model: keras.Model) -> dict[int, list[keras.layers.Layer]]:
+    """id(tensor) -> the layers of model whose first call takes that tensor as an input."""
+    found: dict[int, list[keras.layers.Layer]] = {}
+    for layer in model.layers:
+        for tensor in keras.tree.flatten(layer.input):
+            found.setdefault(id(tensor), []).append(layer)
+    return found
+
+
+def _is_conv(layer: keras.layers.Layer) -> bool:
+    return isinstance(layer, _CONV_TYPES) and _is_4d(layer)
+
+
+def _is_4d(layer: keras.layers.Layer) -> bool:
+    return not isinstance(layer, keras.Model) and len(layer.output.shape) == 4
 
 
 def _search(model: keras.Model, *, nested: bool) -> str | None:
