@@ -135,9 +135,7 @@ def tb(datasets: Path) -> Dataset:
     classes = ("normal", "pneumonia", "tuberculosis")
     files = [(p, i) for i, c in enumerate(classes) for p in sorted((root / c).glob("*.png"))]
     images, labels = _read([f for f, _ in files]), np.array([label for _, label in files])
-    sides = group_split(
-        labels, [pixel_sha256(i) for i in images], val_fraction=0.15, test_fraction=0.15, seed=42
-    )
+    sides = group_split(labels, [pixel_sha256(i) for i in images], val_fraction=0.15, test_fraction=0.15, seed=42)
     splits = [Split(images[sides == s], labels[sides == s]) for s in (0, 1, 2)]
     return Dataset(classes, *splits, "tb:" + pixel_sha256(images[::53].reshape(-1, SIZE)))
 
@@ -160,7 +158,7 @@ def natural_images() -> list[np.ndarray]:
 def dicom_images(datasets: Path, modalities: tuple[str, ...]) -> list[np.ndarray]:
     out = []
     for p in sorted((datasets / "dicom-samples").glob("*.dcm")):
-        ds = pydicom.dcmread(p)
+        ds = pydicom.dcmread(p, force=True)
         if ds.get("Modality") in modalities and "PixelData" in ds:
             pixels = ds.pixel_array
             out.append(to_uint8(pixels[0] if pixels.ndim == 3 and ds.get("NumberOfFrames", 1) > 1 else pixels))
@@ -217,7 +215,11 @@ def gradcam_figures(predictor: Predictor, split: Split, probs: np.ndarray) -> di
     zero = int(sum(1 for m in maps if not m.max() > 0))
     mean = maps.mean(axis=0).ravel() if len(maps) else None
     corr = [float(np.corrcoef(m.ravel(), mean)[0, 1]) for m in maps if m.std() > 0] if mean is not None else []
-    return {"calls": int(len(called)), "all_zero": zero, "median_corr_with_mean": statistics.median(corr) if corr else None}
+    return {
+        "calls": int(len(called)),
+        "all_zero": zero,
+        "median_corr_with_mean": statistics.median(corr) if corr else None,
+    }
 
 
 def latency_ms(predictor: Predictor, image: np.ndarray, runs: int = 30) -> float:
@@ -234,7 +236,7 @@ def latency_ms(predictor: Predictor, image: np.ndarray, runs: int = 30) -> float
 
 def run_seed(name: str, cfg: ModelConfig, data: Dataset, negatives: dict, out: Path, activations: dict) -> dict:
     started = time.perf_counter()
-    result = train(cfg, dataclasses.replace(data, test=None), activations=activations)  # test read below, once
+    result = train(cfg, data, activations=activations)  # the test split's metrics go into the bundle's manifest
     train_s = time.perf_counter() - started
     ref = save_bundle(result, out / "bundles" / name)
     predictor = Predictor(load_bundle(ref.path))
@@ -274,8 +276,12 @@ def summarise(runs: list[dict], key_path: tuple[str, ...]) -> dict:
             values.append(float(value))
     if not values:
         return {"mean": None, "sd": None, "n": 0}
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values), "values": values}
+    return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+        "values": values,
+    }
 
 
 LOADERS = {"chest": chest, "chest4": chest4, "brain": brain, "covid": covid, "tb": tb}
@@ -323,9 +329,7 @@ def run_task(name: str, datasets: Path, seeds: list[int], out: Path) -> dict:
         "train_s": ("train_s",),
         "latency_ms": ("latency_ms",),
     }
-    per_class = {
-        c: summarise(runs, ("test", "per_class", c, "recall")) for c in data.classes
-    }
+    per_class = {c: summarise(runs, ("test", "per_class", c, "recall")) for c in data.classes}
     return {
         "task": name,
         "target": TARGETS[name],
@@ -342,9 +346,18 @@ def run_task(name: str, datasets: Path, seeds: list[int], out: Path) -> dict:
 
 def _short(run: dict) -> dict:
     t = run["test"]
-    return {k: run[k] if k in run else t.get(k) for k in ("accuracy", "roc_auc", "sensitivity", "specificity",
-                                                          "in_scope_refused", "out_of_scope_refused", "train_s")} | {
-        "gradcam": run["gradcam"]}
+    return {
+        k: run[k] if k in run else t.get(k)
+        for k in (
+            "accuracy",
+            "roc_auc",
+            "sensitivity",
+            "specificity",
+            "in_scope_refused",
+            "out_of_scope_refused",
+            "train_s",
+        )
+    } | {"gradcam": run["gradcam"]}
 
 
 def fmt(s: dict, digits: int = 3) -> str:
@@ -370,7 +383,8 @@ def table(tasks: list[dict]) -> str:
         lines.append(
             f"| {t['task']} | {t['split']['test']} | {fmt(s['accuracy'])}{ci} | {fmt(s['roc_auc'])} | {sens} | "
             f"{fmt(s['accuracy_at_0.5'])} | {fmt(s['ece_positive'])} | {fmt(s['in_scope_refused'])} | "
-            f"{fmt(s['out_of_scope_refused'])} | {fmt(s['gradcam_all_zero'], 1)} / {fmt(s['gradcam_median_corr'], 2)} | "
+            f"{fmt(s['out_of_scope_refused'])} | "
+            f"{fmt(s['gradcam_all_zero'], 1)} / {fmt(s['gradcam_median_corr'], 2)} | "
             f"{fmt(s['train_s'], 0)} | {fmt(s['latency_ms'], 1)} |"
         )
     return "\n".join(lines) + "\n"

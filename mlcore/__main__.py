@@ -225,6 +225,7 @@ def _config_and_data(spec: dict[str, Any], args: argparse.Namespace, source: Pat
         seed=seed,
         dedup_pool=bool(spec.get("dedup_pool", False)),
         patient_pattern=spec.get("patient_pattern"),
+        classes=tuple(spec["classes"]) if spec.get("classes") else None,
     )
     if spec.get("drop_test_copies"):
         data = _drop_test_copies(data)

@@ -217,12 +217,14 @@ def load_source(
 ) -> Dataset:
     """Load a dataset from an .npz file, a manifest .csv or a class-per-folder directory.
 
-    classes names an .npz file's integer labels (folders and manifests carry their own names)."""
+    classes names an .npz file's integer labels (folders and manifests carry their own names); for a folder tree
+    they may restyle the folder names ("NORMAL" as "normal"), in the same order."""
     path = Path(path)
     if path.is_dir():
-        return load_folder_tree(
+        data = load_folder_tree(
             path, image_size=image_size, seed=seed, dedup_pool=dedup_pool, patient_pattern=patient_pattern
         )
+        return _named(data, classes) if classes else data
     if path.is_file() and path.suffix.lower() == ".npz":
         return load_npz(path, classes=classes)
     if path.is_file() and path.suffix.lower() == ".csv":
@@ -230,6 +232,13 @@ def load_source(
     if not path.exists():
         raise DataError(f"{path} does not exist")
     raise DataError(f"{path.name}: expected an .npz file, a manifest .csv or a directory of class folders")
+
+
+def _named(data: Dataset, classes: tuple[str, ...]) -> Dataset:
+    """data with its class names restyled to classes, when they are the same names in the same order."""
+    if tuple(c.lower() for c in classes) != tuple(c.lower() for c in data.classes):
+        return data  # different classes: the caller's own check reports it
+    return replace(data, classes=tuple(classes))
 
 
 def group_split(

@@ -77,6 +77,9 @@ def evaluate(
     return result
 
 
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.5, 10.0
+
+
 def positive_class_ece(pos_probs: np.ndarray, labels: np.ndarray, *, bins: int = 10) -> float:
     """ECE of P(positive) itself: over equal-width bins of p, |share of positives - mean p| weighted by |B|/n."""
     p = np.asarray(pos_probs, dtype=np.float64).reshape(-1)
@@ -91,6 +94,8 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """Temperature T minimising the negative log-likelihood of softmax(log(probs) / T) (Guo et al. 2017).
 
     Fit on validation only. log(probs) equals the logits up to a per-row constant, which softmax ignores.
+    T is kept within [TEMPERATURE_MIN, TEMPERATURE_MAX]: on a small validation set that the model separates
+    perfectly, the likelihood keeps rising as T falls to 0, which would make every answer 0 or 1.
     """
     logits = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
@@ -100,7 +105,7 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
         z = z - z.max(axis=1, keepdims=True)
         return float(-(z[np.arange(len(labels)), labels] - np.log(np.exp(z).sum(axis=1))).mean())
 
-    found = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    found = minimize_scalar(nll, bounds=(np.log(TEMPERATURE_MIN), np.log(TEMPERATURE_MAX)), method="bounded")
     return float(np.exp(found.x))
 
 

@@ -111,8 +111,14 @@ class GradCamExplainer:
     def __init__(self, model: keras.Model, layer: str | None = None) -> None:
         self.layer = layer or find_cam_layer(model)
         self.layers = cam_layers(model, self.layer) if layer is None else (layer,)  # a named layer: only it
+        # A single model that ends in a softmax Dense is explained through its logits (the class score Grad-CAM
+        # is defined on): a calibrated, confident model's float32 probability is exactly 1.0, whose gradient is 0.
+        # An ensemble is explained through the sum of its members' logits (each member ends in a softmax Dense).
+        self.logits = _logit_layers(model, len(self.layers))
         self.side_model = (
-            _side_model(model, self.layer) if len(self.layers) == 1 else _multi_side_model(model, self.layers)
+            _side_model(model, self.layer, self.logits[0] if self.logits else None)
+            if len(self.layers) == 1
+            else _multi_side_model(model, self.layers, self.logits)
         )
         self.n_classes = int(model.output_shape[-1])
         self._cams = tf.function(
@@ -133,12 +139,17 @@ class GradCamExplainer:
             tape.watch(x)  # frozen backbones have no watched variables: record the path from the input
             *features, probs = self.side_model(x, training=False)
             probs = tf.cast(probs, tf.float32)
+            scores = probs
+            if self.logits:
+                features, hiddens = features[: len(self.layers)], features[len(self.layers) :]
+                per_member = zip(self.logits, hiddens, strict=True)
+                scores = tf.add_n([_class_scores(dense, h, self.n_classes) for dense, h in per_member])
             decided = tf.argmax(probs, axis=-1, output_type=tf.int32)
             if self.n_classes == 2:
                 by_threshold = tf.cast(probs[:, 1] >= threshold, tf.int32)
                 decided = tf.where(threshold >= 0.0, by_threshold, decided)
             chosen = tf.where(requested < 0, decided, requested)
-            score = tf.reduce_sum(tf.gather(probs, chosen, axis=1, batch_dims=1))  # probs[i, chosen[i]], summed
+            score = tf.reduce_sum(tf.gather(scores, chosen, axis=1, batch_dims=1))  # scores[i, chosen[i]], summed
         cam = 0.0
         for maps, grads in zip(features, tape.gradient(score, features), strict=True):
             maps = tf.cast(maps, tf.float32)
@@ -289,16 +300,47 @@ def _search(model: keras.Model, *, nested: bool) -> str | None:
     return None
 
 
-def _multi_side_model(model: keras.Model, names: tuple[str, ...]) -> keras.Model:
-    """keras.Model(inputs, [maps of each top-level layer in names..., model output]), sharing model's weights."""
-    return keras.Model(model.inputs, [model.get_layer(name).output for name in names] + [model.output])
+def _multi_side_model(
+    model: keras.Model, names: tuple[str, ...], logits: tuple[keras.layers.Dense, ...] = ()
+) -> keras.Model:
+    """keras.Model(inputs, [maps of each top-level layer in names..., each logits layer's input..., model output]),
+    sharing model's weights. Maps and logits' inputs are their layers' first calls (the unmirrored pass)."""
+    maps = [model.get_layer(name).output for name in names]
+    return keras.Model(model.inputs, maps + [dense.input for dense in logits] + [model.output])
 
 
-def _side_model(model: keras.Model, path: str) -> keras.Model:
-    """keras.Model(inputs, [feature maps at path, model output]) sharing model's layers and weights."""
+def _logit_layers(model: keras.Model, members: int) -> tuple[keras.layers.Dense, ...]:
+    """The softmax Dense layers whose logits Grad-CAM explains: model's output layer, or each ensemble member's
+    (named member_prefix(i) + "probs"); empty when they are not all softmax Dense layers (then probabilities)."""
+    if members == 1:
+        found = [model.layers[-1]]
+    else:
+        names = {layer.name for layer in model.layers}
+        found = [
+            model.get_layer(f"{member_prefix(i)}probs") if f"{member_prefix(i)}probs" in names else None
+            for i in range(members)
+        ]
+    if all(isinstance(d, keras.layers.Dense) and d.activation is keras.activations.softmax for d in found):
+        return tuple(found)
+    return ()
+
+
+def _class_scores(dense: keras.layers.Dense, hidden: tf.Tensor, n_classes: int) -> tf.Tensor:
+    """The class scores Grad-CAM differentiates: logits, or for two classes each one's log-odds."""
+    kernel, bias = (tf.cast(w, tf.float32) for w in (dense.kernel, dense.bias))
+    logits = tf.matmul(tf.cast(hidden, tf.float32), kernel) + bias
+    if n_classes == 2:
+        return tf.stack([logits[:, 0] - logits[:, 1], logits[:, 1] - logits[:, 0]], axis=1)
+    return logits
+
+
+def _side_model(model: keras.Model, path: str, logits: keras.layers.Dense | None = None) -> keras.Model:
+    """keras.Model(inputs, [feature maps at path, (logits' input,) model output]) sharing model's layers and
+    weights; the input of the logits layer is an output too when it is given."""
     outer, _, inner = path.rpartition("/")
+    hidden = [] if logits is None else [logits.input]
     if not outer:
-        return keras.Model(model.inputs, [model.get_layer(inner).output, model.output])
+        return keras.Model(model.inputs, [model.get_layer(inner).output, *hidden, model.output])
     # Nested base: its inner tensors live in the base's own graph, so re-trace the outer graph on a new
     # input, calling a two-output view of the base in place of the base. No weights are copied or changed.
     if "/" in outer:
@@ -306,8 +348,11 @@ def _side_model(model: keras.Model, path: str) -> keras.Model:
     base = model.get_layer(outer)
     view = keras.Model(base.inputs, [base.get_layer(inner).output, base.output])
     captured: list[keras.KerasTensor] = []
+    into_logits: list[keras.KerasTensor] = []
 
     def call(operation: keras.Operation, *args: object, **kwargs: object) -> object:
+        if operation is logits:
+            into_logits.append(args[0])
         if operation is not base:
             return operation(*args, **kwargs)
         features, out = view(*args, **kwargs)
@@ -316,4 +361,5 @@ def _side_model(model: keras.Model, path: str) -> keras.Model:
 
     # clone_function returns each layer itself, so the re-traced graph shares the served model's weights.
     retraced = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
-    return keras.Model(retraced.inputs, [captured[0], retraced.output], name=f"{model.name}_gradcam")
+    outputs = [captured[0], *into_logits[:1], retraced.output]
+    return keras.Model(retraced.inputs, outputs, name=f"{model.name}_gradcam")

@@ -87,9 +87,10 @@ class Scope:
         }
 
     def arrays_npz(self) -> bytes:
-        """scope.npz's bytes (means and precision), deterministic for the same arrays."""
+        """scope.npz's bytes: means in float32 and the precision matrix in float16 (3.3 MB instead of 6.6 MB for 1280
+        features; fit_scope sets the threshold with the float16 matrix, so it holds for the stored one)."""
         buffer = io.BytesIO()
-        np.savez(buffer, means=self.means.astype(np.float32), precision=self.precision.astype(np.float32))
+        np.savez(buffer, means=self.means.astype(np.float32), precision=self.precision.astype(np.float16))
         return buffer.getvalue()
 
     @classmethod
@@ -97,7 +98,7 @@ class Scope:
         means = precision = None
         if npz is not None:
             with np.load(io.BytesIO(npz), allow_pickle=False) as arrays:
-                means, precision = arrays["means"], arrays["precision"]
+                means, precision = arrays["means"], arrays["precision"].astype(np.float32)
         return cls(
             domain=str(entry["domain"]),
             min_side=int(entry["min_side"]),
@@ -130,7 +131,7 @@ def fit_scope(
         domain=domain,
         min_side=min_side,
         means=means.astype(np.float32),
-        precision=precision.astype(np.float32),
+        precision=precision.astype(np.float16).astype(np.float32),  # as stored in scope.npz
         threshold=np.inf,
         quantile=quantile,
     )
