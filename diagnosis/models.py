@@ -125,6 +125,9 @@ class Image(models.Model):
         PROCESSING = "processing", "Processing"
         DONE = "done", "Done"
         NO_MODEL = "no_model", "No model for this kind of image"
+        # Final, like done: the model gave no label because the image is outside its scope (too small, or unlike
+        # the images it was trained on); a radiologist reads it as usual. failure_reason says why.
+        UNSUITABLE = "unsuitable", "Outside the model's scope"
         FAILED = "failed", "Failed"
 
     class Format(models.TextChoices):
@@ -152,7 +155,11 @@ class Image(models.Model):
     sop_instance_uid = models.CharField("SOPInstanceUID", max_length=64, blank=True)
     sha256 = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    failure_reason = models.CharField(max_length=500, blank=True)
+    failure_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why the image has no AI result (status failed, unsuitable or no_model), for a person; else empty",
+    )
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the image for inference")
     claimed_by = models.CharField(max_length=255, blank=True, help_text="The Celery worker (node name) that took it")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -284,7 +284,10 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 
 class ImageSerializer(serializers.ModelSerializer):
-    """An image's technical metadata. Never its original file name, which may name the patient."""
+    """An image's technical metadata. Never its original file name, which may name the patient.
+
+    status `unsuitable`: the image is outside the model's scope (too small, or unlike the images it was trained on),
+    so it has no predictions; failure_reason says why. Like `done`, it is final."""
 
     predictions = PredictionSerializer(many=True, source="shown_predictions", read_only=True)
 

@@ -1,5 +1,6 @@
 """Shared fixtures: three personas per site (HC's alice/bob/charlie), images, and a tiny real model bundle."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -133,9 +134,9 @@ def png_upload():
     return _make
 
 
-def train_tiny_bundle(folder, *, task="chest-xray", classes=("normal", "pneumonia"), seed=42):
-    """A real, trained Keras bundle (16x16 toy images, seconds on a CPU). With two classes, class 1 has a bright
-    centre; with more, class k has a bright square at position k. A different seed gives another sha256."""
+def tiny_dataset(classes=("normal", "pneumonia")) -> Dataset:
+    """The toy images tiny bundles train on (16x16). With two classes, class 1 has a bright centre; with more,
+    class k has a bright square at position k."""
 
     def split(n, data_seed):
         rng = np.random.default_rng(data_seed)
@@ -147,9 +148,18 @@ def train_tiny_bundle(folder, *, task="chest-xray", classes=("normal", "pneumoni
             images[k * n : (k + 1) * n, 2 + 6 * row : 8 + 6 * row, 2 + 6 * col : 8 + 6 * col] = 220
         return Split(images, np.repeat(np.arange(len(classes)), n))
 
-    data = Dataset(classes=tuple(classes), train=split(20, 1), val=split(8, 2), test=None, source_sha256="0" * 64)
+    return Dataset(classes=tuple(classes), train=split(20, 1), val=split(8, 2), test=None, source_sha256="0" * 64)
+
+
+def train_tiny_bundle(folder, *, task="chest-xray", classes=("normal", "pneumonia"), seed=42, scope_for=None):
+    """A real, trained Keras bundle on tiny_dataset (seconds on a CPU). A different seed gives another sha256.
+    scope_for(result, data) -> mlcore.scope.Scope gives the bundle a scope (default: none)."""
+    data = tiny_dataset(classes)
     config = ModelConfig(task=task, classes=data.classes, image_size=16, epochs=2, batch_size=8, seed=seed)
-    return save_bundle(train(config, data), folder).path
+    result = train(config, data)
+    if scope_for is not None:
+        result = dataclasses.replace(result, scope=scope_for(result, data))
+    return save_bundle(result, folder).path
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ each, one forward pass, one batched Grad-CAM. The other images' own messages fin
 do nothing. A claim is a conditional UPDATE on the image's status, so two workers never both take an image
 while its claim is fresh; the unique (image, model version) constraint makes a repeated run harmless anyway.
 
+An image outside the active model's scope (mlcore.scope: smaller than it reads, or unlike the images it was trained
+on) finishes as `unsuitable` with the reason, and gets no prediction, no heatmap and no shadow predictions.
+
 Images whose worker died keep a stale claim; those whose message was lost (a broker restart) stay queued.
 diagnosis.services.requeue.inference_requeue_stalled() sends both again: Celery beat runs it every minute,
 and each worker runs it at start-up for the images its previous life held.
@@ -85,7 +88,7 @@ def image_run_inference(*, image_pk: int, worker: str = "") -> list[Image]:
 
 
 def image_fail(*, image_pk: int, reason: str) -> None:
-    Image.objects.filter(pk=image_pk).exclude(status=Image.Status.DONE).update(
+    Image.objects.filter(pk=image_pk).exclude(status__in=[Image.Status.DONE, Image.Status.UNSUITABLE]).update(
         status=Image.Status.FAILED, failure_reason=reason[:500]
     )
     image = Image.objects.select_related("study").filter(pk=image_pk).first()
@@ -157,13 +160,21 @@ def _run_batch(batch: list[_Work], active: ModelVersion, task: str) -> list[Imag
         except OSError:
             finished.append(_finish(work, Image.Status.FAILED, "The stored image file could not be read."))
             continue
+        refusal = predictor.size_refusal(work.pixels)
+        if refusal is not None:  # too small for the model: no forward pass
+            finished.append(_unsuitable(work, active, refusal))
+            continue
         work.prepared = predictor.prepare(work.pixels)
         work.preprocess_ms = (time.perf_counter() - started) * 1000
         ready.append(work)
     if not ready:
         return finished
     pairs = predictor.predict_with_gradcam([w.prepared for w in ready])  # forward pass and Grad-CAM together
+    labelled: list[_Work] = []
     for work, (result, cam) in zip(ready, pairs, strict=True):
+        if result.unsuitable is not None:  # unlike the images the model was trained on: no label, no heatmap
+            finished.append(_unsuitable(work, active, result.unsuitable))
+            continue
         started = time.perf_counter()
         png = cam.heatmap_png(_heatmap_shape(work.image))
         prediction_create(
@@ -179,19 +190,32 @@ def _run_batch(batch: list[_Work], active: ModelVersion, task: str) -> list[Imag
             heatmap_ms=(time.perf_counter() - started) * 1000,
             batch_size=result.timings.batch_size,
         )
-    _run_shadows(ready, task)
-    finished += [_finish(work, Image.Status.DONE, "") for work in ready]
+        labelled.append(work)
+    if labelled:
+        _run_shadows(labelled, task)
+    finished += [_finish(work, Image.Status.DONE, "") for work in labelled]
     return finished
+
+
+def _unsuitable(work: _Work, model_version: ModelVersion, reason: str) -> Image:
+    """Finish an image the model must not label (mlcore.scope): final, like done, with the reason for a person."""
+    logger.info("Image %s is outside the scope of model %s; no label given", work.image.pk, model_version.short_sha)
+    return _finish(work, Image.Status.UNSUITABLE, reason)
 
 
 def _run_shadows(ready: list[_Work], task: str) -> None:
     """Shadow versions predict the same images; their output is stored, never shown. Their failures are logged,
-    never the image's."""
+    never the image's. An image outside a shadow's own scope gets no prediction from it, as from the active one."""
     for shadow in ModelVersion.objects.filter(task=task, status=ModelVersion.Status.SHADOW):
         try:
             predictor = _predictor(shadow.bundle_sha256)
-            results = predictor.predict([predictor.prepare(w.pixels) for w in ready])
-            for work, result in zip(ready, results, strict=True):
+            works = [w for w in ready if predictor.size_refusal(w.pixels) is None]
+            if not works:
+                continue
+            results = predictor.predict([predictor.prepare(w.pixels) for w in works])
+            for work, result in zip(works, results, strict=True):
+                if result.unsuitable is not None:
+                    continue
                 prediction_create(
                     image=work.image,
                     model_version=shadow,
@@ -278,7 +302,7 @@ def _finish(work: _Work, status: str, reason: str) -> Image:
     image = work.image
     with transaction.atomic():
         Study.objects.select_for_update(no_key=True).filter(pk=image.study_id).first()
-        image.status, image.failure_reason = status, reason
+        image.status, image.failure_reason = status, reason[:500]
         image.save(update_fields=["status", "failure_reason"])
         study_refresh_status(study=image.study)
     return image
