@@ -223,13 +223,16 @@ MEDSITE_MAX_IMAGE_SIDE = env_int("MEDSITE_MAX_IMAGE_SIDE", 16384)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Models: immutable bundles addressed by sha256, and the starter training data.
+# Models: immutable bundles addressed by sha256. The demo registers the committed starter bundles (mlcore/starter),
+# uses the Kermany chest X-ray folder as the chest model's learning-loop data, and trains a brain MRI model from the
+# brain tumour folder when it is there.
 MEDSITE_MODEL_ROOT = Path(env_str("MEDSITE_MODEL_ROOT", str(VAR_DIR / "models")))
+MEDSITE_STARTER_BUNDLES = BASE_DIR / "mlcore" / "starter"
 MEDSITE_STARTER_DATASET = Path(
-    env_str(
-        "MEDSITE_STARTER_DATASET",
-        str(BASE_DIR.parent / "shared" / "datasets" / "pneumoniamnist" / "pneumoniamnist.npz"),
-    )
+    env_str("MEDSITE_STARTER_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "kermany-cxr-224"))
+)
+MEDSITE_BRAIN_DATASET = Path(
+    env_str("MEDSITE_BRAIN_DATASET", str(BASE_DIR.parent / "shared" / "datasets" / "brain-tumor-mri"))
 )
 
 # Celery: Redis when CELERY_BROKER_URL is set, otherwise kombu's filesystem transport

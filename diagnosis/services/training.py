@@ -123,10 +123,17 @@ def training_run_execute(*, run_pk: int) -> TrainingRun | None:
     return run
 
 
+# Keys of a run's config that say how to read its source, not how to build the model (see mlcore.data.load_source).
+DATA_OPTIONS = ("dedup_pool", "patient_pattern")
+
+
 def _train_from_source(run: TrainingRun) -> ModelVersion:
-    data = load_source(Path(run.source), image_size=run.config.get("image_size", 64))
-    image_size = run.config.get("image_size") or int(data.train.images.shape[1])
-    config = ModelConfig(task=run.task, classes=data.classes, **{**run.config, "image_size": image_size})
+    options = {key: run.config[key] for key in DATA_OPTIONS if key in run.config}
+    fields = {key: value for key, value in run.config.items() if key not in DATA_OPTIONS}
+    classes = tuple(fields.pop("classes", ())) or None
+    data = load_source(Path(run.source), image_size=fields.get("image_size", 64), classes=classes, **options)
+    image_size = fields.get("image_size") or int(data.train.images.shape[1])
+    config = ModelConfig(task=run.task, classes=data.classes, **{**fields, "image_size": image_size})
     result = train(config, data, progress=lambda p: _training_progress(run.pk, p))
     ref = save_bundle(result, settings.MEDSITE_MODEL_ROOT)
     has_active = ModelVersion.objects.filter(task=run.task, status=ModelVersion.Status.ACTIVE).exists()

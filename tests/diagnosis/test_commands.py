@@ -1,6 +1,10 @@
+import json
+import shutil
+
 import numpy as np
 import pytest
 from django.core.management import call_command
+from PIL import Image
 
 from accounts.models import Membership, Role, User
 from diagnosis.models import ModelVersion, TrainingRun
@@ -27,8 +31,19 @@ def tiny_npz(tmp_path):
     return path
 
 
-def test_seed_demo_creates_one_user_per_role_idempotently(settings, tmp_path):
-    settings.MEDSITE_STARTER_DATASET = tmp_path / "missing.npz"
+@pytest.fixture
+def starter(settings, tmp_path, tiny_bundle):
+    """The demo's starter folder holding one small bundle, and no data sets."""
+    folder = tmp_path / "starter"
+    shutil.copytree(tiny_bundle, folder / tiny_bundle.name)
+    settings.MEDSITE_STARTER_BUNDLES = folder
+    settings.MEDSITE_STARTER_DATASET = tmp_path / "no-chest-data"
+    settings.MEDSITE_BRAIN_DATASET = tmp_path / "no-brain-data"
+    settings.MEDSITE_MODEL_ROOT = tmp_path / "models"
+    return tiny_bundle
+
+
+def test_seed_demo_creates_one_user_per_role_idempotently(starter):
     call_command("seed_demo")
     call_command("seed_demo")
     roles = dict(Membership.objects.values_list("user__email", "role"))
@@ -39,27 +54,62 @@ def test_seed_demo_creates_one_user_per_role_idempotently(settings, tmp_path):
     }
     assert User.objects.get(email="admin@demo.medsite").is_staff
     assert User.objects.get(email="clinician@demo.medsite").check_password("medsite-demo-2026")
-    assert not TrainingRun.objects.exists()  # no dataset: nothing queued, the UI explains
+    assert not TrainingRun.objects.exists()  # no brain data: nothing queued, the UI explains
 
 
-def test_seed_demo_trains_a_starter_model_in_the_background(settings, tiny_npz, django_capture_on_commit_callbacks):
-    settings.MEDSITE_STARTER_DATASET = tiny_npz
+def test_seed_demo_registers_the_committed_starter_model_as_active(starter, capsys):
+    call_command("seed_demo")
+    version = ModelVersion.objects.get()
+    assert (version.bundle_sha256, version.task, version.status) == (starter.name, "chest-xray", "active")
+    assert "Registered the starter chest-xray model" in capsys.readouterr().out
+    call_command("seed_demo")
+    assert ModelVersion.objects.count() == 1  # idempotent
+
+
+def test_seed_demo_trains_a_brain_model_in_the_background_from_its_recipe(
+    starter, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDSITE_BRAIN_DATASET = _brain_tree(tmp_path / "brain")
     with django_capture_on_commit_callbacks() as callbacks:
         call_command("seed_demo")
     run = TrainingRun.objects.get()
-    assert run.status == TrainingRun.Status.QUEUED and len(callbacks) == 1  # sent to the training queue on commit
+    assert (run.task, run.status, len(callbacks)) == ("brain-mri", TrainingRun.Status.QUEUED, 1)
+    recipe = json.loads((settings.BASE_DIR / "mlcore" / "configs" / "brain-mri.json").read_text())
+    assert run.config["backbone"] == recipe["backbone"] == "efficientnet_lite0"
+    assert run.config["dedup_pool"] is True and "source" not in run.config
 
+    TrainingRun.objects.filter(pk=run.pk).update(
+        config={
+            **run.config,
+            "epochs": 2,
+            "fine_tune_blocks": 0,
+            "fine_tune_epochs": 0,
+            "image_size": 64,
+            "min_side": 32,
+        }
+    )
     training_run_execute(run_pk=run.pk)  # what the training worker does
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert run.progress["epoch"] >= 1
-    version = ModelVersion.objects.get()
-    assert (version.status, version.task, version.classes) == ("active", "chest-xray", ["normal", "pneumonia"])
-    assert version.threshold is not None and "val" in version.metrics
-    assert training_run_execute(run_pk=run.pk) is None  # a redelivered task does nothing
+    brain = ModelVersion.objects.get(task="brain-mri")
+    assert brain.status == "active" and brain.classes == [
+        "glioma_tumor",
+        "meningioma_tumor",
+        "no_tumor",
+        "pituitary_tumor",
+    ]
 
-    call_command("seed_demo")
-    assert TrainingRun.objects.count() == 1  # a model exists: nothing more is queued
+
+def _brain_tree(root):
+    """A Training/Testing tree of four classes of distinct 80 px grey images."""
+    rng = np.random.default_rng(0)
+    for split, n in (("Training", 8), ("Testing", 3)):
+        for c in ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor"):
+            folder = root / split / c
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (80, 80), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
 
 
 def test_train_model_command_registers_candidates_after_the_first(tiny_npz):

@@ -1,4 +1,4 @@
-"""Create a demo site with one user per role and, when possible, queue a starter model."""
+"""Create a demo site with one user per role, register the starter models and queue what can be trained."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -6,9 +6,10 @@ from django.db import transaction
 
 from accounts.models import Role, Site, User
 from accounts.services import membership_set
+from diagnosis.management.commands.train_model import recipe_from_file
 from diagnosis.models import LearningPolicy, ModelVersion, TrainingRun
-from diagnosis.services.records import CHEST_XRAY
-from diagnosis.services.training import training_run_create
+from diagnosis.services.records import BRAIN, CHEST_XRAY
+from diagnosis.services.training import model_register, training_run_create
 
 DEMO_PASSWORD = "medsite-demo-2026"
 DEMO_USERS = [
@@ -19,13 +20,18 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Seed the demo site and users (idempotent); queue a starter model when none is registered."
+    help = "Seed the demo site and users (idempotent); add the starter models when none is registered."
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-train", action="store_true", help="Do not queue the starter model")
+        parser.add_argument("--no-train", action="store_true", help="Add no model: neither register nor train one")
 
-    @transaction.atomic
     def handle(self, *args, no_train: bool, **options):
+        with transaction.atomic():
+            self._seed_users()
+        if not no_train:
+            self._starter_models()
+
+    def _seed_users(self) -> None:
         site, _ = Site.objects.get_or_create(slug="demo", defaults={"name": "Demo Hospital"})
         for email, role, first, last in DEMO_USERS:
             user = User.objects.filter(email=email).first()
@@ -38,20 +44,28 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for email, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<12} {email}")
-        if not no_train:
-            self._queue_starter_model()
 
-    def _queue_starter_model(self) -> None:
+    def _starter_models(self) -> None:
+        """The committed chest X-ray bundle becomes the active chest model, with a learning policy when its training
+        data are there; a brain MRI model is trained in the background when the brain data are there."""
         if ModelVersion.objects.exists() or TrainingRun.objects.exclude(status=TrainingRun.Status.FAILED).exists():
             return
+        for manifest in sorted(settings.MEDSITE_STARTER_BUNDLES.glob("*/manifest.json")):
+            version = model_register(bundle_path=manifest.parent, activate=True)
+            self.stdout.write(f"Registered the starter {version.task} model {version.short_sha} (active).")
         source = settings.MEDSITE_STARTER_DATASET
-        if not source.exists():
-            self.stdout.write(f"No model registered and no starter dataset at {source}; see README 'Models'.")
-            return
-        training_run_create(task=CHEST_XRAY, source=source, config={"image_size": 28})
-        self.stdout.write(f"Queued a starter chest X-ray model trained on {source}.")
-        # The learning loop for the starter task: retrain on the same data plus 20 new reviewed images, judged on
-        # its official test split; an admin promotes through the gate.
-        LearningPolicy.objects.get_or_create(
-            task=CHEST_XRAY, defaults={"base_dataset": str(source), "retrain_after": 20}
-        )
+        if source.exists():
+            # The learning loop for the chest task: retrain on the same data plus 20 new reviewed images, judged on
+            # its official test split; an admin promotes through the gate.
+            LearningPolicy.objects.get_or_create(
+                task=CHEST_XRAY, defaults={"base_dataset": str(source), "retrain_after": 20}
+            )
+        brain = settings.MEDSITE_BRAIN_DATASET
+        if not ModelVersion.objects.filter(task=BRAIN).exists() and brain.exists():
+            recipe, _, _ = recipe_from_file(settings.BASE_DIR / "mlcore" / "configs" / "brain-mri.json", str(brain))
+            training_run_create(task=BRAIN, source=brain, config=recipe)
+            self.stdout.write(f"Queued a brain MRI model trained on {brain} (a few minutes on the training worker).")
+        elif not brain.exists():
+            self.stdout.write(
+                f"No brain MRI data at {brain}: MR/CT head studies get no AI result; see README 'Models'."
+            )

@@ -1,13 +1,15 @@
 """Train a model from a MedMNIST .npz file or a class-per-folder tree, and register it."""
 
+import dataclasses
+import json
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from diagnosis.services.records import BRAIN, CHEST_XRAY
-from diagnosis.services.training import training_run_create, training_run_execute
-from mlcore.config import BACKBONES
+from diagnosis.services.training import DATA_OPTIONS, training_run_create, training_run_execute
+from mlcore.config import BACKBONES, ModelConfig
 
 
 class Command(BaseCommand):
@@ -17,8 +19,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "source",
             nargs="?",
-            default=str(settings.MEDSITE_STARTER_DATASET),
-            help="A .npz file (MedMNIST layout) or a folder of class sub-folders",
+            default=None,
+            help="A .npz file (MedMNIST layout) or a folder of class sub-folders (default: the config's source, "
+            "else MEDSITE_STARTER_DATASET)",
+        )
+        parser.add_argument(
+            "--config",
+            type=Path,
+            help="A recipe from mlcore/configs (e.g. mlcore/configs/brain-mri.json): every setting of the run; "
+            "its source is relative to the file",
         )
         parser.add_argument("--task", default=CHEST_XRAY, choices=[CHEST_XRAY, BRAIN])
         parser.add_argument("--image-size", type=int, help="Model input side (default: native for .npz, 64 else)")
@@ -30,7 +39,8 @@ class Command(BaseCommand):
     def handle(
         self,
         *args,
-        source: str,
+        source: str | None,
+        config: Path | None,
         task: str,
         image_size: int | None,
         epochs: int,
@@ -39,12 +49,15 @@ class Command(BaseCommand):
         weights: str,
         **options,
     ):
-        path = Path(source).expanduser().resolve()
+        if config is not None:
+            recipe, source, task = recipe_from_file(config, source)
+        else:
+            recipe = {"epochs": epochs, "backbone": backbone, "weights": weights}
+            recipe |= {"image_size": image_size} if image_size else {}
+        path = Path(source or settings.MEDSITE_STARTER_DATASET).expanduser().resolve()
         if not path.exists():
             raise CommandError(f"{path} does not exist")
-        config = {"epochs": epochs, "backbone": backbone, "weights": weights}
-        config |= {"image_size": image_size} if image_size else {}
-        run = training_run_create(task=task, source=path, config=config, queue=background)
+        run = training_run_create(task=task, source=path, config=recipe, queue=background)
         if background:
             self.stdout.write(f"Training run {run.pk} queued on the training queue.")
             return
@@ -57,3 +70,19 @@ class Command(BaseCommand):
                 f"validation metrics: {version.metrics.get('val', {})}"
             )
         )
+
+
+def recipe_from_file(path: Path, source: str | None) -> tuple[dict, str, str]:
+    """(run config, source, task) of an mlcore config file: ModelConfig fields and data options; the source is
+    the one given, else the file's, relative to the file's folder."""
+    try:
+        spec = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"task"}
+    recipe = {key: value for key, value in spec.items() if key in fields or key in DATA_OPTIONS}
+    if source is None:
+        if "source" not in spec:
+            raise CommandError(f"{path} names no source; give one")
+        source = str((Path(path).parent / spec["source"]).resolve())
+    return recipe, source, spec.get("task", CHEST_XRAY)
