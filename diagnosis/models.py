@@ -218,6 +218,10 @@ class ModelVersion(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True, help_text="When it last became the active version")
     backbone = models.CharField(max_length=32, blank=True)
     data_sha256 = models.CharField("training data sha256", max_length=64, blank=True)
+    # From the bundle's manifest (mlcore.bundle.Manifest); null for bundles made before these existed.
+    operating_point = models.JSONField(null=True, blank=True, help_text="How the threshold was chosen")
+    calibration = models.JSONField(null=True, blank=True, help_text="How the probabilities were calibrated")
+    scope = models.JSONField(null=True, blank=True, help_text="The input domain; images outside it get no label")
 
     class Meta:
         ordering = ["-created_at"]

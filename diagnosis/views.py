@@ -410,7 +410,7 @@ def model_detail(request, pk: int):
     live = learning_service.live_performance(model_version=version)
     context = {
         "version": version,
-        "splits": [(name, m) for name, m in splits if m],
+        "splits": [(name, {**m, "at_05": m.get("at_0.5")}) for name, m in splits if m],  # a template-friendly key
         "agreement": registry.shadow_agreement(model_version=version),
         "evaluations": version.evaluations.select_related("baseline")[:5],
         "gate": {"passed": passed, "reasons": reasons},

@@ -72,6 +72,9 @@ def _model_version_record(
             metrics=manifest.metrics,
             backbone=manifest.backbone,
             data_sha256=manifest.data_sha256,
+            operating_point=manifest.operating_point,
+            calibration=manifest.calibration,
+            scope=manifest.scope,
             registered_by=registered_by,
         ),
     )

@@ -4,11 +4,12 @@ import shutil
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from PIL import Image
 
 from accounts.models import Membership, Role, User
 from diagnosis.models import ModelVersion, TrainingRun
-from diagnosis.services.training import training_run_execute
+from diagnosis.services.training import model_register, training_run_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +131,22 @@ def test_register_model_files_under_a_task_as_shadow_and_warns_about_unrouted_ta
     assert "No study is routed to task 'knee-xray'" in capsys.readouterr().err
     with pytest.raises(CommandError, match="Not a valid bundle"):
         call_command("register_model", "/nonexistent/bundle")
+
+
+def test_the_committed_starter_registers_with_its_operating_point_calibration_and_scope(
+    settings, tmp_path, login, clinician
+):
+    settings.MEDSITE_MODEL_ROOT = tmp_path / "models"
+    (bundle,) = [m.parent for m in settings.MEDSITE_STARTER_BUNDLES.glob("*/manifest.json")]
+    version = model_register(bundle_path=bundle, activate=True)
+    assert version.operating_point == {"rule": "sensitivity", "target": 0.95, "split": "val"}
+    assert version.calibration["method"] == "temperature" and version.scope["domain"] == "chest radiograph"
+
+    client = login(clinician)
+    page = client.get(reverse("diagnosis:model_detail", args=[version.pk])).content.decode()
+    assert "the highest threshold that keeps sensitivity at least 0.95 on the validation split" in page
+    assert "calibrated by temperature scaling on the validation split" in page
+    assert "reads chest radiographs of at least 128 px on each side" in page
+    assert "At threshold 0.5: accuracy, sensitivity / specificity" in page
+    api = client.get(f"/api/v1/models/{version.pk}/").json()
+    assert api["operating_point"]["target"] == 0.95 and api["scope"]["min_side"] == 128
