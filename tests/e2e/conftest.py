@@ -9,6 +9,7 @@ Once the package is done, the database is flushed, as pytest-django does after a
 """
 
 import io
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,6 +45,7 @@ SCREENSHOTS = live.ROOT / "var" / "e2e"
 CLINICIAN = "clinician@demo.medsite"
 RADIOLOGIST = "radiologist@demo.medsite"
 ADMIN = "admin@demo.medsite"
+PREDICTION_TIMEOUT = 120_000  # ms; the first image also loads the model on the worker
 _used_totp_steps: dict[str, int] = {}
 
 
@@ -54,6 +56,13 @@ def totp_now(secret: str) -> str:
         time.sleep(0.5)
     _used_totp_steps[secret] = counter
     return format_hotp_value(hotp_value(secret, counter))
+
+
+def assert_no_page_errors(page, allowed: str | None = None) -> None:
+    """No JavaScript exception, CSP refusal or failed load on the page (except messages matching `allowed`)."""
+    errors = [error for error in page.errors if not (allowed and re.search(allowed, error))]
+    page.errors.clear()
+    assert not errors, errors
 
 
 @pytest.fixture(scope="package")

@@ -12,11 +12,16 @@ from accounts.models import AuditEvent
 from diagnosis.management.commands.seed_demo import DEMO_PASSWORD
 from diagnosis.models import Image, ModelVersion, Patient, Prediction, Review
 from tests.conftest import png_bytes
-from tests.e2e.conftest import ADMIN, CLINICIAN, RADIOLOGIST, totp_now
+from tests.e2e.conftest import (
+    ADMIN,
+    CLINICIAN,
+    PREDICTION_TIMEOUT,
+    RADIOLOGIST,
+    assert_no_page_errors,
+    totp_now,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.timeout(300)]
-
-PREDICTION_TIMEOUT = 120_000  # ms; the first image also loads the model on the worker
 
 # A drop as the browser makes it: a DataTransfer holding a File, built in the page from the PNG's bytes.
 NEW_TRANSFER = """([name, data]) => {
@@ -42,13 +47,6 @@ def canvas_centre_until(page, condition, timeout: float = 10) -> tuple[int, int,
         assert time.monotonic() < deadline, f"the canvas centre stayed {pixel}"
         page.wait_for_timeout(50)
     return pixel
-
-
-def assert_no_page_errors(page, allowed: str | None = None) -> None:
-    """No JavaScript exception, CSP refusal or failed load on the page (except messages matching `allowed`)."""
-    errors = [error for error in page.errors if not (allowed and re.search(allowed, error))]
-    page.errors.clear()
-    assert not errors, errors
 
 
 def drop_png(page, name: str, **png) -> None:
