@@ -159,6 +159,11 @@ def dicom_images(datasets: Path, modalities: tuple[str, ...]) -> list[np.ndarray
     out = []
     for p in sorted((datasets / "dicom-samples").glob("*.dcm")):
         ds = pydicom.dcmread(p, force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:  # an old file without File Meta (see the samples' README)
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (
+                pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
+            )
         if ds.get("Modality") in modalities and "PixelData" in ds:
             pixels = ds.pixel_array
             out.append(to_uint8(pixels[0] if pixels.ndim == 3 and ds.get("NumberOfFrames", 1) > 1 else pixels))

@@ -126,7 +126,7 @@ class Image(models.Model):
         DONE = "done", "Done"
         NO_MODEL = "no_model", "No model for this kind of image"
         # Final, like done: the model gave no label because the image is outside its scope (too small, or unlike
-        # the images it was trained on); a radiologist reads it as usual. failure_reason says why.
+        # the images it was trained on); it is read without AI support. failure_reason says why.
         UNSUITABLE = "unsuitable", "Outside the model's scope"
         FAILED = "failed", "Failed"
 

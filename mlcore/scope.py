@@ -69,8 +69,8 @@ class Scope:
         if distance <= self.threshold:
             return None
         return (
-            f"Not recognised as a {self.domain}: the image looks unlike the images this model was trained on, "
-            f"so it was given no label (out-of-scope score {distance:.1f}, limit {self.threshold:.1f})."
+            f"Not recognised as a {self.domain} like the ones this model was trained on, so the AI gave it no "
+            f"label (out-of-scope score {distance:.1f}, limit {self.threshold:.1f})."
         )
 
     def manifest_entry(self, file_sha256: str | None) -> dict[str, Any]:

@@ -140,7 +140,9 @@ def test_an_image_unlike_the_training_images_gets_no_label_heatmap_or_shadow_pre
     for image in outside:
         image.refresh_from_db()
         assert image.status == Image.Status.UNSUITABLE
-        assert image.failure_reason.startswith("Not recognised as a chest radiograph: ")
+        assert image.failure_reason.startswith(
+            "Not recognised as a chest radiograph like the ones this model was trained on"
+        )
         assert not image.predictions.exists()  # neither the active model's nor the shadow's
     heatmaps = list((settings.MEDIA_ROOT / "heatmaps").rglob("*.png"))
     assert len(heatmaps) == 1  # the in-scope image's only
@@ -190,7 +192,7 @@ def test_the_study_page_shows_the_reason_as_a_notice_and_stops_polling(sized_bun
         assert 'hx-trigger="every 2s"' not in html  # final: the poll stops
         assert '<span class="badge status-unsuitable">' + escape("Outside the model's scope") + "</span>" in html
         assert 'data-testid="not-analysed"' in html and escape(TOO_SMALL) in html
-        assert "A radiologist reads it as usual." in html
+        assert "read it without AI support. It does not appear on the AI review worklist." in html
         assert 'class="error"' not in html  # not shown as a failure
         assert "AI label:" not in html
         assert escape("not analysed, outside the model's scope") in html  # what a screen reader announces

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.timeout(300)]
 
 MIN_SIDE = 8  # the tiny model reads 16 px images
 TOO_SMALL = f"Too small to assess (1×1 px): this model reads images of at least {MIN_SIDE} px on each side."
-UNLIKE = "Not recognised as a chest radiograph: the image looks unlike the images this model was trained on"
+UNLIKE = "Not recognised as a chest radiograph like the ones this model was trained on, so the AI gave it no label"
 
 
 def _pooled_features(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def test_out_of_scope_images_are_not_analysed(browser, scoped_model, outside_stu
         notice = card.get_by_test_id("not-analysed")
         expect(notice).to_be_visible(timeout=PREDICTION_TIMEOUT)
         expect(notice).to_contain_text(f"Not analysed: {reason}")
-        expect(notice).to_contain_text("The AI gave this image no label. A radiologist reads it as usual.")
+        expect(notice).to_contain_text("The AI gave this image no label: read it without AI support.")
         expect(card.locator(".badge")).to_have_text("Outside the model's scope")
         expect(card.get_by_test_id("ai-label")).to_have_count(0)
         expect(card.get_by_test_id("heatmap")).to_have_count(0)
