@@ -106,7 +106,7 @@ def chest4(datasets: Path) -> Dataset:
     train_rows, test_rows = rows("train"), rows("test")
     images, labels = _read([r[0] for r in train_rows]), np.array([r[1] for r in train_rows])
     hashes = [pixel_sha256(i) for i in images]
-    groups = [f"{g}" for (_, _, g) in train_rows]
+    groups = [g for (_, _, g) in train_rows]
     by_hash: dict[str, str] = {}
     groups = [by_hash.setdefault(h, g) for h, g in zip(hashes, groups, strict=True)]  # copies stay together
     sides = group_split(labels, groups, val_fraction=0.15, test_fraction=0.0, seed=42)
