@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Model
 
+from accounts.clientip import client_ip
 from accounts.models import AuditEvent, Site, User
 
 GENESIS = "0" * 64
@@ -24,7 +25,7 @@ class Client:
 
     @classmethod
     def from_request(cls, request) -> "Client":
-        return cls(ip=request.META.get("REMOTE_ADDR") or None, user_agent=request.META.get("HTTP_USER_AGENT", "")[:400])
+        return cls(ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:400])
 
 
 SYSTEM = Client()

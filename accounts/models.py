@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 
 
 class UserManager(BaseUserManager):
@@ -140,6 +141,8 @@ class AuditEvent(models.Model):
         UPDATE = "update", "Updated"
         DELETE = "delete", "Deleted"
         VIEW = "view", "Viewed"
+        DENIED = "denied", "Denied access"
+        BREAK_GLASS = "break_glass", "Break-glass access"
         DOWNLOAD = "download", "Downloaded"
         REVIEW = "review", "Reviewed"
         ACTIVATE = "activate", "Activated model"
@@ -193,3 +196,19 @@ class AuditEvent(models.Model):
             "user_agent": self.user_agent,
         }
         return json.dumps(content, sort_keys=True, separators=(",", ":"))
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token an admin issued to a program, stored only as a hash (django-rest-knox), with an expiry.
+
+    The owner sees each token's name and when it was last used, and can revoke it.
+    """
+
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. the PACS bridge")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_key}…) for {self.user}"

@@ -5,7 +5,9 @@ production process refuses to start without DJANGO_SECRET_KEY and DJANGO_ALLOWED
 Every variable is listed, with its default, in ``.env.example``.
 """
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "rest_framework",
     "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -341,6 +344,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_IS_FILESYSTEM
 
 # REST API
+# API tokens (django-rest-knox): stored as SHA-512 digests, each with an expiry; see accounts.ApiToken.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("MEDSITE_API_TOKEN_TTL_DAYS", 90)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": "accounts.ApiToken",
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.backends.TokenAuthentication",  # DRF's, loading user and memberships in one query
@@ -422,6 +433,15 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated). The client address
+# (audit trail, login rate limits, API throttles) is the first one from the right that is not one of them.
+MEDSITE_TRUSTED_PROXIES = env_list("MEDSITE_TRUSTED_PROXIES", [])
+for _proxy in MEDSITE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"MEDSITE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
+
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
