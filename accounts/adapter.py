@@ -2,8 +2,10 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.core.exceptions import PermissionDenied
 
 from accounts import services
+from accounts.clientip import client_ip
 from accounts.models import Invitation
 
 SESSION_KEY = "medsite_invitation_token"
@@ -18,6 +20,13 @@ def pending_invitation(request) -> Invitation | None:
 
 
 class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request) -> str:
+        """The address allauth's rate limits count by: X-Forwarded-For only through MEDSITE_TRUSTED_PROXIES."""
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
     def is_open_for_signup(self, request) -> bool:
         return pending_invitation(request) is not None
 

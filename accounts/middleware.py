@@ -11,14 +11,20 @@ EXEMPT_PREFIXES = ("/accounts/", "/static/")
 
 
 def mfa_required(user) -> bool:
+    """From the memberships the request already loaded (no query): a role or superuser status that needs TOTP."""
     roles = settings.MEDSITE_MFA_REQUIRED_ROLES
-    return bool(roles) and (user.is_superuser or user.memberships.filter(role__in=roles).exists())
+    return bool(roles) and (
+        user.is_superuser or any(membership.role in roles for membership in user.memberships_by_role())
+    )
 
 
 class RequireMFAMiddleware:
     """Send a signed-in user whose role requires MFA to TOTP set-up until they have it.
 
-    Checked once per session; allauth's own account and MFA pages stay reachable.
+    The requirement is worked out on every request from the user as loaded for that request, so a role raised or
+    superuser status granted mid-session applies at the next request. Whether the user has TOTP is read from the
+    database until it is seen once; the session then remembers it (and forgets it when the user removes an
+    authenticator: accounts.receivers). allauth's own account and MFA pages stay reachable.
     """
 
     def __init__(self, get_response):
@@ -28,10 +34,11 @@ class RequireMFAMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not request.session.get(SESSION_FLAG)
             and not request.path.startswith(EXEMPT_PREFIXES)
+            and mfa_required(user)
+            and not request.session.get(SESSION_FLAG)
         ):
-            if mfa_required(user) and not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
+            if not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
                 return redirect("mfa_activate_totp")
             request.session[SESSION_FLAG] = True
         return self.get_response(request)

@@ -5,6 +5,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from accounts.audit import SYSTEM, Client, audit_record
+from accounts.middleware import SESSION_FLAG
 from accounts.models import AuditEvent
 
 
@@ -38,6 +39,8 @@ def audit_mfa_change(sender, request, user, authenticator, signal, **kwargs) -> 
         mfa_signals.authenticator_removed: "removed",
         mfa_signals.authenticator_reset: "reset",
     }[signal]
+    if change == "removed" and request is not None:
+        request.session.pop(SESSION_FLAG, None)  # RequireMFAMiddleware looks again at the next request
     audit_record(
         actor=user,
         action=AuditEvent.Action.MFA_CHANGE,
