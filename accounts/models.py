@@ -1,4 +1,5 @@
 import hashlib
+import hmac
 import json
 import secrets
 from datetime import timedelta
@@ -126,9 +127,10 @@ class AuditEvent(models.Model):
     """Who did what to which record, from where, and when.
 
     Rows are only inserted (by accounts.audit.audit_record); a database trigger refuses UPDATE and
-    DELETE. Each row extends one of a few parallel hash chains (`chain`): its hash covers its contents and
-    the hash of the chain's row before it, so an edit or a removal made behind the trigger's back breaks
-    that chain, which `manage.py verify_audit` reports.
+    DELETE. Each row extends one of a few parallel hash chains (`chain`): its hash is an HMAC, under a key
+    the database never sees (MEDSITE_AUDIT_KEY), of its contents and the hash of the chain's row before it,
+    so an edit or a removal made behind the trigger's back breaks that chain, and whoever owns the database
+    cannot recompute it. `manage.py verify_audit` checks the links and the signed checkpoints of the chain heads.
     """
 
     class Action(models.TextChoices):
@@ -165,6 +167,13 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     chain = models.PositiveSmallIntegerField(default=0, help_text="Which parallel hash chain this event extends")
+    key_id = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="Fingerprint of the audit key whose HMAC links this event; empty for an unkeyed SHA-256 link "
+        "(events written before migration 0008)",
+    )
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -178,8 +187,13 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_email or '-'} {self.action} {self.object_type} {self.object_id}"
 
-    def compute_hash(self) -> str:
-        return hashlib.sha256((self.prev_hash + self.canonical_content()).encode()).hexdigest()
+    def compute_hash(self, key: bytes | None = None) -> str:
+        """The link: HMAC-SHA256 under the audit key (``key``) of the previous hash and the canonical content; an
+        event written before keys (``key_id`` empty) has the unkeyed SHA-256 of the same text."""
+        message = (self.prev_hash + self.canonical_content()).encode()
+        if key is None:
+            return hashlib.sha256(message).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def canonical_content(self) -> str:
         """What the hash covers besides the previous hash: the fields as sorted, compact JSON (ASCII only)."""
