@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts import services
 from accounts.audit import Client, audit_record
@@ -21,6 +23,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def admin_sites(user):
     return Site.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+
+
+def is_site_admin(user) -> bool:
+    """Staff holding the admin role at a site (and not superusers): they manage their sites' people."""
+    return user.is_active and user.is_staff and not user.is_superuser and admin_sites(user).exists()
+
+
+def users_of_admin_sites(user):
+    """The people a site admin may see and pick: the members (any role) of the sites where they hold the admin
+    role."""
+    return User.objects.filter(memberships__site__in=admin_sites(user)).distinct()
+
+
+SITE_FILTER = ("site", admin.RelatedOnlyFieldListFilter)  # lists only the sites of the rows the user may see
 
 
 class SiteScopedMixin:
@@ -45,6 +61,10 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ["site", "role"]
     can_delete = False
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(site__in=admin_sites(request.user))
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -63,12 +83,60 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
+    # Superusers manage accounts. A site admin sees, read-only, the members of their sites (their user picker on
+    # Memberships lists the same people) and can change none of them: no password, staff or superuser status.
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(pk__in=users_of_admin_sites(request.user))
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return [(None, {"fields": ["email", "first_name", "last_name", "is_active", "last_login", "date_joined"]})]
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "second_reader", "created_at"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
+
+    # Superusers add and change sites; a site admin sees their own, read-only (for the site picker on Memberships).
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(pk__in=admin_sites(request.user))
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
@@ -87,10 +155,21 @@ class MembershipAdmin(SiteScopedMixin, admin.ModelAdmin):
     """Every add, change and removal of a role goes through accounts.services and is audited."""
 
     list_display = ["user", "site", "role", "created_at"]
-    list_filter = ["role", "site"]
+    list_filter = ["role", SITE_FILTER]
     search_fields = ["user__email"]
     autocomplete_fields = ["user", "site"]
     actions = None  # no bulk delete that would skip the audit
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """A site admin picks among the members of their sites (UserAdmin's scoped list feeds the picker) and
+        invites anyone else; an id from outside that list is refused."""
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = users_of_admin_sites(request.user)
+            kwargs["help_text"] = format_html(
+                'Lists the members of your sites. To add someone new, <a href="{}">send an invitation</a>.',
+                reverse("admin:accounts_invitation_add"),
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change) -> None:
         saved = services.membership_set(
@@ -107,7 +186,7 @@ class InvitationAdmin(SiteScopedMixin, admin.ModelAdmin):
     """Creating an invitation here emails its link."""
 
     list_display = ["email", "site", "role", "created_at", "sent_at", "accepted_at"]
-    list_filter = ["role", "site"]
+    list_filter = ["role", SITE_FILTER]
     fields = ["email", "site", "role"]
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -133,6 +212,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
         return queryset if request.user.is_superuser else queryset.filter(site__in=admin_sites(request.user))
 
     list_display = ["at", "actor_email", "site", "action", "object_type", "object_id", "ip"]
-    list_filter = ["action", "object_type", "site"]
+    list_filter = ["action", "object_type", SITE_FILTER]
     search_fields = ["actor_email", "object_id", "ip"]
     date_hierarchy = "at"

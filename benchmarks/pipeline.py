@@ -79,6 +79,7 @@ def environment(var: Path, db: str, broker: str) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-" + "x" * 50,
+        MEDSITE_AUDIT_KEY="bench-audit-" + "k" * 40,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SECURE_SSL_REDIRECT="false",
         DJANGO_SECURE_COOKIES="false",

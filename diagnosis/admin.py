@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from accounts import admin as accounts_admin
 from accounts.admin import ReadOnlyAdmin
@@ -21,16 +22,105 @@ from diagnosis.models import (
 from diagnosis.services import registry, review
 
 
+def patient_data_sites(request) -> QuerySet[Site]:
+    """The sites whose patient records Django admin shows this user. Patient data follows membership for everyone:
+    superusers see the sites where they hold any role (they run models, training, users and sites for all, but
+    not other sites' patients); other staff see the sites where they hold the admin role."""
+    user = request.user
+    return sites_for(user) if user.is_superuser else sites_for(user, [Role.ADMIN])
+
+
 class SiteScopedAdmin(ReadOnlyAdmin):
-    """Staff see the records of sites where they hold the admin role; superusers see every site."""
+    """Patient data, read-only, limited to patient_data_sites, and every page of it audited: a list or a record
+    shown writes one VIEW event (ids and counts only, never names, MRNs or search terms); an id outside the
+    user's sites gets admin's usual "doesn't exist" and writes one DENIED event.
+
+    Every admin of a model that identifies a patient must be one of these: tests/diagnosis/test_admin_scope.py walks
+    the admin registry and fails for one that is not."""
 
     site_path = "site"
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(**{f"{self.site_path}__in": sites_for(request.user, [Role.ADMIN])})
+        return super().get_queryset(request).filter(**{f"{self.site_path}__in": patient_data_sites(request)})
+
+    def get_search_fields(self, request):
+        """Never a source for admin's autocomplete view, which would answer names and MRNs unaudited."""
+        match = request.resolver_match
+        return () if match is not None and match.url_name == "autocomplete" else super().get_search_fields(request)
+
+    def get_list_filter(self, request):
+        """A filter on a site lists only the sites of the rows this user may see, never every site's name."""
+        return [
+            (name, admin.RelatedOnlyFieldListFilter) if isinstance(name, str) and name.endswith("site") else name
+            for name in super().get_list_filter(request)
+        ]
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:  # outside the user's sites, or no such row: admin answers "doesn't exist" to both
+            self._audit_denied(request, object_id)
+        return obj
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            ids = [row.pk for row in changelist.result_list]
+            sites = set(self.model._default_manager.filter(pk__in=ids).values_list(self.site_path, flat=True))
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.VIEW,
+                object_type=self.model._meta.model_name,
+                site=Site.objects.get(pk=sites.pop()) if len(sites) == 1 else None,
+                client=Client.from_request(request),
+                detail={"admin": "changelist", "count": len(ids), "total": changelist.result_count, "ids": ids}
+                | ({"sites": sorted(sites)} if sites else {}),
+            )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        self._audit_shown(request, response, "original", "change")
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        self._audit_shown(request, response, "object", "history")
+        return response
+
+    def site_of(self, obj) -> Site:
+        for name in self.site_path.split("__"):
+            obj = getattr(obj, name)
+        return obj
+
+    def _audit_shown(self, request, response, context_key: str, page: str) -> None:
+        obj = (getattr(response, "context_data", None) or {}).get(context_key)
+        if response.status_code == 200 and obj is not None:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.VIEW,
+                obj=obj,
+                site=self.site_of(obj),
+                client=Client.from_request(request),
+                detail={"admin": page},
+            )
+
+    def _audit_denied(self, request, object_id: str) -> None:
+        """The event names the target and its site (for that site's admins); the user is told nothing."""
+        try:
+            pk = self.model._meta.pk.to_python(object_id)
+        except ValidationError:
+            pk = None
+        site_id = self.model._default_manager.filter(pk=pk).values_list(self.site_path, flat=True).first() if pk else None
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.DENIED,
+            obj=self.model(pk=pk) if pk is not None else None,
+            object_type=self.model._meta.model_name,
+            site=Site.objects.filter(pk=site_id).first(),
+            client=Client.from_request(request),
+            detail={"admin": request.resolver_match.url_name},
+        )
 
 
 @admin.register(Patient)

@@ -9,6 +9,7 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -64,6 +65,39 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # Runtime state (SQLite file, broker folders, media, model bundles) lives under var/.
 VAR_DIR = Path(env_str("MEDSITE_VAR_DIR", str(BASE_DIR / "var")))
+
+# The audit trail (accounts/audit.py). Each event's link is an HMAC under MEDSITE_AUDIT_KEY, a key the database
+# never sees: required in production, and never DJANGO_SECRET_KEY. To rotate it, move the old key to the front of
+# MEDSITE_AUDIT_OLD_KEYS (comma-separated) so that the events and checkpoints it signed still verify.
+MEDSITE_AUDIT_KEY = env_str("MEDSITE_AUDIT_KEY")
+if MEDSITE_AUDIT_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("MEDSITE_AUDIT_KEY must be set when DJANGO_DEBUG is off")
+    MEDSITE_AUDIT_KEY = "insecure-development-audit-key-only-for-debug-mode"
+MEDSITE_AUDIT_OLD_KEYS = env_list("MEDSITE_AUDIT_OLD_KEYS", [])
+if not DEBUG and (len(MEDSITE_AUDIT_KEY) < 32 or MEDSITE_AUDIT_KEY == SECRET_KEY):
+    raise ImproperlyConfigured("MEDSITE_AUDIT_KEY must have 32 or more characters and differ from DJANGO_SECRET_KEY")
+# Signed checkpoints of the chain heads, one JSON line each, appended to this file (keep it append-only and ship
+# it off the host: docs/deployment.md) every MEDSITE_AUDIT_CHECKPOINT_SECONDS by Celery beat.
+MEDSITE_AUDIT_CHECKPOINT_FILE = Path(
+    env_str("MEDSITE_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.jsonl"))
+)
+MEDSITE_AUDIT_CHECKPOINT_SECONDS = env_int("MEDSITE_AUDIT_CHECKPOINT_SECONDS", 300)
+# Every audit event also goes to this syslog collector (RFC 5424): udp://host:514, tcp://host:601 or
+# tls://host:6514 (verified against MEDSITE_AUDIT_SYSLOG_CA_FILE, or the system's CAs). Unset: not sent.
+MEDSITE_AUDIT_SYSLOG_URL = env_str("MEDSITE_AUDIT_SYSLOG_URL")
+MEDSITE_AUDIT_SYSLOG_CA_FILE = env_str("MEDSITE_AUDIT_SYSLOG_CA_FILE")
+if MEDSITE_AUDIT_SYSLOG_URL is not None:
+    _syslog = urlsplit(MEDSITE_AUDIT_SYSLOG_URL)
+    try:
+        _syslog_port = _syslog.port
+    except ValueError:
+        _syslog_port = None
+    if _syslog.scheme not in ("udp", "tcp", "tls") or not _syslog.hostname or _syslog_port is None:
+        raise ImproperlyConfigured(
+            f"MEDSITE_AUDIT_SYSLOG_URL must look like udp://host:514, tcp://host:601 or tls://host:6514, "
+            f"not {MEDSITE_AUDIT_SYSLOG_URL!r}"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -296,6 +330,7 @@ CELERY_TASK_ROUTES = {
     "diagnosis.tasks.retraining_due_task": {"queue": "default"},
     "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
     "diagnosis.tasks.site_studies_refresh_status_task": {"queue": "default"},
+    "accounts.tasks.audit_checkpoint_task": {"queue": "default"},
 }
 # Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
 # task and runs them in one forward pass. Images whose message was lost (a broker restart) or whose worker
@@ -316,6 +351,11 @@ CELERY_BEAT_SCHEDULE = {
     "retraining-due": {
         "task": "diagnosis.tasks.retraining_due_task",
         "schedule": env_int("MEDSITE_RETRAINING_CHECK_SECONDS", 300),
+    },
+    # A signed line with each audit chain's head, appended to MEDSITE_AUDIT_CHECKPOINT_FILE.
+    "audit-checkpoint": {
+        "task": "accounts.tasks.audit_checkpoint_task",
+        "schedule": MEDSITE_AUDIT_CHECKPOINT_SECONDS,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -31,6 +31,7 @@ def _fast_hasher_and_private_dirs(settings, tmp_path):
         }
     }
     settings.MEDSITE_MODEL_ROOT = tmp_path / "models"
+    settings.MEDSITE_AUDIT_CHECKPOINT_FILE = tmp_path / "audit" / "checkpoints.jsonl"
     # Tests write rows with factories, behind the services' back: cached list pages are switched on only where a
     # test is about them (tests/diagnosis/test_listings.py).
     settings.MEDSITE_LIST_CACHE_SECONDS = 0

@@ -281,6 +281,7 @@ class Stack:
         self.env = live.clean_env(
             DJANGO_DEBUG="false",
             DJANGO_SECRET_KEY="faults-" + "x" * 50,
+            MEDSITE_AUDIT_KEY="faults-audit-" + "k" * 40,
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SECURE_SSL_REDIRECT="false",
             DJANGO_SECURE_COOKIES="false",

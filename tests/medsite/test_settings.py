@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "medsite.example-hospital.org",
     "DATABASE_URL": "postgres://medsite@127.0.0.1:5432/medsite",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "MEDSITE_AUDIT_KEY": "production-audit-key-" + "k" * 40,
 }
 
 
