@@ -1,13 +1,18 @@
-"""Writes for users, sites, memberships and invitations."""
+"""Writes for users, sites, memberships, invitations and API tokens."""
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
-from accounts.models import AuditEvent, Invitation, Membership, Role, Site, User
+from accounts.backends import SUPERUSER_REFUSED
+from accounts.middleware import mfa_required
+from accounts.models import ApiToken, AuditEvent, Invitation, Membership, Role, Site, User
 
 
 @transaction.atomic
@@ -77,3 +82,39 @@ def invitation_accept(*, invitation: Invitation, user: User) -> User:
     locked.accepted_at = timezone.now()
     locked.save(update_fields=["accepted_at"])
     return user
+
+
+def _token_detail(token: ApiToken) -> dict:
+    """What the audit trail keeps of a token: its name, owner and displayed prefix; never the token or its digest
+    (the digest is the primary key, so events name no object id)."""
+    return {"name": token.name, "prefix": token.token_key, "user": token.user_id}
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str, client: Client = SYSTEM) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, who creates it while signed in (with TOTP where their role needs it), and its
+    raw value, for the caller to show once: only the SHA-512 digest is stored. It expires after REST_KNOX's
+    TOKEN_TTL (MEDSITE_API_TOKEN_TTL_DAYS). Refused (ValidationError) to superusers, whose tokens would be
+    refused anyway, and to a user whose role requires TOTP and who has not set it up."""
+    if user.is_superuser:
+        raise ValidationError(SUPERUSER_REFUSED)
+    if mfa_required(user) and not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
+        raise ValidationError("Your role requires two-factor authentication: set it up before creating an API token.")
+    token, raw = ApiToken.objects.create(user=user, name=name.strip())
+    audit_record(
+        actor=user,
+        action=AuditEvent.Action.CREATE,
+        object_type="apitoken",
+        client=client,
+        detail={**_token_detail(token), "expiry": token.expiry.isoformat() if token.expiry else None},
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User, client: Client = SYSTEM) -> None:
+    """Delete the token: the next request that sends it is refused."""
+    audit_record(
+        actor=actor, action=AuditEvent.Action.DELETE, object_type="apitoken", client=client, detail=_token_detail(token)
+    )
+    token.delete()

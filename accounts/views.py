@@ -1,12 +1,22 @@
 import sys
 
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from knox.settings import knox_settings
 
+from accounts import services
 from accounts.adapter import SESSION_KEY
-from accounts.models import Invitation
+from accounts.audit import Client
+from accounts.models import ApiToken, Invitation
 
 
 def invitation_accept(request, token: str):
@@ -16,6 +26,49 @@ def invitation_accept(request, token: str):
         return render(request, "accounts/invitation_invalid.html", status=410)
     request.session[SESSION_KEY] = invitation.token
     return redirect("account_signup")
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. the PACS bridge.")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The signed-in user's own API tokens: each one's name, prefix, dates and last use, a form to create one, and,
+    right after creating it, the token itself, in this response only (it is stored only as a digest)."""
+    form = ApiTokenForm(request.POST or None)
+    created = None
+    if form.is_valid():
+        try:
+            created = services.api_token_create(
+                user=request.user, name=form.cleaned_data["name"], client=Client.from_request(request)
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            form = ApiTokenForm()
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "now": timezone.now(),
+        "ttl_days": knox_settings.TOKEN_TTL.days,
+    }
+    status = 400 if request.method == "POST" and created is None else 200
+    return render(request, "accounts/api_tokens.html", context, status=status)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request):
+    """Revoke one of the user's own tokens, named by its prefix in the form (never in the URL); another user's is
+    a 404."""
+    token = get_object_or_404(ApiToken, user=request.user, token_key=request.POST.get("prefix", ""))
+    services.api_token_revoke(token=token, actor=request.user, client=Client.from_request(request))
+    messages.success(request, f'The token "{token.name}" ({token.token_key}…) is revoked.')
+    return redirect("accounts:api_tokens")
 
 
 DATABASE_DOWN = (OperationalError, InterfaceError)

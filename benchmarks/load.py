@@ -55,7 +55,7 @@ from accounts.models import Membership, Role, Site, User
 from diagnosis.services import records
 from diagnosis.services.inference import prediction_create
 from diagnosis.services.training import model_register
-from rest_framework.authtoken.models import Token
+from accounts.models import ApiToken
 from django.core.files.uploadedfile import SimpleUploadedFile
 clients = int(sys.argv[2])
 site = Site.objects.create(name="Load Hospital")
@@ -80,14 +80,14 @@ tokens, cookies = [], []
 for i in range(clients):
     clinician = User.objects.create_user(email=f"api{i}@load.example", password="load-password-2026")
     Membership.objects.create(user=clinician, site=site, role=Role.CLINICIAN)
-    tokens.append(Token.objects.create(user=clinician).key)
+    tokens.append(ApiToken.objects.create(user=clinician, name="load")[1])
     radiologist = User.objects.create_user(email=f"rad{i}@load.example", password="load-password-2026")
     Membership.objects.create(user=radiologist, site=site, role=Role.RADIOLOGIST)
     browser = Client()
     browser.force_login(radiologist)
     cookies.append(browser.cookies["sessionid"].value)
-print(json.dumps({"tokens": tokens, "cookies": cookies, "uploader": Token.objects.create(user=uploader).key,
-                  "studies": studies}))
+_, uploader_token = ApiToken.objects.create(user=uploader, name="load")
+print(json.dumps({"tokens": tokens, "cookies": cookies, "uploader": uploader_token, "studies": studies}))
 """
 
 # wrk: one header set per connection, chosen round-robin; a JSON summary with p95 at the end.

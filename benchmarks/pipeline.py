@@ -105,14 +105,14 @@ import json, sys
 from accounts.models import Membership, Role, Site, User
 from diagnosis.services import records
 from diagnosis.services.training import model_register
-from rest_framework.authtoken.models import Token
+from accounts.models import ApiToken
 site = Site.objects.create(name="Bench Hospital")
 user = User.objects.create_user(email="bench@bench.example", password="bench-password-2026")
 Membership.objects.create(user=user, site=site, role=Role.CLINICIAN)
 patient = records.patient_create(site=site, mrn="BENCH-1", name="Bench Patient", created_by=user)
 study = records.study_create(patient=patient, modality="DX", body_part="CHEST", created_by=user)
 version = model_register(bundle_path=sys.argv[1], activate=True)
-print(json.dumps({"token": Token.objects.create(user=user).key, "site": site.pk, "study": study.pk}))
+print(json.dumps({"token": ApiToken.objects.create(user=user, name="bench")[1], "site": site.pk, "study": study.pk}))
 """
 
 QUERY = """

@@ -110,7 +110,6 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "rest_framework",
-    "rest_framework.authtoken",
     "knox",
     "django_filters",
     "drf_spectacular",
@@ -394,7 +393,7 @@ REST_KNOX = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.backends.TokenAuthentication",  # DRF's, loading user and memberships in one query
+        "accounts.backends.TokenAuthentication",  # accounts.ApiToken (hashed, expiring): token, user, memberships
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -414,6 +413,8 @@ REST_FRAMEWORK = {
         "anon": env_str("MEDSITE_API_THROTTLE_ANON", "60/min"),
         "user": env_str("MEDSITE_API_THROTTLE_USER", "3000/min"),
     },
+    # A 401 (no credentials, a bad, expired or refused token) counts against the client address; 429 past "anon".
+    "EXCEPTION_HANDLER": "medsite.throttling.refusals_throttled",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MedSite API",

@@ -80,20 +80,21 @@ def test_the_session_store_reads_live_sessions_only(client, clinician) -> None:
 
 
 def test_an_api_token_loads_its_user_and_memberships_in_one_query(clinician, rf) -> None:
-    from rest_framework.authtoken.models import Token
     from rest_framework.exceptions import AuthenticationFailed
 
     from accounts.backends import TokenAuthentication
+    from accounts.models import ApiToken
 
-    key = Token.objects.create(user=clinician).key
+    stored, key = ApiToken.objects.create(user=clinician, name="PACS bridge")
+    ApiToken.objects.filter(pk=stored.pk).update(last_used_at=timezone.now())  # used a moment ago: no write now
     request = rf.get("/api/v1/studies/", HTTP_AUTHORIZATION=f"Token {key}")
     with CaptureQueriesContext(connection) as queries:
         user, token = TokenAuthentication().authenticate(request)
         assert [(m.role, m.site.name) for m in user.memberships_by_role()] == [(Role.CLINICIAN, "St Elsewhere")]
     assert len(queries) == 1
-    assert user == clinician and token.key == key and token.user is user
-    assert _values(token) == _values(Token.objects.get(key=key))
-    for bad in ("0" * 40, key[:-1]):
+    assert user == clinician and token.pk == stored.pk and token.user is user
+    assert _values(token) == _values(ApiToken.objects.get(pk=stored.pk))
+    for bad in ("0" * 64, key[:-1]):
         with pytest.raises(AuthenticationFailed, match="Invalid token"):
             TokenAuthentication().authenticate(rf.get("/", HTTP_AUTHORIZATION=f"Token {bad}"))
     User.objects.filter(pk=clinician.pk).update(is_active=False)

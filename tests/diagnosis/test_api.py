@@ -11,11 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.crypto import get_random_string
-from rest_framework.authtoken.models import Token
+from knox.views import LoginView as KnoxLoginView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.test import APIClient
 
-from accounts.models import AuditEvent
+from accounts.models import ApiToken, AuditEvent
 from diagnosis.api.base import store_each
 from diagnosis.models import Image, Patient, Prediction, Review, Study
 from diagnosis.services import records
@@ -184,7 +184,7 @@ def test_anonymous_requests_are_refused(api, world, endpoint):
 
 
 def test_token_authentication(world, clinician):
-    token = Token.objects.create(user=clinician)
+    _, token = ApiToken.objects.create(user=clinician, name="test")
     client = APIClient()
     response = client.get(reverse("api:patient-detail", args=[world.patient.pk]), HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
@@ -195,7 +195,8 @@ def test_token_authentication(world, clinician):
 
 
 def test_no_endpoint_trades_a_password_for_a_token():
-    """Tokens come from admins in Django admin; a password->token endpoint would skip TOTP."""
+    """Tokens are created by their owner on a signed-in page (with TOTP where the role needs it); a password->token
+    endpoint (DRF's or knox's) would skip TOTP."""
 
     def views(patterns):
         for pattern in patterns:
@@ -204,7 +205,8 @@ def test_no_endpoint_trades_a_password_for_a_token():
             elif isinstance(pattern, URLPattern):
                 yield getattr(pattern.callback, "cls", None)
 
-    assert not [view for view in views(get_resolver().url_patterns) if view and issubclass(view, ObtainAuthToken)]
+    password_to_token = (ObtainAuthToken, KnoxLoginView)
+    assert not [view for view in views(get_resolver().url_patterns) if view and issubclass(view, password_to_token)]
 
 
 def test_browser_upload_with_session_needs_the_csrf_header(world, clinician):

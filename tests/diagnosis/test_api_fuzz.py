@@ -1,4 +1,5 @@
-"""Schemathesis fuzzes every operation of /api/schema/ in-process (Django's WSGI app), authenticated by token.
+"""Schemathesis fuzzes every operation of /api/schema/ in-process (Django's WSGI app), signed in with a session
+(the caller is a superuser, whose API tokens are refused) and the CSRF header.
 
 Checks: no 5xx (not_a_server_error) and every documented response matches its schema
 (response_schema_conformance). Examples are bounded and derandomized, so a run is repeatable.
@@ -9,8 +10,9 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import Client
+from django.utils.crypto import get_random_string
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from accounts.models import Role
@@ -38,11 +40,15 @@ def in_test_transaction():
 @pytest.fixture
 def fuzzer(world, other_world):
     """A superuser who also works at two sites (a clinician at the world's site, a radiologist at the other),
-    so that every operation has a caller it may succeed for. Signs in with a token."""
+    so that every operation has a caller it may succeed for. Signs in with a session, as the browser does, and
+    sends the CSRF secret as the cookie and the header (superusers' API tokens are refused)."""
     user = with_totp(UserFactory(is_superuser=True, is_staff=True))
     MembershipFactory(user=user, site=world.site, role=Role.CLINICIAN)
     MembershipFactory(user=user, site=other_world.site, role=Role.RADIOLOGIST)
-    return Token.objects.create(user=user).key
+    browser = Client()
+    browser.force_login(user)
+    csrf = get_random_string(32)
+    return {"Cookie": f"sessionid={browser.cookies['sessionid'].value}; csrftoken={csrf}", "X-CSRFToken": csrf}
 
 
 @pytest.fixture
@@ -65,6 +71,6 @@ def test_api_fuzz(case, data, fuzzer, record_ids):
     if "id" in (case.path_parameters or {}) and data.draw(st.booleans(), label="existing id"):
         case.path_parameters["id"] = data.draw(st.sampled_from(record_ids), label="id")
     case.call_and_validate(
-        headers={"Authorization": f"Token {fuzzer}"},
+        headers=fuzzer,
         checks=[not_a_server_error, response_schema_conformance],
     )

@@ -21,9 +21,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from diagnosis.models import Image, Patient, Study
 from diagnosis.services import records
 from diagnosis.services.training import model_register
@@ -91,7 +91,7 @@ def _web_import(world, uploads):
 
 def _api_client(world) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=world.clinician)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.create(user=world.clinician, name='test')[1]}")
     return client
 
 

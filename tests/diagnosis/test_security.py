@@ -15,8 +15,8 @@ from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
 from django.views.static import serve
 from pydicom.data import get_testdata_file
-from rest_framework.authtoken.models import Token
 
+from accounts.models import ApiToken
 from diagnosis.models import Image, Patient, Study
 from diagnosis.services import records
 from diagnosis.services.inference import image_run_inference
@@ -185,7 +185,7 @@ def test_patient_identifiers_never_reach_the_logs(all_logs, site, clinician, rad
     data = _dicom_of_known_patient()
     web = Client()
     web.force_login(clinician)
-    api_headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=clinician).key}"}
+    api_headers = {"HTTP_AUTHORIZATION": f"Token {ApiToken.objects.create(user=clinician, name='test')[1]}"}
 
     # Import (creates the patient from the file), then upload into a chest study of that patient, web and API.
     imported = web.post(
@@ -251,7 +251,7 @@ def test_web_forms_do_not_take_another_sites_id(client, clinician, other_site):
 
 def test_api_edits_cannot_move_records_to_another_site(client, clinician, site, patient, study, other_site):
     """The update serializers have no site or patient field: a PATCH naming one leaves the record where it is."""
-    headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=clinician).key}"}
+    headers = {"HTTP_AUTHORIZATION": f"Token {ApiToken.objects.create(user=clinician, name='test')[1]}"}
     other_patient = PatientFactory(site=other_site)
     client.patch(
         reverse("api:patient-detail", args=[patient.pk]),

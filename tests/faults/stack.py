@@ -41,7 +41,7 @@ SETUP = """
 import json, sys
 from accounts.models import Membership, Role, Site, User
 from diagnosis.services import records
-from rest_framework.authtoken.models import Token
+from accounts.models import ApiToken
 site = Site.objects.create(name="Fault Hospital")
 user = User.objects.create_user(email="faults@faults.example", password="faults-password-2026")
 Membership.objects.create(user=user, site=site, role=Role.CLINICIAN)
@@ -49,7 +49,7 @@ studies = {}
 for n, name in enumerate(sys.argv[1:]):
     patient = records.patient_create(site=site, mrn=f"FAULT-{n}", name=f"Fault Patient {n}", created_by=user)
     studies[name] = records.study_create(patient=patient, modality="CR", body_part="CHEST", created_by=user).pk
-print(json.dumps({"token": Token.objects.create(user=user).key, "studies": studies}))
+print(json.dumps({"token": ApiToken.objects.create(user=user, name="faults")[1], "studies": studies}))
 """
 
 
