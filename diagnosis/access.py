@@ -1,16 +1,21 @@
-"""Site-scoped access to patient data.
+"""Site-scoped access to patient data, and its audit trail.
 
 get_<thing>_for_user returns the object, raises Http404 when it belongs to a site the user
 is not a member of (so its existence does not leak), or PermissionDenied when the user's
-role at that site may not do what is asked.
+role at that site may not do what is asked. Either refusal writes one DENIED event naming the
+record (its type and id, never its contents), for the admins of the record's site.
+
+record_view and record_list write the one VIEW (or DOWNLOAD) event of a response that carries
+patient data; the web views and the API call them alike, after the check and before rendering.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from accounts.models import Membership, Role, Site
+from accounts.audit import Client, audit_record
+from accounts.models import AuditEvent, Membership, Role, Site
 from diagnosis.models import Image, Patient, Prediction, Study
 
 ANY_ROLE = tuple(Role)
@@ -31,29 +36,51 @@ def role_at(user, site: Site) -> str | None:
     return Membership.objects.filter(user=user, site=site).values_list("role", flat=True).first()
 
 
-def _check(user, site: Site, roles) -> None:
-    role = role_at(user, site)
+def _check(request, obj: Model, site: Site, roles) -> None:
+    role = role_at(request.user, site)
     if role is None:
+        _record_denied(request, site, 404, obj=obj)
         raise Http404("No such record.")
     if role not in roles:
+        _record_denied(request, site, 403, obj=obj)
         raise PermissionDenied("Your role at this site does not allow this.")
+
+
+def _record_denied(request, site: Site | None, status: int, *, obj: Model | None = None, object_type: str = ""):
+    """One DENIED event: who tried, which record (type and id) or kind of page, and the answer they got."""
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.DENIED,
+        obj=obj,
+        object_type=object_type,
+        site=site,
+        client=Client.from_request(request),
+        detail={"status": status},
+    )
+
+
+def deny(request, object_type: str, message: str) -> PermissionDenied:
+    """A page or list of patient data the user's roles may not see: audited, and the error for the caller to
+    raise (`raise access.deny(...)`)."""
+    _record_denied(request, None, 403, object_type=object_type)
+    return PermissionDenied(message)
 
 
 def get_patient_for_user(request, pk: int, roles=ANY_ROLE) -> Patient:
     patient = get_object_or_404(Patient.objects.select_related("site"), pk=pk)
-    _check(request.user, patient.site, roles)
+    _check(request, patient, patient.site, roles)
     return patient
 
 
 def get_study_for_user(request, pk: int, roles=ANY_ROLE) -> Study:
     study = get_object_or_404(Study.objects.select_related("patient__site"), pk=pk)
-    _check(request.user, study.patient.site, roles)
+    _check(request, study, study.patient.site, roles)
     return study
 
 
 def get_image_for_user(request, pk: int, roles=ANY_ROLE) -> Image:
     image = get_object_or_404(Image.objects.select_related("study__patient__site"), pk=pk)
-    _check(request.user, image.study.patient.site, roles)
+    _check(request, image, image.study.patient.site, roles)
     return image
 
 
@@ -61,19 +88,42 @@ def get_prediction_for_user(request, pk: int, roles=ANY_ROLE) -> Prediction:
     prediction = get_object_or_404(
         Prediction.objects.select_related("image__study__patient__site", "model_version"), pk=pk, is_shadow=False
     )  # a shadow version's output is never shown as a result, nor reviewed
-    _check(request.user, prediction.image.study.patient.site, roles)
+    _check(request, prediction, prediction.image.study.patient.site, roles)
     return prediction
 
 
 def get_site_for_user(request, pk: int, roles=ANY_ROLE) -> Site:
     """A site named in a request (e.g. where to create a patient), checked like the records above."""
     site = get_object_or_404(Site, pk=pk)
-    _check(request.user, site, roles)
+    _check(request, site, site, roles)
     return site
 
 
-def check_model_admin(user) -> None:
+def check_model_admin(request, object_type: str = "learning") -> None:
     """The retraining queue, training runs and model promotion belong to superusers: the admins who run the
-    models for every site, as in Django admin's model registry."""
-    if not user.is_superuser:
-        raise PermissionDenied("Only an administrator manages training and model promotion.")
+    models for every site, as in Django admin's model registry. A refusal is audited (DENIED, object_type)."""
+    if not request.user.is_superuser:
+        raise deny(request, object_type, "Only an administrator manages training and model promotion.")
+
+
+# --- the reads -------------------------------------------------------------------------------------------------
+
+
+def record_view(request, obj: Model, site: Site, *, action: str = AuditEvent.Action.VIEW, detail=None) -> None:
+    """The one VIEW (or DOWNLOAD) event of a response that shows `obj`."""
+    audit_record(
+        actor=request.user, action=action, obj=obj, site=site, client=Client.from_request(request), detail=detail
+    )
+
+
+def record_list(request, object_type: str, count: int, site: Site | None, detail: dict | None = None) -> None:
+    """The one VIEW event of a page of a list: the kind of row and how many were shown (with `site` when they
+    all belong to one); never names, MRNs or search terms."""
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        object_type=object_type,
+        site=site,
+        client=Client.from_request(request),
+        detail={"count": count} | (detail or {}),
+    )

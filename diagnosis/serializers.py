@@ -379,6 +379,12 @@ class PatientCreateSerializer(serializers.ModelSerializer):
         fields = ["site", "mrn", "name", "birth_date", "sex"]
 
 
+class PatientSearchSerializer(serializers.Serializer):
+    query = serializers.CharField(
+        max_length=200, help_text="Part of an MRN or a name (case-insensitive). Sent in the body, never in a URL."
+    )
+
+
 class PatientUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient

@@ -1,16 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.audit import Client, audit_record
+from accounts.audit import Client
 from accounts.models import AuditEvent, Role
-from diagnosis import access, listings
+from diagnosis import access, listings, selectors
 from diagnosis.filters import PredictionFilter
 from diagnosis.forms import (
     DicomImportForm,
@@ -41,15 +41,17 @@ CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def home(request):
-    sites = access.sites_for(request.user)
-    query = request.GET.get("q", "").strip()
-    patients = Patient.objects.filter(site__in=sites).select_related("site")
-    if query:
-        patients = patients.filter(Q(mrn__icontains=query) | Q(name__icontains=query))
+    """The newest patients of the user's sites; the search form POSTs its term (never in a URL: see selectors)."""
+    query = request.POST.get("q", "").strip()[:200] if request.method == "POST" else ""
+    patients = list(selectors.patient_list(user=request.user, query=query)[:100])
+    site_ids = {patient.site_id for patient in patients}
+    site = patients[0].site if len(site_ids) == 1 else None
+    access.record_list(request, "patient", len(patients), site, detail={"search": bool(query)})
     context = {
-        "sites": sites,
-        "patients": patients[:100],
+        "sites": access.sites_for(request.user),
+        "patients": patients,
         "query": query,
         "can_create": access.sites_for(request.user, [Role.CLINICIAN]).exists(),
         "is_radiologist": access.sites_for(request.user, [Role.RADIOLOGIST]).exists(),
@@ -63,7 +65,7 @@ def home(request):
 def patient_create(request):
     sites = access.sites_for(request.user, [Role.CLINICIAN])
     if not sites.exists():
-        raise PermissionDenied("Only clinicians register patients.")
+        raise access.deny(request, "patient", "Only clinicians register patients.")
     form = PatientForm(request.POST or None, sites=sites)
     if request.method == "POST" and form.is_valid():
         patient = records.patient_create(
@@ -76,13 +78,7 @@ def patient_create(request):
 @login_required
 def patient_detail(request, pk: int):
     patient = access.get_patient_for_user(request, pk)
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        obj=patient,
-        site=patient.site,
-        client=Client.from_request(request),
-    )
+    access.record_view(request, patient, patient.site)
     context = {
         "patient": patient,
         "studies": patient.studies.all(),
@@ -105,6 +101,7 @@ def patient_update(request, pk: int):
             form.add_error(None, exc)
         else:
             return redirect("diagnosis:patient_detail", pk=patient.pk)
+    access.record_view(request, patient, patient.site, detail={"form": "edit"})
     return render(request, "diagnosis/patient_form.html", {"form": form, "patient": patient})
 
 
@@ -117,6 +114,7 @@ def study_create(request, patient_pk: int):
             patient=patient, **form.cleaned_data, created_by=request.user, client=Client.from_request(request)
         )
         return redirect("diagnosis:study_detail", pk=study.pk)
+    access.record_view(request, patient, patient.site, detail={"form": "new study"})
     return render(request, "diagnosis/study_form.html", {"form": form, "patient": patient})
 
 
@@ -129,6 +127,7 @@ def study_update(request, pk: int):
             study=study, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
         )
         return redirect("diagnosis:study_detail", pk=study.pk)
+    access.record_view(request, study, study.site, detail={"form": "edit"})
     return render(request, "diagnosis/study_form.html", {"form": form, "patient": study.patient, "study": study})
 
 
@@ -137,7 +136,7 @@ def dicom_import(request):
     """Upload DICOM files without choosing a study first."""
     sites = access.sites_for(request.user, [Role.CLINICIAN])
     if not sites.exists():
-        raise PermissionDenied("Only clinicians upload images.")
+        raise access.deny(request, "image", "Only clinicians upload images.")
     form = DicomImportForm(request.POST or None, request.FILES or None, sites=sites)
     imported, errors = [], []
     if request.method == "POST" and form.is_valid():
@@ -161,13 +160,7 @@ def dicom_import(request):
 @login_required
 def study_detail(request, pk: int):
     study = access.get_study_for_user(request, pk)
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        obj=study,
-        site=study.site,
-        client=Client.from_request(request),
-    )
+    access.record_view(request, study, study.site)
     return render(request, "diagnosis/study_detail.html", _study_context(request, study, UploadForm()))
 
 
@@ -175,6 +168,7 @@ def study_detail(request, pk: int):
 def study_results(request, pk: int):
     """The live part of the study page, polled by htmx until every image is finished."""
     study = access.get_study_for_user(request, pk)
+    access.record_view(request, study, study.site, detail={"part": "results"})
     return render(request, "diagnosis/_results.html", _study_context(request, study, None))
 
 
@@ -196,6 +190,7 @@ def study_upload(request, pk: int):
     if status == 200:
         return redirect("diagnosis:study_detail", pk=study.pk)
     context = _study_context(request, study, form) | {"upload_errors": errors}
+    access.record_view(request, study, study.site)  # the study page again, with what was refused
     return render(request, "diagnosis/study_detail.html", context, status=status)
 
 
@@ -222,6 +217,10 @@ IMAGE_RENDITIONS = {
     "original": ("file", None, ""),
     "deidentified": ("deidentified_file", "application/dicom", ".dcm"),
 }
+WITHHELD_BURNED_IN = (
+    "This image may show the patient's name or ID burned into its pixels, which de-identification does not remove. "
+    "Its de-identified copy is withheld until an admin of its site has checked the image and cleared it."
+)
 
 
 @login_required
@@ -232,14 +231,10 @@ def image_file(request, pk: int, rendition: str = "display"):
     field = getattr(image, field_name)
     if not field:
         raise Http404("This image has no such file.")
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.DOWNLOAD if rendition != "display" else AuditEvent.Action.VIEW,
-        obj=image,
-        site=image.study.site,
-        client=Client.from_request(request),
-        detail={"rendition": rendition},
-    )
+    if rendition == "deidentified" and image.burned_in_withheld:
+        raise access.deny(request, "image", WITHHELD_BURNED_IN)
+    action = AuditEvent.Action.DOWNLOAD if rendition != "display" else AuditEvent.Action.VIEW
+    access.record_view(request, image, image.study.site, action=action, detail={"rendition": rendition})
     content_type = content_type or CONTENT_TYPES[image.format]
     response = FileResponse(
         field.open("rb"),
@@ -258,14 +253,7 @@ def prediction_heatmap(request, pk: int):
     if not prediction.heatmap:
         raise Http404("This prediction has no heatmap.")
     image = prediction.image
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        obj=image,
-        site=image.study.site,
-        client=Client.from_request(request),
-        detail={"rendition": "heatmap", "prediction": prediction.pk},
-    )
+    access.record_view(request, prediction, image.study.site, detail={"rendition": "heatmap", "image": image.pk})
     response = FileResponse(prediction.heatmap.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
     return response
@@ -299,19 +287,14 @@ def worklist(request):
     """Triage: analysed, unreviewed images at the radiologist's sites, most likely abnormal first by default."""
     sites = access.site_list_for(request.user, [Role.RADIOLOGIST])
     if not sites:
-        raise PermissionDenied("The worklist is for radiologists.")
+        raise access.deny(request, "worklist", "The worklist is for radiologists.")
     # Who is waiting depends on the reader only at sites with a second reader (their own reads drop out).
     reader = request.user.pk if any(site.second_reader for site in sites) else None
     variant = (reader, sorted(request.GET.lists()))
     page = listings.cached_page(listings.WORKLIST, sites, variant, lambda: _worklist_page(request, sites))
-    audit_record(  # the worklist shows names and MRNs: one VIEW event for the page, as for API lists
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        object_type="worklist",
-        site=sites[0] if len(sites) == 1 else None,
-        client=Client.from_request(request),
-        detail={"count": page["count"], "page": page["number"]},
-    )
+    # The worklist shows names and MRNs: one VIEW event for the page, as for API lists.
+    site = sites[0] if len(sites) == 1 else None
+    access.record_list(request, "worklist", page["count"], site, detail={"page": page["number"]})
     return render(request, "diagnosis/worklist.html", {"body": page["html"]})
 
 
@@ -371,7 +354,7 @@ def adjudication(request):
     """Predictions whose two readers disagree, at sites with a second reader, for a third radiologist."""
     sites = access.sites_for(request.user, [Role.RADIOLOGIST]).filter(second_reader=True)
     if not access.sites_for(request.user, [Role.RADIOLOGIST]).exists():
-        raise PermissionDenied("Adjudication is for radiologists.")
+        raise access.deny(request, "adjudication", "Adjudication is for radiologists.")
     candidates = (
         Prediction.objects.filter(image__study__patient__site__in=sites, is_shadow=False, reviews__isnull=False)
         .distinct()
@@ -384,13 +367,7 @@ def adjudication(request):
         for p in candidates[:1000]
         if p.reading(second_reader=True)[0] == Prediction.Reading.ADJUDICATION and request.user.pk not in p.readers()
     ]
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        object_type="adjudication",
-        client=Client.from_request(request),
-        detail={"count": len(disputed)},
-    )
+    access.record_list(request, "adjudication", len(disputed[:200]), None)
     return render(request, "diagnosis/adjudication.html", {"predictions": disputed[:200], "sites": sites})
 
 
@@ -444,7 +421,7 @@ def _trend_plot(live: dict) -> dict | None:
 @login_required
 def learning(request):
     """Every task's retraining queue (counts per class, new since the last run), its runs and its policy."""
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     tasks = [
         learning_service.retraining_queue_summary(task=task)
         | {"policy": LearningPolicy.objects.filter(task=task).first()}
@@ -457,10 +434,11 @@ def learning(request):
 @login_required
 def retraining_items(request, task: str):
     """A task's queue items, newest first, with their exclusions; each can be excluded with a reason."""
-    access.check_model_admin(request.user)
+    access.check_model_admin(request, "retrainingitem")
     items = RetrainingItem.objects.filter(task=task).select_related("review__reviewer", "excluded_by")
     usable = set(items.usable().values_list("pk", flat=True))
     page = list(items.order_by("-created_at")[:300])
+    access.record_list(request, "retrainingitem", len(page), None)  # pseudonyms, still about patients
     context = {"task": task, "items": [(item, item.pk in usable) for item in page], "total": items.count()}
     return render(request, "diagnosis/retraining_items.html", context)
 
@@ -481,7 +459,7 @@ def _attempt(request, change, done=None):
 @login_required
 @require_POST
 def retraining_item_exclude(request, pk: int):
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     item = get_object_or_404(RetrainingItem.objects.select_related("image__study__patient__site"), pk=pk)
     form = ExclusionForm(request.POST)
     if not form.is_valid():
@@ -500,7 +478,7 @@ def retraining_item_exclude(request, pk: int):
 @login_required
 @require_POST
 def training_start(request, task: str):
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     run = _attempt(
         request,
         lambda: learning_service.retraining_run_create(
@@ -513,14 +491,14 @@ def training_start(request, task: str):
 @login_required
 def training_run(request, pk: int):
     """A run's live progress and log (the page polls training_run_progress), its data and its candidate."""
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     run = get_object_or_404(TrainingRun.objects.select_related("model_version", "base_version"), pk=pk)
     return render(request, "diagnosis/training_run.html", {"run": run})
 
 
 @login_required
 def training_run_progress(request, pk: int):
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=pk)
     return render(request, "diagnosis/_training_progress.html", {"run": run})
 
@@ -529,7 +507,7 @@ def training_run_progress(request, pk: int):
 @require_POST
 def model_promote(request, pk: int):
     """One click through the gate; with "override" checked, a written reason promotes a refused candidate."""
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
     form = PromotionForm(request.POST)
     form.is_valid()  # both fields are optional; the service judges the combination
@@ -546,7 +524,7 @@ def model_promote(request, pk: int):
 @login_required
 @require_POST
 def model_evaluate(request, pk: int):
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
     _attempt(
         request,
@@ -562,7 +540,7 @@ def model_evaluate(request, pk: int):
 @require_POST
 def model_rollback(request, pk: int):
     """Make the task of this version go back to its previous active version."""
-    access.check_model_admin(request.user)
+    access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
     restored = _attempt(
         request,

@@ -6,15 +6,13 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Model, prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from rest_framework import serializers, status, viewsets
 from rest_framework.fields import empty
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from accounts.audit import Client, audit_record
-from accounts.models import AuditEvent, Site
 from diagnosis import access, listings
 from diagnosis.models import Image, image_details
 from diagnosis.serializers import UploadResultSerializer
@@ -37,24 +35,6 @@ def refusals_as_400():
         yield
     except DjangoValidationError as exc:
         raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
-
-
-def audit_view(request, obj: Model, site: Site) -> None:
-    audit_record(
-        actor=request.user, action=AuditEvent.Action.VIEW, obj=obj, site=site, client=Client.from_request(request)
-    )
-
-
-def audit_list(request, model: type[Model], count: int, site: Site | None) -> None:
-    """One VIEW event for a page of a list: the model and how many rows; no names, MRNs or search terms."""
-    audit_record(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        object_type=model._meta.model_name,
-        site=site,
-        client=Client.from_request(request),
-        detail={"count": count},
-    )
 
 
 class SiteScopedViewSet(viewsets.GenericViewSet):
@@ -97,7 +77,7 @@ class AuditedListMixin:
             page = listings.cached_page(self.cached_list, sites.values(), variant, build)
         else:
             page = self._list_page(rendered=False)
-        audit_list(request, self.queryset.model, count=page["count"], site=sites.get(page["site_id"]))
+        access.record_list(request, self.queryset.model._meta.model_name, page["count"], sites.get(page["site_id"]))
         return Response(page["body"])
 
     def _list_page(self, *, rendered: bool) -> dict:

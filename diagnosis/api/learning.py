@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.audit import Client
+from diagnosis import access
 from diagnosis.api.base import refusals_as_400
 from diagnosis.models import RetrainingItem, TrainingRun
 from diagnosis.serializers import (
@@ -21,7 +22,11 @@ class IsSuperuser(permissions.BasePermission):
     message = "Only an administrator manages training and model promotion."
 
     def has_permission(self, request, view) -> bool:
-        return request.user.is_superuser
+        if request.user.is_superuser:
+            return True
+        # Audited as the web pages' refusals are (one DENIED event); DRF answers 403 with `message`.
+        access.deny(request, view.queryset.model._meta.model_name, self.message)
+        return False
 
 
 @extend_schema(tags=["learning"])
@@ -29,12 +34,22 @@ class RetrainingItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is used
     by the next run unless excluded or superseded by a later review of its image."""
 
-    queryset = RetrainingItem.objects.select_related("excluded_by")
+    queryset = RetrainingItem.objects.select_related("excluded_by", "image__study__patient__site")
     serializer_class = RetrainingItemSerializer
     permission_classes = [permissions.IsAuthenticated, IsSuperuser]
     filterset_fields = ["task", "label"]
     ordering = ["-created_at", "-id"]
     lookup_value_converter = "int"
+
+    def list(self, request):
+        response = super().list(request)
+        access.record_list(request, "retrainingitem", len(response.data["results"]), None)  # pseudonyms of patients
+        return response
+
+    def retrieve(self, request, pk):
+        item = self.get_object()
+        access.record_view(request, item, item.image.study.site)
+        return Response(RetrainingItemSerializer(item).data)
 
     @extend_schema(request=ExclusionSerializer, responses=RetrainingItemSerializer)
     @action(detail=True, methods=["post"])

@@ -1,22 +1,22 @@
 """Patients, studies, images and DICOM imports: the REST twins of the web UI's record pages."""
 
 from django.db.models import prefetch_related_objects
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.audit import Client
 from accounts.models import Role
-from diagnosis import access, listings, views
+from diagnosis import access, listings, selectors, views
 from diagnosis.api.base import (
     AuditedListMixin,
     IgnoreAcceptHeader,
     SiteScopedViewSet,
-    audit_list,
-    audit_view,
     pk_in_body,
     refusals_as_400,
     store_each,
@@ -27,6 +27,7 @@ from diagnosis.serializers import (
     DicomImportSerializer,
     ImageSerializer,
     PatientCreateSerializer,
+    PatientSearchSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
     RenditionSerializer,
@@ -58,18 +59,48 @@ UPLOAD_RESPONSES = {
 }
 
 
+SEARCH_BY_POST = (
+    'Search patients with POST /api/v1/patients/search/ and a JSON body {"query": ...}: names and MRNs in a '
+    "URL reach proxy logs and browser history."
+)
+
+
 @extend_schema(tags=["patients"])
-@extend_schema_view(list=extend_schema(summary="Patients of your sites (search by MRN or name)"))
+@extend_schema_view(list=extend_schema(summary="Patients of your sites (to search them, POST to search/)"))
 class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete."""
 
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
     site_field = "site"
+    filter_backends = [DjangoFilterBackend, OrderingFilter]  # no SearchFilter: searches are POSTed to search/
     filterset_class = PatientFilter
-    search_fields = ["mrn", "name"]
     ordering_fields = ["created_at", "mrn", "name", "birth_date"]
     ordering = ["-created_at", "-id"]
+
+    def list(self, request):
+        if "search" in request.query_params:  # the old way: refused, so that clients move off it
+            raise serializers.ValidationError({"search": [SEARCH_BY_POST]})
+        return super().list(request)
+
+    @extend_schema(
+        request=PatientSearchSerializer,
+        responses=PatientSerializer(many=True),
+        summary="Search patients of your sites by MRN or name",
+        description="The search term goes in the JSON body, so that it never appears in a URL (proxy and server "
+        "logs, browser history, Referer headers). Pages as the list does (`?page=`); newest first. One VIEW "
+        "audit event per page, with the count and never the term.",
+    )
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def search(self, request):
+        body = PatientSearchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        query = body.validated_data["query"].strip()
+        page = self.paginate_queryset(selectors.patient_list(user=request.user, query=query))
+        site_ids = {patient.site_id for patient in page}
+        site = page[0].site if len(site_ids) == 1 else None
+        access.record_list(request, "patient", len(page), site, detail={"search": True})
+        return self.get_paginated_response(PatientSerializer(page, many=True).data)
 
     @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
     def create(self, request):
@@ -83,7 +114,7 @@ class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
 
     def retrieve(self, request, pk):
         patient = access.get_patient_for_user(request, pk)
-        audit_view(request, patient, patient.site)
+        access.record_view(request, patient, patient.site)
         return Response(PatientSerializer(patient).data)
 
     @extend_schema(request=PatientUpdateSerializer, responses=PatientSerializer)
@@ -126,7 +157,7 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
     def retrieve(self, request, pk):
         study = access.get_study_for_user(request, pk)
         prefetch_related_objects([study], *STUDY_DETAILS)
-        audit_view(request, study, study.site)
+        access.record_view(request, study, study.site)
         return Response(StudySerializer(study).data)
 
     @extend_schema(request=StudyUpdateSerializer, responses=StudySerializer)
@@ -145,7 +176,7 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
     def images(self, request, pk):
         study = access.get_study_for_user(request, pk)
         page = self.paginate_queryset(study.images.prefetch_related(*IMAGE_DETAILS).order_by("uploaded_at", "id"))
-        audit_list(request, Image, count=len(page), site=study.site)
+        access.record_list(request, "image", len(page), study.site, detail={"study": study.pk})
         return self.get_paginated_response(ImageSerializer(page, many=True).data)
 
     @extend_schema(
@@ -178,7 +209,7 @@ class ImageViewSet(SiteScopedViewSet):
     def retrieve(self, request, pk):
         image = access.get_image_for_user(request, pk)
         prefetch_related_objects([image], *IMAGE_DETAILS)
-        audit_view(request, image, image.study.site)
+        access.record_view(request, image, image.study.site)
         return Response(ImageSerializer(image).data)
 
     @extend_schema(

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -15,7 +16,7 @@ from rest_framework.response import Response
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
 from diagnosis import access, views
-from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, audit_view, pk_in_body
+from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, pk_in_body
 from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
 from diagnosis.models import Prediction, Review
 from diagnosis.serializers import LedgerEntrySerializer, PredictionSerializer, ReviewCreateSerializer, ReviewSerializer
@@ -48,7 +49,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
 
     def retrieve(self, request, pk):
         prediction = access.get_prediction_for_user(request, pk)
-        audit_view(request, prediction, prediction.image.study.site)
+        access.record_view(request, prediction, prediction.image.study.site)
         return Response(PredictionSerializer(prediction).data)
 
     @extend_schema(
@@ -82,7 +83,7 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         rows = list(self.filter_queryset(self.get_queryset()).order_by("created_at", "id"))
         fields = LedgerEntrySerializer.Meta.fields
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
         writer.writerow(fields)
         for row in LedgerEntrySerializer(rows, many=True).data:
             writer.writerow([_csv_cell(row[field]) for field in fields])
@@ -119,10 +120,26 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         return Response(ReviewSerializer(submitted).data, status=status.HTTP_201_CREATED)
 
 
+# A spreadsheet reads a cell as a formula when it starts with one of these (after any spaces or quotes). The file
+# is comma-separated with every cell quoted, but an import that splits on ";", tabs or "|" (many locales do), or
+# that ignores the quotes, starts a new cell after each separator: so every piece between separators is checked.
+FORMULA_TRIGGERS = ("=", "+", "-", "@")
+SEPARATOR = re.compile(r"([,;\t\r\n|])")  # captured, so that re.split keeps the separators
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _csv_cell(value):
-    """JSON for dicts; text that a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
+    """JSON for dicts. In text, every piece between separators (, ; tab | line breaks, and the start) that would
+    start a formula (= + - @, after any spaces or quotes) gets a leading ', which makes the spreadsheet show it as
+    text: "=1+1" becomes "'=1+1" and "ok;=2+5" becomes "ok;'=2+5". A plain number, such as -2 or +1.5e3, is left
+    alone: it runs nothing, and stays a number."""
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+        value = json.dumps(value, sort_keys=True)
+    if not isinstance(value, str):
+        return value
+    parts = SEPARATOR.split(value)  # piece, separator, piece, ...
+    for i in range(0, len(parts), 2):
+        bare = parts[i].strip().lstrip("\"'").lstrip()
+        if bare.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(bare):
+            parts[i] = "'" + parts[i]
+    return "".join(parts)

@@ -208,7 +208,9 @@ def test_patient_identifiers_never_reach_the_logs(all_logs, site, clinician, rad
     intruder = Client()
     intruder.force_login(outsider)
     intruder.get(reverse("diagnosis:patient_detail", args=[patient.pk]))
-    api_client.get(reverse("api:patient-list"), {"search": NAME.split("^")[0]}, **api_headers)
+    api_client.post(
+        reverse("api:patient-search"), {"query": NAME.split("^")[0]}, content_type="application/json", **api_headers
+    )
 
     # Inference on every stored image, then the pages and the review.
     for image in Image.objects.filter(study__patient=patient):
