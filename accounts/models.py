@@ -213,9 +213,12 @@ class AuditEvent(models.Model):
 
 
 class ApiToken(AbstractAuthToken):
-    """An API token an admin issued to a program, stored only as a hash (django-rest-knox), with an expiry.
+    """An API token a user created for a program on /accounts/tokens/, stored only as a hash (django-rest-knox's
+    SHA-512 `digest`, the primary key; `token_key` holds the first 15 characters, shown to tell tokens apart), with
+    an expiry (REST_KNOX's TOKEN_TTL).
 
-    The owner sees each token's name and when it was last used, and can revoke it.
+    The owner sees each token's name and when it was last used (written at most once a minute), and can revoke it.
+    Authentication: accounts.backends.TokenAuthentication.
     """
 
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. the PACS bridge")
