@@ -2,11 +2,13 @@
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEvent
+from diagnosis.api.review import _csv_cell
 from diagnosis.models import RetrainingItem, Review
 from diagnosis.services import review
 
@@ -64,3 +66,42 @@ def test_ledger_lists_ai_output_and_decision_and_exports_csv(api, radiologist, w
     assert table[0]["ai_probabilities"] == '{"normal": 0.2, "pneumonia": 0.8}'
     event = AuditEvent.objects.filter(action=AuditEvent.Action.DOWNLOAD, object_type="review").get()
     assert event.detail == {"count": 2, "format": "csv"} and event.site == world.site
+
+
+# --- CSV cells that a spreadsheet would run (issue 20, finding 7) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("ok;=2+5", "ok;'=2+5"),  # a spreadsheet importing with ";" as the separator starts a cell at "="
+        ("a,=b", "a,'=b"),
+        ("x\t@SUM(A1)", "x\t'@SUM(A1)"),
+        ("a|=cmd|' /C calc'!A0", "a|'=cmd|' /C calc'!A0"),
+        (" =1", "' =1"),
+        ('"=1"', '\'"=1"'),
+        ("-2+3", "'-2+3"),
+        ("note\n+A1", "note\n'+A1"),
+        ("-2", "-2"),  # plain numbers stay numbers
+        ("+1.5e3", "+1.5e3"),
+        ("ok;-2", "ok;-2"),
+        ("no formula here", "no formula here"),
+        ({"normal": 0.2, "pneumonia": 0.8}, '{"normal": 0.2, "pneumonia": 0.8}'),
+        (0.5, 0.5),
+    ],
+)
+def test_csv_cells_are_neutralised_after_every_separator(cell, written):
+    assert _csv_cell(cell) == written
+
+
+def test_the_ledger_export_quotes_every_cell(api, radiologist, world):
+    review.review_submit(prediction=world.prediction, reviewer=radiologist, label="normal", note="ok;=2+5")
+    response = api(radiologist).get(reverse("api:review-export"))
+    text = response.content.decode()
+    header, row = text.splitlines()[:2]
+    assert header.startswith('"id",') and row.startswith('"')
+    (parsed,) = csv.DictReader(io.StringIO(text))
+    assert parsed["note"] == "ok;'=2+5"
+    # Split on ";" ignoring the quotes, as a careless import would: still no cell starts a formula.
+    assert not [cell for cell in re.split(r"[;,\t]", text) if cell.strip().lstrip('"').startswith(("=", "@"))]

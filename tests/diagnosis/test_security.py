@@ -15,8 +15,9 @@ from django.urls import NoReverseMatch, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
 from django.views.static import serve
 from pydicom.data import get_testdata_file
+from rest_framework.test import APIClient
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, AuditEvent
 from diagnosis.models import Image, Patient, Study
 from diagnosis.services import records
 from diagnosis.services.inference import image_run_inference
@@ -270,3 +271,98 @@ def test_api_edits_cannot_move_records_to_another_site(client, clinician, site, 
     patient.refresh_from_db()
     study.refresh_from_db()
     assert (patient.site, study.patient) == (site, patient)
+
+
+# --- search terms never in a URL (issue 20, finding 7) --------------------------------------------------------------
+
+MRN, NAME = "MRN-QS-55123", "Quentin Querystring"
+
+
+def _links(html: str) -> list[str]:
+    return re.findall(r'(?:href|action|src|hx-get|hx-post)="([^"]*)"', html)
+
+
+def test_web_patient_search_is_posted_and_the_term_never_reaches_a_url(client, clinician, site):
+    wanted = PatientFactory(site=site, mrn=MRN, name=NAME)
+    PatientFactory(site=site, name="Someone Else")
+    client.force_login(clinician)
+    page = client.get(reverse("diagnosis:home")).content.decode()
+    assert re.search(r'<form method="post" class="search"', page)  # the form POSTs: no ?q= in history or logs
+    response = client.post(reverse("diagnosis:home"), {"q": MRN.lower()})
+    assert response.status_code == 200 and not response.has_header("Location")
+    html = response.content.decode()
+    assert NAME in html and "Someone Else" not in html
+    assert [link for link in _links(html) if MRN.lower() in link.lower() or "Quentin" in link] == []
+    assert reverse("diagnosis:patient_detail", args=[wanted.pk]) in _links(html)
+    # An old bookmark with ?q= searches nothing: the term in a URL is never used.
+    ignored = client.get(reverse("diagnosis:home"), {"q": MRN}).content.decode()
+    assert "Someone Else" in ignored
+    assert not AuditEvent.objects.filter(detail__icontains=MRN).exists()
+
+
+def test_api_patient_search_is_posted_and_the_term_never_reaches_a_url(clinician, site):
+    PatientFactory.create_batch(51, site=site, name=NAME)
+    PatientFactory(site=site, name="Someone Else")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.create(user=clinician, name='test')[1]}")
+    url = reverse("api:patient-search")
+    first = client.post(url, {"query": "quentin"}, format="json")
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert body["count"] == 51 and {row["name"] for row in body["results"]} == {NAME}
+    assert "quentin" not in body["next"].lower() and body["next"].startswith("http")
+    second = client.post(body["next"], {"query": "quentin"}, format="json").json()
+    assert len(second["results"]) == 1
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.VIEW, object_type="patient")
+    assert [event.detail for event in events.order_by("pk")] == [
+        {"count": 50, "search": True},
+        {"count": 1, "search": True},
+    ]
+    assert not AuditEvent.objects.filter(detail__icontains="quentin").exists()
+
+
+def test_api_patient_search_in_the_query_string_is_refused_with_the_way_to_do_it(api, clinician, site):
+    PatientFactory(site=site, mrn=MRN)
+    response = api(clinician).get(reverse("api:patient-list"), {"search": MRN})
+    assert response.status_code == 400
+    assert "POST /api/v1/patients/search/" in response.json()["search"][0]
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.VIEW).exists()  # nothing was shown
+
+
+def test_the_schema_documents_search_by_post_and_no_search_parameter(client):
+    schema = client.get(reverse("schema"), {"format": "json"}).json()
+    search = schema["paths"]["/api/v1/patients/search/"]
+    assert "post" in search and "get" not in search
+    body = search["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "PatientSearch" in body
+    parameters = [p["name"] for p in schema["paths"]["/api/v1/patients/"]["get"].get("parameters", [])]
+    assert "search" not in parameters
+
+
+# --- Cache-Control: no-store on every signed-in response (issue 20, finding 7) --------------------------------------
+
+
+def test_signed_in_pages_json_and_errors_are_never_stored(client, clinician, patient, other_world):
+    client.force_login(clinician)
+    for url, status in [
+        (reverse("diagnosis:home"), 200),
+        (reverse("diagnosis:patient_detail", args=[patient.pk]), 200),
+        (reverse("diagnosis:patient_detail", args=[other_world.patient.pk]), 404),
+        ("/no-such-page/", 404),
+        (reverse("api:patient-list"), 200),
+        (reverse("api:patient-detail", args=[other_world.patient.pk]), 404),
+        (reverse("diagnosis:worklist"), 403),
+    ]:
+        response = client.get(url)
+        assert response.status_code == status, url
+        assert "no-store" in response["Cache-Control"], url
+
+
+def test_token_requests_are_never_stored_and_files_stay_private(clinician, stored):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {ApiToken.objects.create(user=clinician, name='test')[1]}")
+    assert client.get(reverse("api:patient-list"))["Cache-Control"] == "no-store"
+    assert client.get(reverse("api:patient-detail", args=[10**6]))["Cache-Control"] == "no-store"
+    response = client.get(reverse("api:image-file", args=[stored.pk]))
+    assert response["Cache-Control"] == "private, no-store"
+    response.close()
