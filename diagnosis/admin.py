@@ -1,6 +1,13 @@
+from datetime import timedelta
+
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
 from accounts import admin as accounts_admin
 from accounts.admin import ReadOnlyAdmin
@@ -21,13 +28,59 @@ from diagnosis.models import (
 )
 from diagnosis.services import registry, review
 
+BREAK_GLASS = "medsite_break_glass"  # session key: {site id: {"reason": ..., "until": ISO time}}
+BREAK_GLASS_HOURS = 1
+
 
 def patient_data_sites(request) -> QuerySet[Site]:
     """The sites whose patient records Django admin shows this user. Patient data follows membership for everyone:
     superusers see the sites where they hold any role (they run models, training, users and sites for all, but
-    not other sites' patients); other staff see the sites where they hold the admin role."""
+    not other sites' patients), plus the sites they opened by break-glass; other staff see the sites where they
+    hold the admin role."""
     user = request.user
-    return sites_for(user) if user.is_superuser else sites_for(user, [Role.ADMIN])
+    if not user.is_superuser:
+        return sites_for(user, [Role.ADMIN])
+    return Site.objects.filter(Q(pk__in=sites_for(user)) | Q(pk__in=break_glass_sites(request)))
+
+
+def break_glass_sites(request) -> dict[int, str]:
+    """The sites a superuser opened by break-glass in this session and not yet expired: {site id: reason}."""
+    if not request.user.is_superuser:
+        return {}
+    now = timezone.now().isoformat()
+    held = request.session.get(BREAK_GLASS, {})
+    return {int(site_id): grant["reason"] for site_id, grant in held.items() if grant["until"] > now}
+
+
+class BreakGlassForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.none())
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        min_length=10,
+        max_length=500,
+        help_text="Why you must see this site's patients now. Shown to the site's admins; no patient names or MRNs.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = Site.objects.exclude(memberships__user=user)
+
+
+def break_glass_open(request, *, site: Site, reason: str) -> None:
+    """Open `site`'s patient records to this superuser for BREAK_GLASS_HOURS, in this session only, audited (the
+    event carries the reason and is the site's: its admins see it)."""
+    until = timezone.now() + timedelta(hours=BREAK_GLASS_HOURS)
+    request.session[BREAK_GLASS] = request.session.get(BREAK_GLASS, {}) | {
+        str(site.pk): {"reason": reason, "until": until.isoformat()}
+    }
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.BREAK_GLASS,
+        obj=site,
+        site=site,
+        client=Client.from_request(request),
+        detail={"opened": True, "reason": reason, "until": until.isoformat()},
+    )
 
 
 class SiteScopedAdmin(ReadOnlyAdmin):
@@ -65,18 +118,35 @@ class SiteScopedAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if response.status_code == 200 and changelist is not None:
-            ids = [row.pk for row in changelist.result_list]
-            sites = set(self.model._default_manager.filter(pk__in=ids).values_list(self.site_path, flat=True))
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.VIEW,
-                object_type=self.model._meta.model_name,
-                site=Site.objects.get(pk=sites.pop()) if len(sites) == 1 else None,
-                client=Client.from_request(request),
-                detail={"admin": "changelist", "count": len(ids), "total": changelist.result_count, "ids": ids}
-                | ({"sites": sorted(sites)} if sites else {}),
-            )
+            self._audit_changelist(request, [row.pk for row in changelist.result_list], changelist.result_count)
         return response
+
+    def _audit_changelist(self, request, ids: list[int], total: int) -> None:
+        """One VIEW event for the rows of the user's own sites (or an empty page), and one BREAK_GLASS event, with
+        the reason, for the rows of each site opened by break-glass."""
+        site_of = dict(self.model._default_manager.filter(pk__in=ids).values_list("pk", self.site_path))
+        glass = break_glass_sites(request)
+        sites = Site.objects.in_bulk(set(site_of.values()))
+        for site_id in sorted(set(site_of.values()) & glass.keys()):
+            shown = [pk for pk in ids if site_of[pk] == site_id]
+            self._audit_list(request, AuditEvent.Action.BREAK_GLASS, shown, total, sites[site_id], glass[site_id])
+        own = [pk for pk in ids if site_of[pk] not in glass]
+        if own or not ids:
+            own_sites = sorted({site_of[pk] for pk in own})
+            site = sites[own_sites[0]] if len(own_sites) == 1 else None  # rows of several sites: listed in detail
+            self._audit_list(request, AuditEvent.Action.VIEW, own, total, site, sites=own_sites if not site else None)
+
+    def _audit_list(self, request, action, ids, total, site, reason=None, sites=None) -> None:
+        audit_record(
+            actor=request.user,
+            action=action,
+            object_type=self.model._meta.model_name,
+            site=site,
+            client=Client.from_request(request),
+            detail={"admin": "changelist", "count": len(ids), "total": total, "ids": ids}
+            | ({"sites": sites} if sites else {})
+            | ({"reason": reason} if reason else {}),
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -96,13 +166,15 @@ class SiteScopedAdmin(ReadOnlyAdmin):
     def _audit_shown(self, request, response, context_key: str, page: str) -> None:
         obj = (getattr(response, "context_data", None) or {}).get(context_key)
         if response.status_code == 200 and obj is not None:
+            site = self.site_of(obj)
+            reason = break_glass_sites(request).get(site.pk)
             audit_record(
                 actor=request.user,
-                action=AuditEvent.Action.VIEW,
+                action=AuditEvent.Action.BREAK_GLASS if reason else AuditEvent.Action.VIEW,
                 obj=obj,
-                site=self.site_of(obj),
+                site=site,
                 client=Client.from_request(request),
-                detail={"admin": page},
+                detail={"admin": page} | ({"reason": reason} if reason else {}),
             )
 
     def _audit_denied(self, request, object_id: str) -> None:
@@ -111,7 +183,8 @@ class SiteScopedAdmin(ReadOnlyAdmin):
             pk = self.model._meta.pk.to_python(object_id)
         except ValidationError:
             pk = None
-        site_id = self.model._default_manager.filter(pk=pk).values_list(self.site_path, flat=True).first() if pk else None
+        target = self.model._default_manager.filter(pk=pk) if pk is not None else self.model._default_manager.none()
+        site_id = target.values_list(self.site_path, flat=True).first()
         audit_record(
             actor=request.user,
             action=AuditEvent.Action.DENIED,
@@ -128,6 +201,30 @@ class PatientAdmin(SiteScopedAdmin):
     list_display = ["mrn", "site", "sex", "birth_date", "created_at"]
     list_filter = ["site"]
     search_fields = ["mrn"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.break_glass_view)
+        return [path("break-glass/", view, name="diagnosis_patient_break_glass"), *super().get_urls()]
+
+    def break_glass_view(self, request):
+        """A superuser opens one site's patient records, where they hold no membership, for BREAK_GLASS_HOURS with a
+        stated reason; every page they then see of that site is audited as BREAK_GLASS with the reason."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        form = BreakGlassForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            site = form.cleaned_data["site"]
+            break_glass_open(request, site=site, reason=form.cleaned_data["reason"])
+            self.message_user(request, f"{site} is open to you for {BREAK_GLASS_HOURS} hour; every page is audited.")
+            return redirect(f"{reverse('admin:diagnosis_patient_changelist')}?site__id__exact={site.pk}")
+        context = self.admin_site.each_context(request) | {
+            "title": "Break-glass access",
+            "opts": self.model._meta,
+            "form": form,
+            "open_sites": Site.objects.filter(pk__in=break_glass_sites(request)),
+            "hours": BREAK_GLASS_HOURS,
+        }
+        return TemplateResponse(request, "admin/diagnosis/break_glass.html", context)
 
 
 @admin.register(Study)

@@ -83,7 +83,8 @@ def test_a_site_admin_sees_only_their_sites_users_and_sites(client, site, other_
     assert member.email in users and stranger.email not in users
     page = client.get(reverse("admin:accounts_user_change", args=[member.pk])).content.decode()
     assert member.email in page and other_site.name not in page  # the membership inline shows this site only
-    assert "doesn’t exist" in client.get(reverse("admin:accounts_user_change", args=[stranger.pk]), follow=True).content.decode()
+    hidden = client.get(reverse("admin:accounts_user_change", args=[stranger.pk]), follow=True)
+    assert "doesn’t exist" in hidden.content.decode()
     sites = client.get(reverse("admin:accounts_site_changelist")).content.decode()
     assert site.name in sites and other_site.name not in sites
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Role
+from diagnosis.admin import BREAK_GLASS
 from diagnosis.models import Patient
 from tests.conftest import with_totp
 from tests.factories import MembershipFactory, SiteFactory, StudyFactory, UserFactory
@@ -175,3 +176,44 @@ def test_site_filters_list_only_the_users_sites(client, world, other_world):
         body = client.get(_url(model_name, "changelist")).content.decode()
         assert f"site__id__exact={second.pk}" in body, model_name  # the filter is there, with the user's sites
         assert other_world.site.name not in body, model_name
+
+
+def test_break_glass_opens_one_site_for_an_hour_with_a_reason_audited_and_shown_to_its_admins(client, world):
+    """Issue 20: a deliberate break-glass access, with a reason, audited and shown to the site's admins."""
+    superuser = _superuser(SiteFactory(name="Head Office"))
+    open_url = reverse("admin:diagnosis_patient_break_glass")
+    change = _url("patient", "change", world.patient.pk)
+    client.force_login(superuser)
+
+    assert client.get(open_url).status_code == 200
+    assert client.post(open_url, {"site": world.site.pk, "reason": ""}).status_code == 200  # a reason is required
+    assert client.get(change).status_code == 302
+    reason = "Transferred to our ED unconscious, need prior imaging"
+    response = client.post(open_url, {"site": world.site.pk, "reason": reason})
+    assert response.status_code == 302 and response["Location"].endswith(f"?site__id__exact={world.site.pk}")
+    [opened] = _events(0, actor=superuser, action=AuditEvent.Action.BREAK_GLASS)
+    assert (opened.site_id, opened.detail["reason"], opened.detail["opened"]) == (world.site.pk, reason, True)
+
+    mark = _mark()
+    assert world.patient.mrn in client.get(change).content.decode()
+    assert world.patient.mrn in client.get(_url("patient", "changelist")).content.decode()
+    events = _events(mark, actor=superuser)
+    assert [(e.action, e.object_id, e.site_id, e.detail["reason"]) for e in events] == [
+        ("break_glass", str(world.patient.pk), world.site.pk, reason),
+        ("break_glass", "", world.site.pk, reason),
+    ]
+    assert events[1].detail["ids"] == [world.patient.pk]
+
+    session = client.session  # an hour later
+    session[BREAK_GLASS][str(world.site.pk)]["until"] = "2000-01-01T00:00:00+00:00"
+    session.save()
+    mark = _mark()
+    assert client.get(change).status_code == 302
+    assert [e.action for e in _events(mark, actor=superuser)] == ["denied"]
+
+    site_admin = _staff_admin(world.site)
+    site_admin.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    client.force_login(site_admin)
+    assert client.get(open_url).status_code == 403  # superusers only
+    trail = client.get(reverse("admin:accounts_auditevent_changelist"), {"action__exact": "break_glass"})
+    assert trail.content.decode().count(superuser.email) == 3
