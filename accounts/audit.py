@@ -1,11 +1,22 @@
-"""The audit trail: one function writes every event, chained by hash to the one before."""
+"""The audit trail: one function writes every event, linked by an HMAC to the one before in its chain.
 
-import json
+Each link is HMAC-SHA256 under MEDSITE_AUDIT_KEY, computed here in Python: the key never reaches the database, so
+whoever owns the database can delete or edit rows behind the append-only trigger's back but cannot recompute the
+links. Signed checkpoints of the chain heads, written outside the database (accounts/audit_checkpoints.py), show
+when a chain's newest events were removed.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 
+from accounts import audit_syslog
 from accounts.clientip import client_ip
 from accounts.models import AuditEvent, Site, User
 
@@ -29,6 +40,35 @@ class Client:
 
 
 SYSTEM = Client()
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """An audit key and its fingerprint (stored with each event it links, so verification finds it after a
+    rotation). The fingerprint is an HMAC of a fixed text, which tells nothing about the key."""
+
+    id: str
+    secret: bytes
+
+    @classmethod
+    def from_setting(cls, value: str) -> "AuditKey":
+        secret = value.encode()
+        return cls(id=hmac.new(secret, b"medsite audit key id", hashlib.sha256).hexdigest()[:16], secret=secret)
+
+    def checkpoint_secret(self) -> bytes:
+        """A key of its own for signing checkpoints, derived from this one."""
+        return hmac.new(self.secret, b"medsite audit checkpoint", hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=4)
+def _keys(current: str, old: tuple[str, ...]) -> tuple[AuditKey, dict[str, AuditKey]]:
+    keys = [AuditKey.from_setting(value) for value in (current, *old)]
+    return keys[0], {key.id: key for key in reversed(keys)}
+
+
+def audit_keys() -> tuple[AuditKey, dict[str, AuditKey]]:
+    """The key that links new events, and every configured key (current and old) by fingerprint."""
+    return _keys(settings.MEDSITE_AUDIT_KEY, tuple(settings.MEDSITE_AUDIT_OLD_KEYS))
 
 
 def audit_record(
@@ -58,61 +98,142 @@ def audit_record(
         ip=client.ip,
         user_agent=client.user_agent,
     )
-    if connection.vendor == "postgresql":
-        _append_in_postgres(event)
-        return event
-    with transaction.atomic():  # SQLite transactions here begin IMMEDIATE, which serialises writers: one chain
-        last = AuditEvent.objects.filter(chain=0).order_by("-id").values_list("hash", flat=True).first()
-        event.chain, event.prev_hash = 0, last or GENESIS
-        event.hash = event.compute_hash()
+    key, _ = audit_keys()
+    event.key_id = key.id
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            event.chain, event.prev_hash = _claim_chain_in_postgres()
+        else:  # SQLite transactions here begin IMMEDIATE, which serialises writers: one chain
+            last = AuditEvent.objects.filter(chain=0).order_by("-id").values_list("hash", flat=True).first()
+            event.chain, event.prev_hash = 0, last or GENESIS
+        event.hash = event.compute_hash(key.secret)
         event.save(force_insert=True)
+    if settings.MEDSITE_AUDIT_SYSLOG_URL:
+        transaction.on_commit(lambda: audit_syslog.send(event))
     return event
 
 
-def _append_in_postgres(event: AuditEvent) -> None:
-    """One statement (migration 0006's accounts_audit_append): the server takes the lock of a chain no one else is
-    extending, reads that chain's last hash and inserts, so no lock is held across round trips; inside a caller's
-    transaction it is held, as any lock, until that transaction ends."""
+def _claim_chain_in_postgres() -> tuple[int, str]:
+    """One statement (migration 0008's accounts_audit_claim_chain): the server takes the lock of a chain no other
+    transaction is extending and returns it with its last hash. The lock lasts until the caller's transaction
+    ends, so the HMAC and the INSERT that follow in it extend that chain alone: no fork, no gap."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_audit_claim_chain(%s, %s)", [_CHAIN_LOCK, CHAINS])
+        chain, prev_hash = cursor.fetchone()
+    return chain, prev_hash
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """A chain's newest event and how many events the chain holds up to it."""
+
+    chain: int
+    last_id: int
+    hash: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain heads as a signed checkpoint recorded them (``label`` says which, for messages)."""
+
+    label: str
+    heads: tuple[ChainHead, ...]
+
+
+def audit_chain_heads() -> list[ChainHead]:
+    """Every chain's head and length, read in one statement (one snapshot)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM accounts_audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                _CHAIN_LOCK,
-                CHAINS,
-                event.canonical_content(),
-                event.at,
-                event.actor_id,
-                event.actor_email,
-                event.site_id,
-                event.action,
-                event.object_type,
-                event.object_id,
-                json.dumps(event.detail),
-                event.ip,
-                event.user_agent,
-            ],
+            "SELECT c.chain, c.last_id, e.hash, c.n FROM "
+            "(SELECT chain, max(id) AS last_id, count(*) AS n FROM accounts_auditevent GROUP BY chain) AS c "
+            "JOIN accounts_auditevent AS e ON e.id = c.last_id ORDER BY c.chain"
         )
-        event.pk, event.chain, event.prev_hash, event.hash = cursor.fetchone()
-    event._state.adding, event._state.db = False, connection.alias
+        return [ChainHead(chain, last_id, hash_, count) for chain, last_id, hash_, count in cursor.fetchall()]
 
 
 @dataclass(frozen=True)
 class ChainBreak:
-    event_id: int
+    event_id: int | None
     reason: str
 
 
-def audit_verify() -> tuple[int, ChainBreak | None]:
-    """Walk every chain in one pass in id order; return how many events were checked and the first break, if any."""
+def audit_verify(*, checkpoints: Sequence[Checkpoint] = ()) -> tuple[int, ChainBreak | None]:
+    """Walk every chain in one pass in id order; return how many events were checked and the first break, if any.
+
+    Each link must be the HMAC under the key its event names (or, for an event from before keys, the unkeyed
+    SHA-256; never after a keyed event of its chain, nor after the first checkpoint's head of its chain). Each
+    checkpointed head must still be there with the hash and the count the checkpoint recorded.
+    """
+    _, keys = audit_keys()
+    expected: dict[int, list[tuple[str, ChainHead]]] = {}  # event id -> (label, head) of each distinct head
+    for checkpoint in checkpoints:
+        for head in checkpoint.heads:
+            seen = expected.setdefault(head.last_id, [])
+            if all(other != head for _, other in seen):
+                seen.append((checkpoint.label, head))
+    # Events written since the first checkpoint are all keyed: an unkeyed one after it is a rewrite.
+    unkeyed_until = {head.chain: head.last_id for head in checkpoints[0].heads} if checkpoints else None
     last_hash: dict[int, str] = {}  # chain -> hash of its latest event so far
+    keyed: set[int] = set()  # chains that have had a keyed event
+    counts: dict[int, int] = {}
     checked = 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != last_hash.get(event.chain, GENESIS):
+        chain = event.chain
+        if event.prev_hash != last_hash.get(chain, GENESIS):
             return checked, ChainBreak(
-                event.pk, f"it does not point at the event before it in chain {event.chain} (an event was removed)"
+                event.pk, f"it does not point at the event before it in chain {chain} (an event was removed)"
             )
-        if event.compute_hash() != event.hash:
-            return checked, ChainBreak(event.pk, "its contents no longer match its hash (it was edited)")
-        last_hash[event.chain] = event.hash
+        if event.key_id:
+            key = keys.get(event.key_id)
+            if key is None:
+                return checked, ChainBreak(
+                    event.pk,
+                    f"it names audit key {event.key_id}, which is not configured (MEDSITE_AUDIT_KEY, "
+                    "MEDSITE_AUDIT_OLD_KEYS): forged, or an old key is missing",
+                )
+            if not hmac.compare_digest(event.compute_hash(key.secret), event.hash):
+                return checked, ChainBreak(
+                    event.pk,
+                    "its contents no longer match its HMAC (it was edited, or its chain recomputed "
+                    "without the audit key)",
+                )
+            keyed.add(chain)
+        else:
+            if chain in keyed:
+                return checked, ChainBreak(
+                    event.pk, f"it is unkeyed (plain SHA-256) after keyed events in chain {chain}: a rewrite"
+                )
+            if unkeyed_until is not None and event.pk > unkeyed_until.get(chain, 0):
+                first = checkpoints[0].label
+                return checked, ChainBreak(
+                    event.pk,
+                    f"it is unkeyed (plain SHA-256) but newer than chain {chain}'s head in the first "
+                    f"checkpoint ({first}), after which every event is keyed: a rewrite",
+                )
+            if event.compute_hash() != event.hash:
+                return checked, ChainBreak(event.pk, "its contents no longer match its hash (it was edited)")
+        last_hash[chain] = event.hash
+        counts[chain] = counts.get(chain, 0) + 1
         checked += 1
+        for label, head in expected.pop(event.pk, ()):
+            if (head.chain, head.hash) != (chain, event.hash):
+                return checked, ChainBreak(
+                    event.pk,
+                    f"the {label} recorded it as the head of chain {head.chain} with hash {head.hash}, "
+                    f"but it is in chain {chain} with hash {event.hash} (the chain was rewritten)",
+                )
+            if head.count != counts[chain]:
+                return checked, ChainBreak(
+                    event.pk,
+                    f"the {label} counted {head.count} events in chain {chain} up to it, the database "
+                    f"holds {counts[chain]} (events were removed or inserted)",
+                )
+    for heads in expected.values():
+        label, head = heads[0]
+        return checked, ChainBreak(
+            head.last_id,
+            f"it is missing: the {label} recorded it as the head of chain {head.chain} "
+            f"({head.count} events), so that chain's newest events were removed",
+        )
     return checked, None

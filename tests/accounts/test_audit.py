@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
-from accounts.audit import GENESIS, audit_record, audit_verify
+from accounts.audit import GENESIS, audit_keys, audit_record, audit_verify
 from accounts.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_an_event_is_stored_as_returned_with_its_detail_and_client():
     assert (stored.hash, stored.prev_hash) == (event.hash, event.prev_hash)
     assert stored.detail == {"count": 50, "page": 2, "ratio": 0.1, "ids": [1, 2]}
     assert (stored.ip, stored.user_agent, stored.at) == ("10.1.2.3", "Mozilla/5.0 (é)", event.at)
-    assert stored.compute_hash() == stored.hash  # the database's hash is the one Python computes
+    assert stored.compute_hash(audit_keys()[0].secret) == stored.hash  # the HMAC over what the database holds
     assert audit_verify() == (1, None)
 
 
@@ -193,10 +193,10 @@ def test_admin_cannot_edit_or_delete_events(client, site_admin):
 def test_events_from_before_the_chains_migration_stay_verifiable():
     from django.db.migrations.executor import MigrationExecutor
 
-    def migrate(target):
+    def migrate(target=None):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate([("accounts", target)])
+        executor.migrate([("accounts", target)] if target else executor.loader.graph.leaf_nodes())
 
     migrate("0005_audit_append_function")
     try:
@@ -208,9 +208,9 @@ def test_events_from_before_the_chains_migration_stay_verifiable():
                     [74_656_123, event.canonical_content(), event.at, email, event.action],
                 )
     finally:
-        migrate("0006_audit_chains")
-    assert set(AuditEvent.objects.values_list("chain", flat=True)) == {0}
+        migrate()  # every app's latest: chains (0006), then keyed links (0008)
+    assert set(AuditEvent.objects.values_list("chain", "key_id")) == {(0, "")}  # unkeyed, as written
     new = audit_record(actor=None, action=AuditEvent.Action.LOGIN_FAILED, actor_email="new@x.example")
     old2 = AuditEvent.objects.get(actor_email="old2@x.example")
-    assert new.prev_hash == (old2.hash if new.chain == 0 else GENESIS)
+    assert new.prev_hash == (old2.hash if new.chain == 0 else GENESIS) and new.key_id == audit_keys()[0].id
     assert audit_verify() == (3, None)

@@ -1,16 +1,50 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.audit import audit_verify
+from accounts.audit_checkpoints import checkpoint_read
+from accounts.models import AuditEvent
 
 
 class Command(BaseCommand):
-    help = "Check the audit trail's hash chain and report the first broken link."
+    help = (
+        "Check the audit trail: every link (HMAC under the audit key), and every signed checkpoint of the chain "
+        "heads in MEDSITE_AUDIT_CHECKPOINT_FILE. Exits non-zero on any break."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--require-checkpoints",
+            action="store_true",
+            help="Fail when there are events but no checkpoint file (without one, removing a chain's newest events "
+            "goes unnoticed).",
+        )
 
     def handle(self, *args, **options):
-        checked, problem = audit_verify()
+        path = settings.MEDSITE_AUDIT_CHECKPOINT_FILE
+        found = checkpoint_read(path=path)
+        checked, problem = audit_verify(checkpoints=found.checkpoints)
+        problems = [f"Audit checkpoint file {path}: {text}." for text in found.problems]
         if problem is not None:
-            raise CommandError(
+            problems.insert(
+                0,
                 f"Audit chain broken at event {problem.event_id}: {problem.reason}. "
-                f"{checked} earlier events are intact."
+                f"{checked} earlier events are intact.",
             )
-        self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {checked} events verified."))
+        if not found.exists and checked and options["require_checkpoints"]:
+            problems.append(f"No audit checkpoint file at {path}.")
+        if problems:
+            raise CommandError("\n".join(problems))
+        if not found.exists:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"No audit checkpoint file at {path}: removing a chain's newest events would go unnoticed."
+                )
+            )
+        unkeyed = AuditEvent.objects.filter(key_id="").count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Audit chain intact: {checked} events verified ({unkeyed} from before the keyed chain); "
+                f"{len(found.checkpoints)} checkpoints match."
+            )
+        )
