@@ -44,7 +44,7 @@ CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application
 @require_http_methods(["GET", "POST"])
 def home(request):
     """The newest patients of the user's sites; the search form POSTs its term (never in a URL: see selectors)."""
-    query = request.POST.get("q", "").strip()[:200] if request.method == "POST" else ""
+    query = request.POST.get("q", "").replace("\x00", "").strip()[:200] if request.method == "POST" else ""
     patients = list(selectors.patient_list(user=request.user, query=query)[:100])
     site_ids = {patient.site_id for patient in patients}
     site = patients[0].site if len(site_ids) == 1 else None

@@ -294,6 +294,7 @@ def test_web_patient_search_is_posted_and_the_term_never_reaches_a_url(client, c
     assert NAME in html and "Someone Else" not in html
     assert [link for link in _links(html) if MRN.lower() in link.lower() or "Quentin" in link] == []
     assert reverse("diagnosis:patient_detail", args=[wanted.pk]) in _links(html)
+    assert client.post(reverse("diagnosis:home"), {"q": "a\x00b"}).status_code == 200  # no 500 from PostgreSQL
     # An old bookmark with ?q= searches nothing: the term in a URL is never used.
     ignored = client.get(reverse("diagnosis:home"), {"q": MRN}).content.decode()
     assert "Someone Else" in ignored
