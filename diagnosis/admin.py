@@ -97,9 +97,9 @@ class SiteScopedAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).filter(**{f"{self.site_path}__in": patient_data_sites(request)})
 
     def get_search_fields(self, request):
-        """Never a source for admin's autocomplete view, which would answer names and MRNs unaudited."""
-        match = request.resolver_match
-        return () if match is not None and match.url_name == "autocomplete" else super().get_search_fields(request)
+        """No search box: admin sends its terms (names, MRNs) in the URL, into proxy logs and browser history, and
+        its autocomplete view would answer them unaudited. Patients are searched in the app, by POST."""
+        return ()
 
     def get_list_filter(self, request):
         """A filter on a site lists only the sites of the rows this user may see, never every site's name."""
@@ -200,7 +200,6 @@ class SiteScopedAdmin(ReadOnlyAdmin):
 class PatientAdmin(SiteScopedAdmin):
     list_display = ["mrn", "site", "sex", "birth_date", "created_at"]
     list_filter = ["site"]
-    search_fields = ["mrn"]
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.break_glass_view)

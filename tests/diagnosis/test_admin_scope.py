@@ -161,9 +161,12 @@ def test_superusers_still_run_models_users_and_sites(client, world, other_site):
     assert other_site.name in client.get(reverse("admin:accounts_site_changelist")).content.decode()
 
 
-def test_patient_admins_are_no_autocomplete_source(client, world):
-    """Admin's autocomplete view answers any registered admin with search fields: names and MRNs, unaudited."""
+def test_patient_admins_have_no_search_and_are_no_autocomplete_source(client, world):
+    """Admin's search sends MRNs in the URL (?q=), and its autocomplete view answers any registered admin with search
+    fields: names and MRNs, unaudited."""
     client.force_login(_superuser(world.site))
+    for model_name in PATIENT_DATA_ADMINS:
+        assert 'id="searchbar"' not in client.get(_url(model_name, "changelist")).content.decode(), model_name
     url = reverse("admin:autocomplete")
     response = client.get(url, {"app_label": "diagnosis", "model_name": "study", "field_name": "patient", "term": ""})
     assert response.status_code == 404 and world.patient.mrn not in response.content.decode()
