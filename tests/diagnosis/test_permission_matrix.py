@@ -147,6 +147,17 @@ LEARNING = [
     ),
 ]
 MATRIX += LEARNING
+# A user's own API tokens (accounts.views): every signed-in user has the page; revoking names a token by its prefix
+# in the body, and only the user's own is found (tests/accounts/test_tokens.py revokes real ones, and another's).
+MATRIX += [
+    (Page("accounts:api_tokens"), ("clinician", 200), ("radiologist", 200), ("outsider", 200)),
+    (
+        Page("accounts:api_token_revoke", "post", data={"prefix": "nosuchpf"}),
+        ("clinician", 404),
+        ("site_admin", 404),
+        ("outsider", 404),
+    ),
+]
 # Reachable without signing in, on purpose.
 PUBLIC = {"accounts:invitation_accept"}
 # The DRF root only lists the endpoint URLs; it is still behind authentication (checked below).
