@@ -6,6 +6,9 @@ characters as the displayed prefix, the name "migrated" and an expiry of now + R
 clients keep working until then. Superusers' tokens are not carried over (theirs are refused now). The plain keys
 are then deleted. "rest_framework.authtoken" is no longer installed, so its table, `authtoken_token`, stays behind
 empty; drop it when convenient. A database that never had the table (a new one) has nothing to convert.
+
+knox's own migrations no longer run (settings.MIGRATION_MODULES): they made a table `knox_authtoken` for the model
+that accounts.ApiToken replaces, never used; it is dropped here.
 """
 
 from django.db import migrations
@@ -54,4 +57,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(tokens_from_drf, migrations.RunPython.noop, elidable=True),
+        migrations.RunSQL("DROP TABLE IF EXISTS knox_authtoken", migrations.RunSQL.noop, elidable=True),
     ]
