@@ -36,7 +36,8 @@ def _raw_from(response) -> str:
     return response.context["created"][1]
 
 
-def test_a_token_is_stored_only_as_its_digest_and_shown_once(login, clinician):
+def test_a_token_is_stored_only_as_its_digest_and_shown_once(login, clinician, caplog):
+    caplog.set_level("DEBUG")
     client = login(clinician)
     response = _create(client)
     assert response.status_code == 200
@@ -61,6 +62,7 @@ def test_a_token_is_stored_only_as_its_digest_and_shown_once(login, clinician):
     listing = client.get(TOKENS).content.decode()  # the list names it, never shows it again
     assert "PACS bridge" in listing and token.token_key in listing and raw not in listing
     assert _api(raw).status_code == 200
+    assert raw not in caplog.text and token.digest not in caplog.text
 
 
 def test_an_expired_token_is_refused(clinician):
