@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.shortcuts import redirect
@@ -26,7 +27,7 @@ from diagnosis.models import (
     Study,
     TrainingRun,
 )
-from diagnosis.services import registry, review
+from diagnosis.services import records, registry, review
 
 BREAK_GLASS = "medsite_break_glass"  # session key: {site id: {"reason": ..., "until": ISO time}}
 BREAK_GLASS_HOURS = 1
@@ -236,9 +237,36 @@ class StudyAdmin(SiteScopedAdmin):
 @admin.register(Image)
 class ImageAdmin(SiteScopedAdmin):
     site_path = "study__patient__site"
-    list_display = ["id", "study", "format", "width", "height", "status", "uploaded_at"]
+    list_display = ["id", "study", "format", "width", "height", "status", "burned_in_withheld", "uploaded_at"]
     list_filter = ["status", "format"]
     exclude = ["file", "original_name"]
+    actions = ["clear_burned_in"]
+
+    class ReasonForm(ActionForm):
+        reason = forms.CharField(required=False, max_length=500, label="Reason (what you checked)")
+
+    action_form = ReasonForm
+
+    @admin.display(boolean=True, description="Withheld (burned-in text)")
+    def burned_in_withheld(self, obj: Image) -> bool:
+        return obj.burned_in_withheld
+
+    @admin.action(description="Clear the selected images of burned-in patient details (checked, none found)")
+    def clear_burned_in(self, request, queryset) -> None:
+        """A site admin who has looked at the pixels releases the images for de-identified download and training:
+        records.image_clear_burned_in checks the role and the reason, and audits each one."""
+        for image in queryset.select_related("study__patient__site"):
+            try:
+                records.image_clear_burned_in(
+                    image=image,
+                    user=request.user,
+                    reason=request.POST.get("reason", ""),
+                    client=Client.from_request(request),
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"{image}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{image} cleared.")
 
 
 @admin.register(Prediction)

@@ -1,8 +1,12 @@
 """Content-based reading of uploaded DICOM files: validation, display pixels and de-identification.
 
-De-identification applies the DICOM PS3.15 Basic Application Level Confidentiality Profile with pydicom's own
-tools. Evaluated and not used: dicognito (pseudonymises with fake names and shifted dates, keeps private tags and
-descriptions) and deid (a recipe engine whose bundled recipes are not the basic profile).
+De-identification applies the DICOM PS3.15 Basic Application Level Confidentiality Profile: every row of
+Table E.1-1 (its "Basic Prof." column), edition 2026c, as the dicom-anonymizer package (KitwareMedical, pinned in
+requirements.txt) ships it, generated from the standard's own tables: dicomanonymizer/dicom_anonymization_databases/
+dicomfields_2026c.py. Only its table is used; the actions are applied here, with MedSite's own policy on top (keyed
+UID replacement, pixel data and viewer geometry kept, fresh File Meta, zeroed preamble, every private tag, curve and
+overlay removed). Evaluated and not used: dicognito (pseudonymises with fake names and shifted dates, keeps private
+tags and descriptions, no Table E.1-1) and deid (a recipe engine whose bundled recipes are not the basic profile).
 """
 
 import datetime
@@ -15,8 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
+from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
 from pydicom.errors import BytesLengthException, InvalidDicomError
@@ -31,6 +37,7 @@ from pydicom.pixels import (
     pixel_array,
 )
 from pydicom.pixels.utils import get_expected_length, get_nr_frames
+from pydicom.tag import BaseTag
 from pydicom.uid import UID, generate_uid
 from pydicom.valuerep import DA
 
@@ -58,27 +65,6 @@ PARSE_ERRORS = (
     zlib.error,
 )
 
-# PS3.15 Table E.1-1 attributes with action X (remove) that the VR rules in _deidentify do not already cover.
-REMOVE_KEYWORDS = frozenset(
-    """
-    PatientAge PatientSize PatientWeight PatientAddress PatientTelephoneNumbers OtherPatientIDs IssuerOfPatientID
-    OtherPatientIDsSequence EthnicGroup Occupation MilitaryRank BranchOfService MedicalRecordLocator MedicalAlerts
-    Allergies CountryOfResidence RegionOfResidence PatientReligiousPreference SmokingStatus PregnancyStatus
-    PatientState PatientInsurancePlanCodeSequence ReferencedPatientSequence ReferencedStudySequence
-    ReferencedPerformedProcedureStepSequence ResponsibleOrganization InstitutionName InstitutionAddress
-    InstitutionalDepartmentName InstitutionCodeSequence StationName ReferringPhysicianAddress
-    ReferringPhysicianTelephoneNumbers ReferringPhysicianIdentificationSequence PhysiciansOfRecordIdentificationSequence
-    PerformingPhysicianIdentificationSequence PhysiciansReadingStudyIdentificationSequence
-    OperatorIdentificationSequence DeviceSerialNumber PlateID DetectorID GantryID StudyDescription SeriesDescription
-    ProtocolName RequestedProcedureDescription PerformedProcedureStepDescription ScheduledProcedureStepDescription
-    AdmittingDiagnosesDescription AdmittingDiagnosesCodeSequence ReasonForStudy ReasonForTheRequestedProcedure
-    RequestedProcedureID ScheduledProcedureStepID PerformedProcedureStepID PlacerOrderNumberImagingServiceRequest
-    FillerOrderNumberImagingServiceRequest AdmissionID ServiceEpisodeID CurrentPatientLocation
-    PatientInstitutionResidence RequestingService PerformedLocation PerformedStationName PerformedStationAETitle
-    ScheduledStationName ScheduledStationAETitle PersonAddress PersonTelephoneNumbers OrderCallbackPhoneNumber
-    OrderEntererLocation RequestAttributesSequence IconImageSequence ContentSequence
-""".split()
-)
 REQUIRED_KEYWORDS = (
     "Rows",
     "Columns",
@@ -88,9 +74,54 @@ REQUIRED_KEYWORDS = (
     "PixelRepresentation",
     "PhotometricInterpretation",
 )  # Image Pixel module, type 1
-EMPTY_KEYWORDS = frozenset({"PatientID", "PatientSex", "AccessionNumber", "StudyID"})  # action Z
-REMOVE_VRS = frozenset({"LT", "ST", "UT", "UN"})  # free-text comments and histories, unknown blobs
-EMPTY_VRS = frozenset({"PN", "DA", "DT", "TM"})  # every person name, date and time
+
+# --- PS3.15 Table E.1-1 -----------------------------------------------------------------------------------------------
+TABLE_EDITION = "2026c"  # of DICOM PS3.15; dicom-anonymizer 2.1.0 also carries 2023 and 2024b
+_ACTIONS = {  # dicom-anonymizer's category: the table's action code
+    "D_TAGS": "D",
+    "Z_TAGS": "Z",
+    "X_TAGS": "X",
+    "U_TAGS": "U",
+    "Z_D_TAGS": "Z/D",
+    "X_Z_TAGS": "X/Z",
+    "X_D_TAGS": "X/D",
+    "X_Z_D_TAGS": "X/Z/D",
+    "X_Z_U_STAR_TAGS": "X/Z/U*",
+}
+
+
+def _load_table(edition: str) -> tuple[dict[BaseTag, str], tuple[tuple[int, int, int, int, str], ...]]:
+    """The basic profile's rows: one action per tag, plus the rows that name a group pattern (curves 50xx,
+    overlay data and comments 60xx), as (group, element, group mask, element mask, action)."""
+    categories = dicom_anonymization_database_selector(f"dicomfields_{edition}")
+    actions, patterns = {}, []
+    for category, action in _ACTIONS.items():
+        for row in categories[category]:
+            if len(row) == 2:
+                actions[BaseTag((row[0] << 16) | row[1])] = action
+            else:
+                patterns.append((*row, action))
+    return actions, tuple(patterns)
+
+
+BASIC_PROFILE, BASIC_PROFILE_PATTERNS = _load_table(TABLE_EDITION)
+
+# MedSite's policy for what the table does not list (attributes newer than the edition, retired or unknown ones):
+# free text and unknown blobs removed, every person name, date and time emptied, non-DICOM UIDs replaced.
+REMOVE_VRS = frozenset({"LT", "ST", "UT", "UN"})
+EMPTY_VRS = frozenset({"PN", "DA", "DT", "TM"})
+# Action D: "a non-zero length value that may be a dummy value and consistent with the VR". UI gets U, SQ has its
+# items' values replaced the same way (see _clean).
+DUMMY_TEXT = "ANONYMOUS"
+DUMMY_BY_VR = {"AS": "000Y", "DA": "19000101", "DT": "19000101000000", "TM": "000000", "DS": "0", "IS": "0"}
+DUMMY_NUMBER_VRS = frozenset({"AT", "FL", "FD", "SL", "SS", "SV", "UL", "US", "UV"})
+DUMMY_BYTES_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+
+# Burned-in annotation: the pixels may carry a name or an ID that no header rule removes. Flagged when the file says
+# YES, or says nothing for images that usually carry text in their pixels: secondary captures (screenshots, scanned
+# documents) and ultrasound, endoscopy, photography, microscopy and "other" images.
+SECONDARY_CAPTURE = pydicom.uid.SecondaryCaptureImageStorage  # its multi-frame kinds are SECONDARY_CAPTURE + ".n"
+BURNED_IN_MODALITIES = frozenset({"US", "ES", "XC", "GM", "OT"})
 
 
 @dataclass(frozen=True)
@@ -115,6 +146,7 @@ class DicomImage:
     accession_number: str
     study_description: str
     number_of_frames: int
+    burned_in: str  # why the pixels may carry burned-in text (see burned_in_reason), or "" when they should not
     deidentified: bytes  # the whole file, de-identified
 
 
@@ -235,7 +267,8 @@ def _read(ds: Dataset, name: str) -> DicomImage:
         accession_number=_text(ds, "AccessionNumber"),
         study_description=_text(ds, "StudyDescription"),
         number_of_frames=frames,
-        deidentified=_deidentify(ds, syntax),  # last, as it clears the identity from ds
+        burned_in=(burned_in := burned_in_reason(ds)),
+        deidentified=_deidentify(ds, syntax, burned_in=bool(burned_in)),  # last, as it clears the identity from ds
     )
 
 
@@ -311,29 +344,65 @@ def _sex(value: str) -> str:
     return value.upper() if value.upper() in {"F", "M", "O"} else "U"
 
 
-def _deidentify(ds: Dataset, syntax: UID) -> bytes:
+def burned_in_reason(ds: Dataset) -> str:
+    """Why the pixels may carry burned-in text, for the person who clears the image, or "" when they should not."""
+    stated = _text(ds, "BurnedInAnnotation").upper()
+    if stated in ("YES", "NO"):
+        return "the file says it has burned-in annotation" if stated == "YES" else ""
+    sop_class = _text(ds, "SOPClassUID")
+    if sop_class == SECONDARY_CAPTURE or sop_class.startswith(SECONDARY_CAPTURE + "."):
+        return "a secondary capture that does not say whether it has burned-in annotation"
+    modality = _text(ds, "Modality").upper()
+    if modality in BURNED_IN_MODALITIES:
+        return f"a {modality} image that does not say whether it has burned-in annotation"
+    return ""
+
+
+def basic_profile_action(tag: int) -> str | None:
+    """The action Table E.1-1's basic profile gives the attribute (D, Z, X, U or a combination), or None."""
+    tag = BaseTag(tag)
+    action = BASIC_PROFILE.get(tag)
+    if action is None:
+        for group, element, group_mask, element_mask, pattern_action in BASIC_PROFILE_PATTERNS:
+            if tag.group & group_mask == group and tag.element & element_mask == element:
+                return pattern_action
+    return action
+
+
+def _resolve(action: str, elem: DataElement) -> str:
+    """One action for the table's combined codes, as a conformant de-identifier chooses them.
+
+    X/Z, X/D, Z/D and X/Z/D pick by the attribute's type (3, 2 or 1) in the file's IOD; MedSite keeps no IOD tables,
+    so it picks what conforms whatever the type, given the source conformed: a present attribute may be Type 2, so
+    X/Z gives Z; one with a value may be Type 1, so it gets D, and an empty one cannot be, so it stays empty (Z).
+    X/Z/U* (sequences of references) keeps the sequence with its instance UIDs replaced (U), which every type allows.
+    None of the choices keeps an original value.
+    """
+    if action == "X/Z":
+        return "Z"
+    if action in ("X/D", "Z/D", "X/Z/D"):
+        return "Z" if elem.is_empty else "D"
+    if action == "X/Z/U*":
+        return "K"  # the items are cleaned, and the instance UIDs in them have action U
+    return action
+
+
+def _deidentify(ds: Dataset, syntax: UID, *, burned_in: bool = False) -> bytes:
     """Apply the PS3.15 basic profile to ``ds``, in place, and return it as a DICOM file.
 
-    Kept: pixel data, image geometry, modality, body part, pixel spacing, windows. UIDs are replaced by a keyed
-    hash, so one original UID gets one replacement across uploads and no one without SECRET_KEY can reverse it.
+    Every attribute of Table E.1-1 gets its action, in sequences too (see _clean). Kept: pixel data, image geometry,
+    modality, body part, pixel spacing, windows and whatever else the table does not list and MedSite's policy
+    (REMOVE_VRS, EMPTY_VRS) allows. UIDs are replaced by a keyed hash, so one original UID gets one replacement
+    across uploads and no one without SECRET_KEY can reverse it. A file that may carry burned-in text does not claim
+    Patient Identity Removed: the profile cleans the header, not the pixels.
     """
     key = hmac.new(settings.SECRET_KEY.encode(), b"medsite.dicom.uid", hashlib.sha256).hexdigest()
-
-    def clean(dataset: Dataset, elem: pydicom.DataElement) -> None:
-        if elem.tag.is_private or (elem.tag.group & 0xFF00) in (0x5000, 0x6000):  # private, curves, overlays
-            del dataset[elem.tag]
-        elif elem.keyword in REMOVE_KEYWORDS or elem.VR in REMOVE_VRS:
-            del dataset[elem.tag]
-        elif elem.keyword in EMPTY_KEYWORDS or elem.VR in EMPTY_VRS:
-            elem.value = ""
-        elif elem.VR == "UI" and elem.value and not elem.keyword.endswith("ClassUID"):
-            uids = [elem.value] if isinstance(elem.value, str) else list(elem.value)
-            new = [generate_uid(entropy_srcs=[key, uid]) if UID(uid).is_private else uid for uid in uids]
-            elem.value = new[0] if isinstance(elem.value, str) else new
-
-    ds.walk(clean)
-    ds.PatientIdentityRemoved, ds.LongitudinalTemporalInformationModified = "YES", "REMOVED"
-    ds.DeidentificationMethod = "DICOM PS3.15 Basic Profile (MedSite)"
+    _clean(ds, key)
+    ds.PatientIdentityRemoved = "NO" if burned_in else "YES"
+    ds.LongitudinalTemporalInformationModified = "REMOVED"
+    ds.DeidentificationMethod = f"DICOM PS3.15 {TABLE_EDITION} Table E.1-1 Basic Profile (MedSite)" + (
+        "; burned-in annotation not removed" if burned_in else ""
+    )
     code = Dataset()
     code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
     code.CodeMeaning = "Basic Application Confidentiality Profile"
@@ -346,3 +415,60 @@ def _deidentify(ds: Dataset, syntax: UID) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _clean(ds: Dataset, key: str, *, dummy: bool = False) -> None:
+    """Apply the table's action to every attribute of ``ds`` and, depth first, of its sequences' items.
+
+    Private tags, curves (50xx) and overlays (60xx, the table removes their data and comments) are removed, and
+    so are command (0000) and File Meta (0002) elements, which have no place in a stored file's data set. An
+    attribute the table does not list gets MedSite's policy, unless it lies in a sequence whose action is D
+    (``dummy``): then it gets a dummy too, so that nothing of the original sequence is kept but its shape.
+    """
+    for elem in list(ds):
+        tag = elem.tag
+        if tag.is_private or (tag.group & 0xFF00) in (0x5000, 0x6000) or tag.group in (0x0000, 0x0002):
+            del ds[tag]
+            continue
+        action = basic_profile_action(tag)
+        if action is not None:
+            action = _resolve(action, elem)
+        elif tag == 0x7FE00010 or elem.VR == "SQ":  # pixel data; sequences are walked
+            action = "D" if dummy and elem.VR == "SQ" else "K"
+        elif elem.VR == "UI":
+            action = "U" if not elem.keyword.endswith("ClassUID") and _private_uids(elem) else "K"
+        elif dummy:
+            action = "D"
+        else:
+            action = "X" if elem.VR in REMOVE_VRS else "Z" if elem.VR in EMPTY_VRS else "K"
+        _apply(ds, elem, action, key, dummy)
+
+
+def _private_uids(elem: DataElement) -> bool:
+    """Whether a UID attribute holds a UID that is not one of the standard's own (those identify nothing)."""
+    values = [elem.value] if isinstance(elem.value, str) else list(elem.value or [])
+    return any(UID(uid).is_private for uid in values if uid)
+
+
+def _apply(ds: Dataset, elem: DataElement, action: str, key: str, dummy: bool) -> None:
+    if action == "X":
+        del ds[elem.tag]
+    elif action == "Z":
+        elem.value = elem.empty_value
+    elif elem.VR == "SQ":  # K, D, or U for a sequence: its items are cleaned, with dummies for D
+        for item in elem.value:
+            _clean(item, key, dummy=dummy or action == "D")
+    elif action == "U" or (action == "D" and elem.VR == "UI"):  # D of a UID is a replacement UID
+        values = [elem.value] if isinstance(elem.value, str) else list(elem.value or [])
+        new = [generate_uid(entropy_srcs=[key, uid]) if uid else uid for uid in values]
+        elem.value = new[0] if isinstance(elem.value, str) else new
+    elif action == "D":
+        elem.value = _dummy(elem.VR)
+
+
+def _dummy(vr: str):
+    if vr in DUMMY_NUMBER_VRS:
+        return 0
+    if vr in DUMMY_BYTES_VRS:
+        return b"\0\0"
+    return DUMMY_BY_VR.get(vr, DUMMY_TEXT)

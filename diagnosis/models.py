@@ -160,6 +160,19 @@ class Image(models.Model):
         blank=True,
         help_text="Why the image has no AI result (status failed, unsuitable or no_model), for a person; else empty",
     )
+    burned_in = models.CharField(
+        "burned-in annotation",
+        max_length=200,
+        blank=True,
+        help_text="Why the pixels may carry burned-in text such as a name or an ID (a DICOM file saying so, or a "
+        "secondary capture or ultrasound image saying nothing), else empty. Such an image stays out of de-identified "
+        "downloads and training until a site admin clears it.",
+    )
+    burned_in_cleared_at = models.DateTimeField(null=True, blank=True)
+    burned_in_cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    burned_in_clear_reason = models.CharField(max_length=500, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the image for inference")
     claimed_by = models.CharField(max_length=255, blank=True, help_text="The Celery worker (node name) that took it")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -175,6 +188,11 @@ class Image(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
+
+    @property
+    def burned_in_withheld(self) -> bool:
+        """Flagged for burned-in text and not cleared: no de-identified download, no training."""
+        return bool(self.burned_in) and self.burned_in_cleared_at is None
 
     @property
     def shown_predictions(self) -> list["Prediction"]:
@@ -383,11 +401,13 @@ class Review(models.Model):
 
 class RetrainingItemQuerySet(models.QuerySet):
     def usable(self) -> "RetrainingItemQuerySet":
-        """Items the next training run uses: not excluded, and still the radiologists' word on the image: no
-        later review of the prediction (an "uncertain" one included) and no later item for the same image."""
+        """Items the next training run uses: not excluded, not of an image withheld for burned-in text, and still
+        the radiologists' word on the image: no later review of the prediction (an "uncertain" one included) and no
+        later item for the same image."""
         newer_item = RetrainingItem.objects.filter(image=OuterRef("image"), pk__gt=OuterRef("pk"))
         newer_review = Review.objects.filter(prediction=OuterRef("review__prediction"), pk__gt=OuterRef("review"))
-        return self.filter(excluded_at=None).exclude(Exists(newer_item)).exclude(Exists(newer_review))
+        burned_in = Q(image__burned_in="") | Q(image__burned_in_cleared_at__isnull=False)  # see Image.burned_in
+        return self.filter(burned_in, excluded_at=None).exclude(Exists(newer_item)).exclude(Exists(newer_review))
 
 
 class RetrainingItem(models.Model):

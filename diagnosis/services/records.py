@@ -3,6 +3,8 @@
 import contextlib
 import errno
 import io
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +16,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
-from accounts.models import AuditEvent, Site, User
+from accounts.models import AuditEvent, Membership, Role, Site, User
 from diagnosis import listings
 from diagnosis.dicom import DicomImage, is_dicom, read_dicom
 from diagnosis.models import Image, Patient, Study
@@ -167,7 +170,10 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
     with transaction.atomic():
         # Imports at one site take turns here: two files of a new patient arriving at once must not both create it.
         Site.objects.select_for_update().filter(pk=site.pk).first()
-        patient = Patient.objects.filter(site=site, mrn=dicom.patient_id).first() or patient_create(
+        patient = Patient.objects.filter(site=site, mrn=dicom.patient_id).first()
+        if patient is not None:
+            _check_dicom_identity(dicom, patient, file.name)
+        patient = patient or patient_create(
             site=site,
             mrn=dicom.patient_id,
             name=dicom.patient_name or dicom.patient_id,
@@ -201,11 +207,57 @@ def _modality(dicom: DicomImage) -> str:
 
 
 def _check_dicom_belongs_to(dicom: DicomImage, study: Study, name: str) -> None:
-    """Refuse a DICOM file whose own identifiers say it belongs to another patient or study."""
-    if dicom.patient_id and dicom.patient_id != study.patient.mrn:
+    """Refuse a DICOM file whose own identifiers say it belongs to another patient or study, or that has no
+    PatientID to tell (a file without one cannot be checked against the patient it is filed under)."""
+    if not dicom.patient_id:
+        raise ValidationError(
+            f"{name} has no PatientID, so MedSite cannot check that it is this patient's. Nothing was stored: "
+            "ask for a copy of the file that carries the patient's ID."
+        )
+    if dicom.patient_id != study.patient.mrn:
         raise ValidationError(f"{name} is for a different patient (its PatientID is not this patient's MRN).")
     if study.study_instance_uid and dicom.study_instance_uid and dicom.study_instance_uid != study.study_instance_uid:
         raise ValidationError(f"{name} belongs to a different study (StudyInstanceUID differs).")
+
+
+def _check_dicom_identity(dicom: DicomImage, patient: Patient, name: str) -> None:
+    """Refuse an imported file whose PatientID is this patient's MRN but whose PatientName or PatientBirthDate
+    differs from the patient's: one of the two records is wrong, and a person must find out which. The message
+    names what differs, never the values (they reach no log and no audit event).
+
+    A value missing on either side is not a mismatch: the MRN matched, and nothing contradicts it (a patient
+    created from a file without a name is named by its MRN, which counts as no name).
+    """
+    differs = []
+    stored_name = "" if patient.name == patient.mrn else patient.name
+    if dicom.patient_name and stored_name and not person_names_match(dicom.patient_name, stored_name):
+        differs.append("name")
+    if dicom.patient_birth_date and patient.birth_date and dicom.patient_birth_date != patient.birth_date:
+        differs.append("birth date")
+    if differs:
+        raise ValidationError(
+            f"{name}: its PatientID is the MRN of a patient at this site, but its patient {' and '.join(differs)} "
+            f"{'differ' if len(differs) > 1 else 'differs'} from that patient's record. Nothing was stored: check "
+            "which is right, correct the record or the file, and import it again."
+        )
+
+
+def _name_tokens(text: str) -> set[str]:
+    """Lower-case words without accents: "Doe-Smith, Zoë" -> {"doe", "smith", "zoe"}."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return set(re.findall(r"[a-z0-9]+", plain))
+
+
+def person_names_match(dicom_name: str, stored_name: str) -> bool:
+    """Whether a DICOM person name (FAMILY^GIVEN^MIDDLE^PREFIX^SUFFIX; its alphabetic group, before any "=") names
+    the same person as a name typed in MedSite ("Jane Doe", "DOE, Jane"), in any order, case and accents: one
+    side's words hold the other's, so that a middle name, prefix or suffix may be on one side only ("Doe^Jane^M"
+    and "Jane Doe", "Doe^Jane" and "Jane M. Doe" match; "Doe^Jane" and "Jane Smith", "Doe^J" and "Jane Doe" do not).
+    """
+    parts = dicom_name.split("=")[0].split("^")
+    core, whole = _name_tokens(" ".join(parts[:2])), _name_tokens(" ".join(parts))
+    stored = _name_tokens(stored_name)
+    return bool(core and stored) and (core <= stored or stored <= whole)
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -235,6 +287,7 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
         transfer_syntax=dicom.transfer_syntax if dicom else "",
         series_instance_uid=dicom.series_instance_uid if dicom else "",
         sop_instance_uid=dicom.sop_instance_uid if dicom else "",
+        burned_in=dicom.burned_in if dicom else "",
     )
     # Files first, under random names (an original name may carry patient details), outside the transaction.
     stem = uuid.uuid4().hex
@@ -267,6 +320,35 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
                 "try again later, and tell an administrator if it goes on."
             ) from None
         raise
+    return image
+
+
+@transaction.atomic
+def image_clear_burned_in(*, image: Image, user: User, reason: str, client: Client = SYSTEM) -> Image:
+    """A site admin has looked at an image flagged for burned-in text and found nothing that identifies the patient:
+    its de-identified copy may be downloaded and it may be used in training. Audited, with the reason."""
+    reason = reason.strip()
+    site = image.study.site
+    if not Membership.objects.filter(user=user, site=site, role=Role.ADMIN).exists():
+        raise ValidationError("Only an admin of the image's site can clear it.")
+    if not reason:
+        raise ValidationError("Say what you checked: the reason is kept with the image.")
+    image = Image.objects.select_for_update().get(pk=image.pk)
+    if not image.burned_in:
+        raise ValidationError(f"Image {image.pk} is not flagged for burned-in annotation.")
+    if image.burned_in_cleared_at is not None:
+        raise ValidationError(f"Image {image.pk} is already cleared.")
+    image.burned_in_cleared_at, image.burned_in_cleared_by = timezone.now(), user
+    image.burned_in_clear_reason = reason[:500]
+    image.save(update_fields=["burned_in_cleared_at", "burned_in_cleared_by", "burned_in_clear_reason"])
+    audit_record(
+        actor=user,
+        action=AuditEvent.Action.UPDATE,
+        obj=image,
+        site=site,
+        client=client,
+        detail={"fields": ["burned_in_cleared_at"], "burned_in": "cleared", "reason": image.burned_in_clear_reason},
+    )
     return image
 
 

@@ -122,8 +122,9 @@ def _refusal(item: Hostile, way: Way) -> str | None:
 
 @pytest.fixture
 def world(site, clinician):
-    """A clinician's study of the patient the corpus' DICOM files name, and a folder for upload temp files."""
-    patient = PatientFactory(site=site, mrn=HOSTILE_PATIENT_ID)
+    """A clinician's study of the patient the corpus' DICOM files name (their PatientID and PatientName: an import
+    under a known MRN compares the name too)."""
+    patient = PatientFactory(site=site, mrn=HOSTILE_PATIENT_ID, name="Test Hostile")
     return type("World", (), {"site": site, "clinician": clinician, "study": StudyFactory(patient=patient)})
 
 
