@@ -77,6 +77,17 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     ordering = ["-created_at", "-id"]
     lookup_value_converter = "int"
 
+    # A retraining run's data manifest lists its queue items with their patients' pseudonyms: audited as reads.
+    def list(self, request):
+        response = super().list(request)
+        access.record_list(request, "trainingrun", len(response.data["results"]), None)
+        return response
+
+    def retrieve(self, request, pk):
+        run = self.get_object()
+        access.record_view(request, run, None)
+        return Response(TrainingRunSerializer(run).data)
+
     @extend_schema(request=TrainingRunCreateSerializer, responses={201: TrainingRunSerializer})
     def create(self, request):
         body = TrainingRunCreateSerializer(data=request.data)

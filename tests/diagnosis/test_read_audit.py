@@ -93,6 +93,9 @@ READS = [
     Read(
         "api:retraining-item-detail", "superuser", "retrainingitem", "retraining_item", refused=(("site_admin", 403),)
     ),
+    # a retraining run's data manifest lists queue items with patient pseudonyms
+    Read("api:training-run-list", "superuser", "trainingrun", refused=(("clinician", 403),)),
+    Read("api:training-run-detail", "superuser", "trainingrun", "training_run", refused=(("site_admin", 403),)),
 ]
 # Writes: each is audited by its service (CREATE, UPDATE, REVIEW, EXCLUDE...), its refusals by the access helpers.
 WRITES = {
@@ -117,14 +120,12 @@ NO_PATIENT_DATA = {
     "diagnosis:model_list": "the model registry",
     "diagnosis:model_detail": "a model's metrics: counts and rates over many patients",
     "diagnosis:learning": "counts per class of the retraining queues, and the training runs",
-    "diagnosis:training_run": "a training run's progress, log and data manifest (file names and hashes)",
+    "diagnosis:training_run": "a training run's progress and log, and how many queue items it used (no pseudonyms)",
     "diagnosis:training_run_progress": "the same, polled",
     "api:model-list": "the model registry",
     "api:model-detail": "the model registry",
     "api:model-performance": "counts and rates over many patients",
     "api:model-evaluations": "held-out evaluations: metrics",
-    "api:training-run-list": "training runs",
-    "api:training-run-detail": "a training run",
     "api:audit-event-list": "the audit trail: ids, counts and staff emails, never patient details",
     "api:api-root": "links",
     "schema": "the OpenAPI schema",
