@@ -109,8 +109,9 @@ def check_model_admin(request, object_type: str = "learning") -> None:
 # --- the reads -------------------------------------------------------------------------------------------------
 
 
-def record_view(request, obj: Model, site: Site, *, action: str = AuditEvent.Action.VIEW, detail=None) -> None:
-    """The one VIEW (or DOWNLOAD) event of a response that shows `obj`."""
+def record_view(request, obj: Model, site: Site | None, *, action=AuditEvent.Action.VIEW, detail=None) -> None:
+    """The one VIEW (or DOWNLOAD) event of a response that shows `obj` (and its site; None for what belongs to
+    none, such as a training run)."""
     audit_record(
         actor=request.user, action=action, obj=obj, site=site, client=Client.from_request(request), detail=detail
     )
