@@ -8,9 +8,9 @@ the event's id, chain and hash: never a patient identifier, and not the user age
 
 Sending never blocks or fails the request that wrote the event. `send` (called on commit) only puts the message on a
 bounded in-memory queue; one background thread per process takes it off and writes it, with a short socket timeout.
-When the collector is slow or down the queue fills and further messages are dropped; drops and failures are logged
-(the event's id, never its content) and counted in `stats`. The audit table stays the record: the collector is a
-copy for monitoring, and `manage.py verify_audit` does not depend on it.
+When the collector is slow or down the queue fills and further messages are dropped; drops and failures are counted
+in `stats` and logged (the event's id, never its content; the first and then every thousandth). The audit table
+stays the record: the collector is a copy for monitoring, and `manage.py verify_audit` does not depend on it.
 """
 
 import logging
@@ -76,7 +76,15 @@ def format_message(event, *, hostname: str | None = None) -> bytes:
         ]
     )
     text = f"audit event {event.pk}: {event.action} {event.object_type} {event.object_id}".strip()
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)  # one line of ASCII, whatever the id held
     return f"{header} {sd} {text}".encode()
+
+
+def _count(outcome: str) -> bool:
+    """Count a drop or a failure; True when it should be logged (the first, then every thousandth), so that a
+    collector that is down does not flood the log."""
+    stats[outcome] += 1
+    return stats[outcome] % 1000 == 1
 
 
 def frame(message: bytes) -> bytes:
@@ -100,8 +108,13 @@ class _Sender:
         try:
             self.queue.put_nowait((event_id, message))
         except queue.Full:
-            stats["dropped"] += 1
-            logger.warning("Audit syslog queue full: event %s not sent to %s", event_id, self.url)
+            if _count("dropped"):
+                logger.warning(
+                    "Audit syslog queue full: event %s not sent to %s (%s dropped so far)",
+                    event_id,
+                    self.url,
+                    stats["dropped"],
+                )
 
     def _connect(self) -> socket.socket:
         if self.scheme == "udp":
@@ -141,8 +154,14 @@ class _Sender:
                 stats["sent"] += 1
             except Exception as exc:
                 self._close()
-                stats["failed"] += 1
-                logger.warning("Audit syslog: event %s not sent to %s (%s)", event_id, self.url, exc.__class__.__name__)
+                if _count("failed"):
+                    logger.warning(
+                        "Audit syslog: event %s not sent to %s (%s; %s failed so far)",
+                        event_id,
+                        self.url,
+                        exc.__class__.__name__,
+                        stats["failed"],
+                    )
             finally:
                 self.queue.task_done()
 
@@ -180,8 +199,8 @@ def send(event) -> None:
         if sender is not None:
             sender.put(event.pk, format_message(event))
     except Exception as exc:
-        stats["failed"] += 1
-        logger.warning("Audit syslog: event %s not queued (%s)", event.pk, exc.__class__.__name__)
+        if _count("failed"):
+            logger.warning("Audit syslog: event %s not queued (%s)", event.pk, exc.__class__.__name__)
 
 
 def flush(timeout: float = TIMEOUT * 3) -> bool:

@@ -254,3 +254,17 @@ def test_verify_audit_can_require_checkpoints(capsys):
     assert "No audit checkpoint file" in capsys.readouterr().err
     with pytest.raises(CommandError, match="No audit checkpoint file"):
         call_command("verify_audit", "--require-checkpoints")
+
+
+def test_verify_audit_checks_an_off_host_copy_of_the_checkpoints(tmp_path):
+    events = _events(3)
+    call_command("audit_checkpoint")
+    local = Path(settings.MEDSITE_AUDIT_CHECKPOINT_FILE)
+    copy = tmp_path / "shipped-checkpoints.jsonl"
+    copy.write_bytes(local.read_bytes())
+    # Someone with the database and this host removes the newest event and the local checkpoint file.
+    _as_database_owner(("DELETE FROM accounts_auditevent WHERE id = %s", [events[2].pk]))
+    local.unlink()
+    call_command("verify_audit")  # only a warning: no local file
+    with pytest.raises(CommandError, match=f"broken at event {events[2].pk}: it is missing"):
+        call_command("verify_audit", "--checkpoints", str(copy))

@@ -14,6 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--checkpoints",
+            metavar="PATH",
+            help="Check against this checkpoint file (an off-host copy, an archived file) instead of "
+            "MEDSITE_AUDIT_CHECKPOINT_FILE.",
+        )
+        parser.add_argument(
             "--require-checkpoints",
             action="store_true",
             help="Fail when there are events but no checkpoint file (without one, removing a chain's newest events "
@@ -21,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        path = settings.MEDSITE_AUDIT_CHECKPOINT_FILE
+        path = options["checkpoints"] or settings.MEDSITE_AUDIT_CHECKPOINT_FILE
         found = checkpoint_read(path=path)
         checked, problem = audit_verify(checkpoints=found.checkpoints)
         problems = [f"Audit checkpoint file {path}: {text}." for text in found.problems]
