@@ -290,9 +290,14 @@ class ImageSerializer(serializers.ModelSerializer):
     """An image's technical metadata. Never its original file name, which may name the patient.
 
     status `unsuitable`: the image is outside the model's scope (too small, or unlike the images it was trained on),
-    so it has no predictions; failure_reason says why. Like `done`, it is final."""
+    so it has no predictions; failure_reason says why. Like `done`, it is final.
+
+    burned_in: why the pixels may carry a burned-in name or ID (empty when they should not); while
+    burned_in_withheld, the de-identified file is refused (403) and the image is not used for training, until an
+    admin of its site clears it."""
 
     predictions = PredictionSerializer(many=True, source="shown_predictions", read_only=True)
+    burned_in_withheld = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Image
@@ -311,6 +316,8 @@ class ImageSerializer(serializers.ModelSerializer):
             "sha256",
             "status",
             "failure_reason",
+            "burned_in",
+            "burned_in_withheld",
             "uploaded_at",
             "predictions",
         ]

@@ -346,6 +346,8 @@ def test_a_burned_in_image_is_flagged_and_its_deidentified_copy_withheld_on_web_
     )
     assert rest.status_code == 403 and "burned into its pixels" in rest.json()["detail"]
     assert login(clinician).get(reverse("diagnosis:image_original", args=[flagged.pk])).status_code == 200
+    detail = api(clinician).get(reverse("api:image-detail", args=[flagged.pk])).json()
+    assert (detail["burned_in"], detail["burned_in_withheld"]) == (flagged.burned_in, True)
 
     image_clear_burned_in(image=flagged, user=admin_of_site, reason="Checked: only an L marker")
     assert login(clinician).get(reverse("diagnosis:image_deidentified", args=[flagged.pk])).status_code == 200
@@ -353,6 +355,7 @@ def test_a_burned_in_image_is_flagged_and_its_deidentified_copy_withheld_on_web_
         reverse("api:image-file", args=[flagged.pk]), {"rendition": "deidentified"}, HTTP_ACCEPT="application/dicom"
     )
     assert rest.status_code == 200
+    assert api(clinician).get(reverse("api:image-detail", args=[flagged.pk])).json()["burned_in_withheld"] is False
 
 
 @pytest.mark.django_db
