@@ -158,12 +158,53 @@ class ChainBreak:
     reason: str
 
 
-def audit_verify(*, checkpoints: Sequence[Checkpoint] = ()) -> tuple[int, ChainBreak | None]:
-    """Walk every chain in one pass in id order; return how many events were checked and the first break, if any.
+@dataclass(frozen=True)
+class AuditReport:
+    """What `audit_verify_report` found: the links and the checkpoints are judged separately."""
 
-    Each link must be the HMAC under the key its event names (or, for an event from before keys, the unkeyed
-    SHA-256; never after a keyed event of its chain, nor after the first checkpoint's head of its chain). Each
-    checkpointed head must still be there with the hash and the count the checkpoint recorded.
+    checked: int  # events whose links held, before the first that did not
+    link_break: ChainBreak | None  # the first event whose link does not hold
+    checkpoint_breaks: list[ChainBreak]  # per chain, the first place where the database contradicts a checkpoint
+
+    def first_break(self) -> ChainBreak | None:
+        return self.link_break or next(iter(self.checkpoint_breaks), None)
+
+
+def audit_verify(*, checkpoints: Sequence[Checkpoint] = ()) -> tuple[int, ChainBreak | None]:
+    """How many events were checked, and the first break (of a link, or else of a checkpoint), if any."""
+    report = audit_verify_report(checkpoints=checkpoints)
+    return report.checked, report.first_break()
+
+
+def _link_problem(event: AuditEvent, previous: str, keys: dict[str, AuditKey], keyed: bool) -> str | None:
+    """Why this event's link does not hold, or None. ``keyed``: its chain has had a keyed event before it."""
+    if event.prev_hash != previous:
+        return f"it does not point at the event before it in chain {event.chain} (an event was removed)"
+    if not event.key_id:
+        if keyed:
+            return f"it is unkeyed (plain SHA-256) after keyed events in chain {event.chain}: a rewrite"
+        if event.compute_hash() != event.hash:
+            return "its contents no longer match its hash (it was edited)"
+        return None
+    key = keys.get(event.key_id)
+    if key is None:
+        return (
+            f"it names audit key {event.key_id}, which is not configured (MEDSITE_AUDIT_KEY, MEDSITE_AUDIT_OLD_KEYS): "
+            "forged, or an old key is missing"
+        )
+    if not hmac.compare_digest(event.compute_hash(key.secret), event.hash):
+        return "its contents no longer match its HMAC (it was edited, or its chain recomputed without the audit key)"
+    return None
+
+
+def audit_verify_report(*, checkpoints: Sequence[Checkpoint] = ()) -> AuditReport:
+    """Walk every chain in one pass in id order.
+
+    Links: each must be the HMAC under the key its event names (or, for an event from before keys, the unkeyed
+    SHA-256, never after a keyed event of its chain); the first that does not hold is reported. Checkpoints: each
+    checkpointed head must still be there with the hash and the count the checkpoint recorded, and no chain may hold
+    an unkeyed event newer than its head in the first checkpoint (every event since is keyed); for each chain the
+    first contradiction is reported, whatever the links say (a chain relinked with a leaked key still shows here).
     """
     _, keys = audit_keys()
     expected: dict[int, list[tuple[str, ChainHead]]] = {}  # event id -> (label, head) of each distinct head
@@ -172,68 +213,56 @@ def audit_verify(*, checkpoints: Sequence[Checkpoint] = ()) -> tuple[int, ChainB
             seen = expected.setdefault(head.last_id, [])
             if all(other != head for _, other in seen):
                 seen.append((checkpoint.label, head))
-    # Events written since the first checkpoint are all keyed: an unkeyed one after it is a rewrite.
     unkeyed_until = {head.chain: head.last_id for head in checkpoints[0].heads} if checkpoints else None
     last_hash: dict[int, str] = {}  # chain -> hash of its latest event so far
     keyed: set[int] = set()  # chains that have had a keyed event
     counts: dict[int, int] = {}
-    checked = 0
+    checked, link_break = 0, None
+    contradictions: dict[int, ChainBreak] = {}  # chain -> its first contradiction of a checkpoint
+
+    def contradict(chain: int, event_id: int, reason: str) -> None:
+        contradictions.setdefault(chain, ChainBreak(event_id, reason))
+
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         chain = event.chain
-        if event.prev_hash != last_hash.get(chain, GENESIS):
-            return checked, ChainBreak(
-                event.pk, f"it does not point at the event before it in chain {chain} (an event was removed)"
-            )
+        if link_break is None:
+            problem = _link_problem(event, last_hash.get(chain, GENESIS), keys, chain in keyed)
+            if problem is None:
+                checked += 1
+            else:
+                link_break = ChainBreak(event.pk, problem)
         if event.key_id:
-            key = keys.get(event.key_id)
-            if key is None:
-                return checked, ChainBreak(
-                    event.pk,
-                    f"it names audit key {event.key_id}, which is not configured (MEDSITE_AUDIT_KEY, "
-                    "MEDSITE_AUDIT_OLD_KEYS): forged, or an old key is missing",
-                )
-            if not hmac.compare_digest(event.compute_hash(key.secret), event.hash):
-                return checked, ChainBreak(
-                    event.pk,
-                    "its contents no longer match its HMAC (it was edited, or its chain recomputed "
-                    "without the audit key)",
-                )
             keyed.add(chain)
-        else:
-            if chain in keyed:
-                return checked, ChainBreak(
-                    event.pk, f"it is unkeyed (plain SHA-256) after keyed events in chain {chain}: a rewrite"
-                )
-            if unkeyed_until is not None and event.pk > unkeyed_until.get(chain, 0):
-                first = checkpoints[0].label
-                return checked, ChainBreak(
-                    event.pk,
-                    f"it is unkeyed (plain SHA-256) but newer than chain {chain}'s head in the first "
-                    f"checkpoint ({first}), after which every event is keyed: a rewrite",
-                )
-            if event.compute_hash() != event.hash:
-                return checked, ChainBreak(event.pk, "its contents no longer match its hash (it was edited)")
+        elif unkeyed_until is not None and event.pk > unkeyed_until.get(chain, 0):
+            contradict(
+                chain,
+                event.pk,
+                f"it is unkeyed (plain SHA-256) but newer than chain {chain}'s head in the first checkpoint "
+                f"({checkpoints[0].label}), after which every event is keyed: a rewrite",
+            )
         last_hash[chain] = event.hash
         counts[chain] = counts.get(chain, 0) + 1
-        checked += 1
         for label, head in expected.pop(event.pk, ()):
             if (head.chain, head.hash) != (chain, event.hash):
-                return checked, ChainBreak(
+                contradict(
+                    head.chain,
                     event.pk,
                     f"the {label} recorded it as the head of chain {head.chain} with hash {head.hash}, "
                     f"but it is in chain {chain} with hash {event.hash} (the chain was rewritten)",
                 )
-            if head.count != counts[chain]:
-                return checked, ChainBreak(
+            elif head.count != counts[chain]:
+                contradict(
+                    chain,
                     event.pk,
                     f"the {label} counted {head.count} events in chain {chain} up to it, the database "
                     f"holds {counts[chain]} (events were removed or inserted)",
                 )
-    for heads in expected.values():
+    for heads in sorted(expected.values(), key=lambda heads: heads[0][1].last_id):  # the oldest missing first
         label, head = heads[0]
-        return checked, ChainBreak(
+        contradict(
+            head.chain,
             head.last_id,
             f"it is missing: the {label} recorded it as the head of chain {head.chain} "
             f"({head.count} events), so that chain's newest events were removed",
         )
-    return checked, None
+    return AuditReport(checked, link_break, [contradictions[chain] for chain in sorted(contradictions)])

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from accounts.audit import AuditKey, audit_keys, audit_record, audit_verify
+from accounts.audit import AuditKey, audit_keys, audit_record, audit_verify, audit_verify_report
 from accounts.audit_checkpoints import checkpoint_read
 from accounts.models import AuditEvent
 
@@ -135,17 +135,18 @@ def test_the_chain_rewrite_of_issue_20_is_detected(relink, marked, caught_by_the
     key = audit_keys()[0]
     _recompute_chain(chain, link=relink or _hmac_under(key.secret), key_id=key.id if marked == "kept" else marked)
 
-    checked, links_only = audit_verify()  # the links alone, as before checkpoints
+    report = audit_verify_report(checkpoints=checkpoint_read().checkpoints)
+    # The links: an HMAC the attacker could not compute...
     if caught_by_the_links:
-        assert links_only.event_id == events[0].pk and caught_by_the_links in links_only.reason
-    else:  # relinked as events from before keys, or with the key itself: only the checkpoint can tell
-        assert (checked, links_only) == (3, None)
-    checkpoints = checkpoint_read().checkpoints
-    _, with_checkpoints = audit_verify(checkpoints=checkpoints)
-    assert with_checkpoints is not None
-    message = _verify_fails("Audit chain broken at event")
-    if not caught_by_the_links:
-        assert "checkpoint of" in message and ("rewrite" in message or "rewritten" in message)
+        assert report.link_break.event_id == events[0].pk and caught_by_the_links in report.link_break.reason
+    else:  # ...unless relinked as events from before keys, or with the key itself
+        assert (report.checked, report.link_break) == (3, None)
+    # The checkpoint, on its own, in every case: the head it recorded is no longer what the database holds.
+    (contradiction,) = report.checkpoint_breaks
+    assert "checkpoint of" in contradiction.reason
+    assert contradiction.event_id == events[3].pk and "the chain was rewritten" in contradiction.reason
+    message = _verify_fails(f"Audit chain broken at event {contradiction.event_id}: {contradiction.reason}")
+    assert (caught_by_the_links or "") in message
 
 
 def test_removing_a_chains_newest_events_after_a_checkpoint_is_detected():
@@ -268,3 +269,18 @@ def test_verify_audit_checks_an_off_host_copy_of_the_checkpoints(tmp_path):
     call_command("verify_audit")  # only a warning: no local file
     with pytest.raises(CommandError, match=f"broken at event {events[2].pk}: it is missing"):
         call_command("verify_audit", "--checkpoints", str(copy))
+
+
+def test_events_made_up_as_if_written_before_keys_are_refused_after_the_first_checkpoint():
+    (real,) = _events(1)
+    call_command("audit_checkpoint")
+    # A chain of its own, unkeyed and linked with plain SHA-256 from the genesis, as events from before 0008 were.
+    forged = AuditEvent(chain=(real.chain + 1) % 8, action=AuditEvent.Action.LOGIN, actor_email="ghost@x.example")
+    forged.prev_hash = "0" * 64
+    forged.hash = forged.compute_hash()
+    forged.save(force_insert=True)
+    report = audit_verify_report(checkpoints=checkpoint_read().checkpoints)
+    assert report.link_break is None  # its link holds: only the checkpoint can tell
+    (problem,) = report.checkpoint_breaks
+    assert problem.event_id == forged.pk and "unkeyed (plain SHA-256) but newer than chain" in problem.reason
+    _verify_fails(f"broken at event {forged.pk}: it is unkeyed")

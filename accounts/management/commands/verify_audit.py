@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.audit import audit_verify
+from accounts.audit import audit_verify_report
 from accounts.audit_checkpoints import checkpoint_read
 from accounts.models import AuditEvent
 
@@ -29,15 +29,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["checkpoints"] or settings.MEDSITE_AUDIT_CHECKPOINT_FILE
         found = checkpoint_read(path=path)
-        checked, problem = audit_verify(checkpoints=found.checkpoints)
+        report = audit_verify_report(checkpoints=found.checkpoints)
+        checked = report.checked
         problems = [f"Audit checkpoint file {path}: {text}." for text in found.problems]
-        if problem is not None:
+        problems += [
+            f"Audit chain broken at event {problem.event_id}: {problem.reason}." for problem in report.checkpoint_breaks
+        ]
+        if report.link_break is not None:
             problems.insert(
                 0,
-                f"Audit chain broken at event {problem.event_id}: {problem.reason}. "
+                f"Audit chain broken at event {report.link_break.event_id}: {report.link_break.reason}. "
                 f"{checked} earlier events are intact.",
             )
-        if not found.exists and checked and options["require_checkpoints"]:
+        if not found.exists and (checked or report.link_break) and options["require_checkpoints"]:
             problems.append(f"No audit checkpoint file at {path}.")
         if problems:
             raise CommandError("\n".join(problems))
