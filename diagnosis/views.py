@@ -435,7 +435,7 @@ def learning(request):
 def retraining_items(request, task: str):
     """A task's queue items, newest first, with their exclusions; each can be excluded with a reason."""
     access.check_model_admin(request, "retrainingitem")
-    items = RetrainingItem.objects.filter(task=task).select_related("review__reviewer", "excluded_by")
+    items = RetrainingItem.objects.filter(task=task).select_related("review__reviewer", "excluded_by", "image")
     usable = set(items.usable().values_list("pk", flat=True))
     page = list(items.order_by("-created_at")[:300])
     access.record_list(request, "retrainingitem", len(page), None)  # pseudonyms, still about patients

@@ -371,7 +371,7 @@ def test_the_study_page_says_plainly_that_an_image_is_flagged(flagged, login, cl
 
 @pytest.mark.django_db
 def test_a_burned_in_image_stays_out_of_training_until_cleared(
-    site, clinician, radiologist, model_version, admin_of_site
+    site, clinician, radiologist, model_version, admin_of_site, login, superuser
 ):
     study = StudyFactory(patient=PatientFactory(site=site))
     image = image_upload(study=study, file=png_file("x.png"), uploaded_by=clinician)
@@ -386,9 +386,12 @@ def test_a_burned_in_image_stays_out_of_training_until_cleared(
     )
     review_submit(prediction=prediction, reviewer=radiologist, label="normal")
     item = RetrainingItem.objects.get()
+    queue = reverse("diagnosis:retraining_items", args=["chest-xray"])
     assert list(RetrainingItem.objects.usable()) == []
+    assert "Held back: the image may show burned-in patient details" in login(superuser).get(queue).content.decode()
     image_clear_burned_in(image=Image.objects.get(pk=image.pk), user=admin_of_site, reason="No text in the pixels")
     assert list(RetrainingItem.objects.usable()) == [item]
+    assert "Used in the next run" in login(superuser).get(queue).content.decode()
 
 
 @pytest.mark.django_db
