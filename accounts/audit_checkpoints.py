@@ -19,9 +19,12 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import boto3
 from django.conf import settings
 from django.utils import timezone
 
@@ -29,6 +32,11 @@ from accounts.audit import AuditKey, ChainHead, Checkpoint, audit_chain_heads, a
 
 VERSION = 1
 _TAIL = 64 * 1024  # a checkpoint line is well under this (8 chains of about 120 characters)
+S3_PREFIX = "audit-checkpoints/"
+
+
+class CheckpointNotShipped(Exception):
+    """The checkpoint is in the local file but did not reach the Object Lock bucket."""
 
 
 def _canonical(record: dict) -> bytes:
@@ -72,7 +80,8 @@ def checkpoint_write(*, path: Path | None = None) -> dict:
             ],
         }
         record["sig"] = _signature(key, record)
-        os.write(fd, _canonical(record) + b"\n")
+        line = _canonical(record) + b"\n"
+        os.write(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -82,7 +91,37 @@ def checkpoint_write(*, path: Path | None = None) -> dict:
             os.fsync(directory)
         finally:
             os.close(directory)
+    if settings.MEDSITE_AUDIT_CHECKPOINT_S3_BUCKET:
+        _ship(record, line)
     return record
+
+
+def _s3():
+    return boto3.client(
+        "s3", **{name: value for name, value in settings.MEDSITE_AUDIT_CHECKPOINT_S3_CLIENT.items() if value}
+    )
+
+
+def _ship(record: dict, line: bytes) -> None:
+    """The checkpoint as one object in the Object Lock bucket, in compliance mode: no one, the bucket's owner
+    included, can overwrite or delete that version before its retention date."""
+    bucket = settings.MEDSITE_AUDIT_CHECKPOINT_S3_BUCKET
+    at = datetime.fromisoformat(record["at"])
+    try:
+        _s3().put_object(
+            Bucket=bucket,
+            Key=f"{S3_PREFIX}{at:%Y%m%dT%H%M%S%fZ}-{record['sig'][:16]}.json",
+            Body=line,
+            ContentType="application/json",
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=at + timedelta(days=settings.MEDSITE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS),
+            ChecksumAlgorithm="SHA256",
+        )
+    except Exception as exc:
+        raise CheckpointNotShipped(
+            f"Checkpoint of {record['at']} written to the local file but not to s3://{bucket} "
+            f"({exc.__class__.__name__}); the next checkpoint will try again with its own"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -95,41 +134,58 @@ class CheckpointFile:
 
 
 def checkpoint_read(*, path: Path | None = None) -> CheckpointFile:
+    """The checkpoints of the local file (or ``path``): each line's signature, and that it names the line before."""
     path = Path(path or settings.MEDSITE_AUDIT_CHECKPOINT_FILE)
     if not path.exists():
         return CheckpointFile([], [], exists=False)
+    with path.open("rb") as lines:
+        return _parse(enumerate(lines, start=1), where="line", sequence=True)
+
+
+def checkpoint_read_s3() -> CheckpointFile:
+    """The checkpoints in the Object Lock bucket, oldest first. Their signatures are checked, not their sequence: a
+    checkpoint that failed to reach the bucket is only a gap."""
+    client, bucket = _s3(), settings.MEDSITE_AUDIT_CHECKPOINT_S3_BUCKET
+    keys = sorted(
+        item["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=S3_PREFIX)
+        for item in page.get("Contents", ())
+    )
+    lines = ((key, client.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys)
+    return _parse(lines, where=f"s3://{bucket}/", sequence=False, exists=bool(keys))
+
+
+def _parse(lines: Iterable[tuple[object, bytes]], *, where: str, sequence: bool, exists: bool = True) -> CheckpointFile:
     _, keys = audit_keys()
     checkpoints: list[Checkpoint] = []
     problems: list[str] = []
     previous = ""
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                heads = tuple(
-                    ChainHead(int(c["chain"]), int(c["last_id"]), str(c["hash"]), int(c["count"]))
-                    for c in record["chains"]
-                )
-                key_id, signature, at = str(record["key"]), str(record["sig"]), str(record["at"])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                problems.append(f"checkpoint line {number} is not a checkpoint (the file was edited or cut)")
-                previous = ""
-                continue
-            label = f"checkpoint of {at} (line {number})"
-            key = keys.get(key_id)
-            if key is None:
-                problems.append(
-                    f"{label} is signed with audit key {key_id}, which is not configured (MEDSITE_AUDIT_KEY, "
-                    "MEDSITE_AUDIT_OLD_KEYS): made up, or an old key is missing"
-                )
-            elif not hmac.compare_digest(_signature(key, record), signature):
-                problems.append(f"{label}: its signature does not match (the line was edited)")
-            elif record.get("prev", "") != previous:
+    for place, line in lines:
+        if not line.strip():
+            continue
+        name = f"{where} {place}" if where == "line" else f"{where}{place}"
+        try:
+            record = json.loads(line)
+            heads = tuple(
+                ChainHead(int(c["chain"]), int(c["last_id"]), str(c["hash"]), int(c["count"])) for c in record["chains"]
+            )
+            key_id, signature, at = str(record["key"]), str(record["sig"]), str(record["at"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            problems.append(f"checkpoint {name} is not a checkpoint (it was edited or cut)")
+            previous = ""
+            continue
+        label = f"checkpoint of {at} ({name})"
+        key = keys.get(key_id)
+        if key is None:
+            problems.append(
+                f"{label} is signed with audit key {key_id}, which is not configured (MEDSITE_AUDIT_KEY, "
+                "MEDSITE_AUDIT_OLD_KEYS): made up, or an old key is missing"
+            )
+        elif not hmac.compare_digest(_signature(key, record), signature):
+            problems.append(f"{label}: its signature does not match (the line was edited)")
+        else:
+            if sequence and record.get("prev", "") != previous:
                 problems.append(f"{label} does not follow the line before it (a line was removed or inserted)")
-                checkpoints.append(Checkpoint(label, heads))  # its own signature holds: its heads still count
-            else:
-                checkpoints.append(Checkpoint(label, heads))
-            previous = signature
-    return CheckpointFile(checkpoints, problems, exists=True)
+            checkpoints.append(Checkpoint(label, heads))  # its own signature holds: its heads count
+        previous = signature
+    return CheckpointFile(checkpoints, problems, exists=exists)

@@ -83,6 +83,17 @@ MEDSITE_AUDIT_CHECKPOINT_FILE = Path(
     env_str("MEDSITE_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.jsonl"))
 )
 MEDSITE_AUDIT_CHECKPOINT_SECONDS = env_int("MEDSITE_AUDIT_CHECKPOINT_SECONDS", 300)
+# Optionally each checkpoint also goes, as one object, to an S3 bucket created with Object Lock: written in compliance
+# mode, no one can change or delete it for MEDSITE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS. The endpoint and credentials are
+# those of MEDSITE_S3_ENDPOINT_URL, MEDSITE_S3_REGION, MEDSITE_S3_ACCESS_KEY_ID and MEDSITE_S3_SECRET_ACCESS_KEY.
+MEDSITE_AUDIT_CHECKPOINT_S3_BUCKET = env_str("MEDSITE_AUDIT_CHECKPOINT_S3_BUCKET")
+MEDSITE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS = env_int("MEDSITE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS", 3650)
+MEDSITE_AUDIT_CHECKPOINT_S3_CLIENT = {
+    "endpoint_url": env_str("MEDSITE_S3_ENDPOINT_URL"),
+    "region_name": env_str("MEDSITE_S3_REGION"),
+    "aws_access_key_id": env_str("MEDSITE_S3_ACCESS_KEY_ID"),
+    "aws_secret_access_key": env_str("MEDSITE_S3_SECRET_ACCESS_KEY"),
+}
 # Every audit event also goes to this syslog collector (RFC 5424): udp://host:514, tcp://host:601 or
 # tls://host:6514 (verified against MEDSITE_AUDIT_SYSLOG_CA_FILE, or the system's CAs). Unset: not sent.
 MEDSITE_AUDIT_SYSLOG_URL = env_str("MEDSITE_AUDIT_SYSLOG_URL")

@@ -252,8 +252,8 @@ def test_checkpoints_are_appended_by_the_command_and_the_beat_task(capsys):
 def test_verify_audit_can_require_checkpoints(capsys):
     _events(1)
     call_command("verify_audit")
-    assert "No audit checkpoint file" in capsys.readouterr().err
-    with pytest.raises(CommandError, match="No audit checkpoint file"):
+    assert "No audit checkpoints at" in capsys.readouterr().err
+    with pytest.raises(CommandError, match="No audit checkpoints at"):
         call_command("verify_audit", "--require-checkpoints")
 
 
