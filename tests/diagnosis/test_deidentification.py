@@ -91,13 +91,13 @@ def _nested(tag: int) -> Dataset:
     return item
 
 
-def _table_tags() -> list[int]:
+def table_tags() -> list[int]:
     """The rows a stored file can carry: not the command elements (group 0000) nor File Meta (0002, written
     afresh)."""
     return sorted(int(tag) for tag in dicom.BASIC_PROFILE if tag.group not in (0x0000, 0x0002))
 
 
-def _image_dataset(**elements) -> Dataset:
+def image_dataset(**elements) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -116,10 +116,10 @@ def _image_dataset(**elements) -> Dataset:
     return ds
 
 
-def _every_attribute_dataset() -> Dataset:
+def every_attribute_dataset() -> Dataset:
     """A CT slice carrying every attribute of Table E.1-1, plus a curve, an overlay and a private tag."""
-    ds = _image_dataset()
-    for tag in _table_tags():
+    ds = image_dataset()
+    for tag in table_tags():
         vr = _vr(tag)
         ds.add_new(tag, vr, _value(tag, vr))
     original = Dataset()  # what an earlier edit replaced: the originals, nested
@@ -136,22 +136,22 @@ def _every_attribute_dataset() -> Dataset:
     return ds
 
 
-def _bytes(ds: Dataset) -> bytes:
+def dicom_bytes(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 
 def _deidentify(ds: Dataset) -> tuple[bytes, Dataset]:
-    image = read_dicom(SimpleUploadedFile("every.dcm", _bytes(ds)))
+    image = read_dicom(SimpleUploadedFile("every.dcm", dicom_bytes(ds)))
     return image.deidentified, pydicom.dcmread(io.BytesIO(image.deidentified))
 
 
 @pytest.fixture(scope="module")
 def everything():
-    source = _every_attribute_dataset()
+    source = every_attribute_dataset()
     deidentified, result = _deidentify(source)
-    return _every_attribute_dataset(), deidentified, result  # a fresh source: read_dicom cleaned its copy in place
+    return every_attribute_dataset(), deidentified, result  # a fresh source: read_dicom cleaned its copy in place
 
 
 def _is_uid(value: str) -> bool:
@@ -181,38 +181,44 @@ def test_the_table_is_the_packages_current_edition_not_a_hand_list():
 # --- every attribute of the table -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tag", _table_tags(), ids=lambda tag: keyword_for_tag(tag) or f"{tag:08X}")
+@pytest.mark.parametrize("tag", table_tags(), ids=lambda tag: keyword_for_tag(tag) or f"{tag:08X}")
 def test_every_attribute_of_the_table_gets_its_action(everything, tag):
-    source, deidentified, result = everything
+    assert_action_applied(tag, *everything)
+
+
+def assert_action_applied(tag: int, source: Dataset, deidentified: bytes, result: Dataset) -> None:
+    """The table's action on one attribute of every_attribute_dataset (also used by tests/security)."""
     action = _expected(dicom.BASIC_PROFILE[tag])
     vr, original = _vr(tag), source[tag].value
+    name = keyword_for_tag(tag) or f"{tag:08X}"
     if action == "X":
-        assert tag not in result
+        assert tag not in result, name
         return
-    assert tag in result, f"{action}: removed, but the profile keeps it"
+    assert tag in result, f"{name} {action}: removed, but the profile keeps it"
     value = result[tag].value
     if action == "Z":
-        assert result[tag].is_empty, value
+        assert result[tag].is_empty, name
     elif vr == "SQ":  # D or U* of a sequence: kept, with every original in its items replaced or emptied
         (item,) = value
-        assert str(item.get("PatientName") or "") == ""
-        assert item.get("ReferencedSOPClassUID") == CTImageStorage
-        assert _is_uid(item.ReferencedSOPInstanceUID) and item.ReferencedSOPInstanceUID != f"{UID_ROOT}{tag}.1"
+        assert str(item.get("PatientName") or "") == "", name
+        assert item.get("ReferencedSOPClassUID") == CTImageStorage, name
+        replaced = item.ReferencedSOPInstanceUID
+        assert _is_uid(replaced) and replaced != f"{UID_ROOT}{tag}.1", name
         if action == "D":
-            assert item.CodeMeaning == dicom.DUMMY_TEXT
+            assert item.CodeMeaning == dicom.DUMMY_TEXT, name
     elif action in ("U", "D") and vr == "UI":
-        assert _is_uid(value) and value != original
+        assert _is_uid(value) and value != original, name
     elif action == "D":
-        assert not result[tag].is_empty and value != original
+        assert not result[tag].is_empty and value != original, name
     else:
-        raise AssertionError(f"unexpected action {action}")
+        raise AssertionError(f"{name}: unexpected action {action}")
     if vr not in NUMBER_VRS | BYTES_VRS:
-        assert _secret(tag).encode() not in deidentified
+        assert _secret(tag).encode() not in deidentified, name
 
 
 def test_no_original_value_of_the_table_survives_anywhere(everything):
     _, deidentified, _ = everything
-    survivors = [f"{tag:08X}" for tag in _table_tags() if _secret(tag).encode() in deidentified]
+    survivors = [f"{tag:08X}" for tag in table_tags() if _secret(tag).encode() in deidentified]
     assert survivors == []
     for original in (b"SECRET", b"CURVE", b"ACME", b"20240315", b"101112", UID_ROOT.encode(), b"Original"):
         assert original not in deidentified, original
@@ -233,8 +239,8 @@ def test_the_viewer_attributes_pixel_data_and_the_profile_attributes_are_kept(ev
 
 def test_combined_actions_keep_an_empty_attribute_empty():
     """Z/D, X/D and X/Z/D of an empty attribute: it cannot be Type 1, so it stays empty rather than get a dummy."""
-    combined = [tag for tag in _table_tags() if dicom.BASIC_PROFILE[tag] in ("Z/D", "X/D", "X/Z/D", "X/Z")]
-    ds = _image_dataset()
+    combined = [tag for tag in table_tags() if dicom.BASIC_PROFILE[tag] in ("Z/D", "X/D", "X/Z/D", "X/Z")]
+    ds = image_dataset()
     for tag in combined:
         ds.add_new(tag, _vr(tag), [] if _vr(tag) == "SQ" else None)
     _, result = _deidentify(ds)
@@ -260,7 +266,7 @@ def test_combined_actions_keep_an_empty_attribute_empty():
 )
 def test_what_survived_the_old_denylist_is_gone(keyword):
     value = "+0100" if keyword == "TimezoneOffsetFromUTC" else "Jane Doe SECRET"
-    deidentified, result = _deidentify(_image_dataset(**{keyword: value}))
+    deidentified, result = _deidentify(image_dataset(**{keyword: value}))
     assert value.encode() not in deidentified
     assert str(result.get(keyword) or "") in ("", dicom.DUMMY_TEXT)
 
@@ -270,7 +276,7 @@ def test_original_attributes_sequence_and_its_nested_originals_are_removed():
     original.PatientName, original.PatientID = "Doe^Jane", "MRN-7741"
     modified = Dataset()
     modified.ModifiedAttributesSequence = [original]
-    deidentified, result = _deidentify(_image_dataset(OriginalAttributesSequence=[modified]))
+    deidentified, result = _deidentify(image_dataset(OriginalAttributesSequence=[modified]))
     assert "OriginalAttributesSequence" not in result
     assert b"Doe^Jane" not in deidentified and b"MRN-7741" not in deidentified
 
@@ -280,8 +286,8 @@ def test_device_uid_and_referenced_sop_instance_uid_are_replaced_consistently():
     first, second, device = "1.2.840.10008.9999.1", "1.2.840.10008.9999.2", "1.2.840.10008.9999.3"  # DICOM's root
     reference = Dataset()
     reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = CTImageStorage, second
-    one = _image_dataset(SOPInstanceUID=first, DeviceUID=device, ReferencedImageSequence=[reference])
-    two = _image_dataset(SOPInstanceUID=second)
+    one = image_dataset(SOPInstanceUID=first, DeviceUID=device, ReferencedImageSequence=[reference])
+    two = image_dataset(SOPInstanceUID=second)
     (_, one), (_, two) = _deidentify(one), _deidentify(two)
     assert _is_uid(one.DeviceUID) and one.DeviceUID != device
     referenced = one.ReferencedImageSequence[0]
@@ -305,13 +311,13 @@ def test_device_uid_and_referenced_sop_instance_uid_are_replaced_consistently():
     ],
 )
 def test_burned_in_annotation_is_flagged_and_not_claimed_removed(elements, flagged):
-    ds = _image_dataset()
+    ds = image_dataset()
     for keyword, value in elements.items():
         if value is None:
             del ds[keyword]
         else:
             setattr(ds, keyword, value)
-    image = read_dicom(SimpleUploadedFile("x.dcm", _bytes(ds)))
+    image = read_dicom(SimpleUploadedFile("x.dcm", dicom_bytes(ds)))
     result = pydicom.dcmread(io.BytesIO(image.deidentified))
     assert bool(image.burned_in) is flagged
     assert result.PatientIdentityRemoved == ("NO" if flagged else "YES")
@@ -319,8 +325,8 @@ def test_burned_in_annotation_is_flagged_and_not_claimed_removed(elements, flagg
 
 
 def _burned_in_dicom(name: str = "us.dcm", **elements) -> SimpleUploadedFile:
-    ds = _image_dataset(BurnedInAnnotation="YES", PatientID="MRN-1", SOPInstanceUID=generate_uid(), **elements)
-    return SimpleUploadedFile(name, _bytes(ds))
+    ds = image_dataset(BurnedInAnnotation="YES", PatientID="MRN-1", SOPInstanceUID=generate_uid(), **elements)
+    return SimpleUploadedFile(name, dicom_bytes(ds))
 
 
 @pytest.fixture
