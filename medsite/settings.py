@@ -83,6 +83,8 @@ MEDSITE_AUDIT_CHECKPOINT_FILE = Path(
     env_str("MEDSITE_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.jsonl"))
 )
 MEDSITE_AUDIT_CHECKPOINT_SECONDS = env_int("MEDSITE_AUDIT_CHECKPOINT_SECONDS", 300)
+if not 10 <= MEDSITE_AUDIT_CHECKPOINT_SECONDS <= 86400:
+    raise ImproperlyConfigured("MEDSITE_AUDIT_CHECKPOINT_SECONDS must be between 10 and 86400")
 # Optionally each checkpoint also goes, as one object, to an S3 bucket created with Object Lock: written in compliance
 # mode, no one can change or delete it for MEDSITE_AUDIT_CHECKPOINT_S3_RETAIN_DAYS. The endpoint and credentials are
 # those of MEDSITE_S3_ENDPOINT_URL, MEDSITE_S3_REGION, MEDSITE_S3_ACCESS_KEY_ID and MEDSITE_S3_SECRET_ACCESS_KEY.

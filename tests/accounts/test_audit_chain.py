@@ -89,6 +89,24 @@ def test_production_refuses_to_start_without_an_audit_key_of_its_own():
     assert short.returncode != 0 and "32 or more characters" in short.stderr
 
 
+def test_malformed_audit_settings_are_refused():
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MEDSITE_"))}
+    for setting, value, error in [
+        ("MEDSITE_AUDIT_CHECKPOINT_SECONDS", "0", "MEDSITE_AUDIT_CHECKPOINT_SECONDS must be between 10 and 86400"),
+        ("MEDSITE_AUDIT_SYSLOG_URL", "siem.internal:514", "MEDSITE_AUDIT_SYSLOG_URL must look like udp://host:514"),
+        ("MEDSITE_AUDIT_SYSLOG_URL", "tls://siem.internal", "MEDSITE_AUDIT_SYSLOG_URL must look like"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=clean | {"DJANGO_DEBUG": "true", setting: value},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0 and error in result.stderr, (setting, value)
+
+
 def test_each_link_is_an_hmac_under_the_audit_key_not_a_plain_hash():
     first, second = _events(2)
     key = AuditKey.from_setting(settings.MEDSITE_AUDIT_KEY)
