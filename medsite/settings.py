@@ -432,7 +432,7 @@ REST_FRAMEWORK = {
         "user": env_str("MEDSITE_API_THROTTLE_USER", "3000/min"),
     },
     # A 401 (no credentials, a bad, expired or refused token) counts against the client address; 429 past "anon".
-    "EXCEPTION_HANDLER": "medsite.throttling.refusals_throttled",
+    "EXCEPTION_HANDLER": "medsite.exceptions.refusals_throttled",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MedSite API",

@@ -7,13 +7,14 @@ can make up to twice its rate across the boundary of two windows, never more.
 
 DRF authenticates, then checks permissions, and only then throttles, so a request with a wrong, expired or refused
 token, or with no credentials where the API needs them, was answered 401 and never counted. `refusals_throttled`
-(the API's exception handler) counts each such refusal against the client address, at the anonymous rate, and
-answers 429 with Retry-After once the address is over it. A valid token is never refused for its address's
-failures: guessing a 256-bit token is not feasible, so the limit is about floods, and a client sharing an address
-with a flood keeps working.
+(the API's exception handler, in medsite.exceptions: rest_framework.views reads the throttle classes when it is
+imported, so this module must not import it) counts each such refusal against the client address, at the
+anonymous rate, and answers 429 with Retry-After once the address is over it. A valid token is never refused for
+its address's failures: guessing a 256-bit token is not feasible, so the limit is about floods, and a client
+sharing an address with a flood keeps working.
 """
 
-from rest_framework import exceptions, throttling, views
+from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 from accounts.clientip import client_ip
@@ -72,13 +73,3 @@ class RefusedRateThrottle(_FixedWindow, throttling.SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return f"throttle_refused_{self.get_ident(request)}"
-
-
-def refusals_throttled(exc, context):
-    """REST_FRAMEWORK's EXCEPTION_HANDLER: DRF's, after counting a 401 (no credentials, or bad ones) against the
-    client address; past the anonymous rate the refusal becomes a 429 with Retry-After."""
-    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        throttle = RefusedRateThrottle()
-        if not throttle.allow_request(context["request"], context.get("view")):
-            exc = exceptions.Throttled(throttle.wait())
-    return views.exception_handler(exc, context)
