@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load
+.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test-e2e: install
 
 # Fault injection (as root): its own PostgreSQL, Redis and tmpfs media, gunicorn and a live worker; a worker
 # SIGKILL, Redis and PostgreSQL restarts and a full disk while uploads flow. Figures in var/faults/results.{json,md}.
+# Issue 20's reproductions as a scripted attack on a live server (also part of `make test`).
+test-security: install
+	$(TEST_ENV) $(PY) -m pytest tests/security $(PYTEST_ARGS)
+
 test-faults: install
 	MEDSITE_FAULTS=1 DJANGO_DEBUG=true $(PY) -m pytest tests/faults -p no:cacheprovider $(PYTEST_ARGS)
 
