@@ -2,6 +2,7 @@
 (see conftest.py); findings 4 and 9 (DICOM) are in test_attack_dicom.py. A finding that comes back fails here."""
 
 import hashlib
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from accounts.models import AuditEvent, Role, User
+from accounts.models import ApiToken, AuditEvent, Role, User
 from tests import live
 from tests.security.conftest import ADMIN, CLINICIAN, OUTSIDER, PROMOTED, PROMOTED_PASSWORD, signed_in
 
@@ -158,3 +159,24 @@ def test_the_chain_rewrite_is_detected(server, browser):
     assert result.returncode != 0, report
     assert f"Audit chain broken at event {first.pk}" in report and "HMAC" in report, report
     assert "checkpoint" in report, report
+
+
+def test_api_tokens_are_hashed_expire_are_revocable_and_never_cached(server, browser):
+    """Finding 8 and the no-store item of finding 7: a clinician makes a token on their account page; the database
+    holds only its digest; it works on the API with no-store responses; once revoked it is refused; a flood of bad
+    tokens is answered 429."""
+    clinician = browser()
+    assert signed_in(clinician.login(CLINICIAN))
+    page = clinician.post_form(reverse("accounts:api_tokens"), {"name": "attack run"})
+    assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]
+    token = re.search(r'data-testid="token-value">([^<]+)<', page.text).group(1)
+    stored = ApiToken.objects.get(user__email=CLINICIAN, name="attack run")
+    assert token not in (stored.digest, stored.token_key) and stored.expiry is not None
+    program = browser()
+    answer = program.get("/api/v1/patients/", headers={"Authorization": f"Token {token}"})
+    assert answer.status_code == 200 and "no-store" in answer.headers["Cache-Control"]
+    clinician.post_form(reverse("accounts:api_token_revoke"), {"prefix": stored.token_key})
+    assert program.get("/api/v1/patients/", headers={"Authorization": f"Token {token}"}).status_code == 401
+    flood = browser("203.0.113.99")
+    statuses = {flood.get("/api/v1/", headers={"Authorization": f"Token x{n}"}).status_code for n in range(70)}
+    assert 429 in statuses
