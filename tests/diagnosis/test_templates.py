@@ -114,7 +114,7 @@ def main_nav(html: str) -> str:
 
 
 def nav_items(html: str) -> set[str]:
-    return set(re.findall(r'data-nav="([a-z]+)"', main_nav(html)))
+    return set(re.findall(r'data-nav="([a-z-]+)"', main_nav(html)))
 
 
 def _bad_file(name: str):
@@ -263,7 +263,7 @@ def test_error_pages_are_csp_safe_and_say_why(login, clinician, radiologist, out
 
 def test_clinician_nav(login, clinician):
     html = login(clinician).get(reverse("diagnosis:home")).content.decode()
-    assert nav_items(html) == {"patients", "import", "mfa", "logout"}
+    assert nav_items(html) == {"patients", "import", "mfa", "api-tokens", "logout"}
     nav = main_nav(html)
     assert f'href="{reverse("diagnosis:dicom_import")}"' in nav and f'href="{reverse("mfa_index")}"' in nav
     assert f'action="{reverse("account_logout")}"' in nav
@@ -272,7 +272,7 @@ def test_clinician_nav(login, clinician):
 
 def test_radiologist_nav_puts_worklist_first(login, radiologist):
     html = login(radiologist).get(reverse("diagnosis:worklist")).content.decode()
-    assert nav_items(html) == {"worklist", "adjudication", "patients", "mfa", "logout"}
+    assert nav_items(html) == {"worklist", "adjudication", "patients", "mfa", "api-tokens", "logout"}
     nav = main_nav(html)
     assert nav.index('data-nav="worklist"') < nav.index('data-nav="patients"')
     assert 'aria-current="page">Worklist<' in nav
@@ -280,7 +280,12 @@ def test_radiologist_nav_puts_worklist_first(login, radiologist):
 
 def test_staff_see_admin_and_others_do_not(login, site_admin):
     client = login(site_admin)
-    assert nav_items(client.get(reverse("diagnosis:home")).content.decode()) == {"patients", "mfa", "logout"}
+    assert nav_items(client.get(reverse("diagnosis:home")).content.decode()) == {
+        "patients",
+        "mfa",
+        "api-tokens",
+        "logout",
+    }
     site_admin.is_staff = True
     site_admin.save(update_fields=["is_staff"])
     html = client.get(reverse("diagnosis:home")).content.decode()
@@ -291,7 +296,7 @@ def test_member_of_two_sites_gets_both_roles_links(login, clinician, other_site)
     MembershipFactory(user=clinician, site=other_site, role="radiologist")
     with_totp(clinician)  # radiologists must have MFA before they see anything else
     html = login(clinician).get(reverse("diagnosis:home")).content.decode()
-    assert nav_items(html) == {"worklist", "adjudication", "patients", "import", "mfa", "logout"}
+    assert nav_items(html) == {"worklist", "adjudication", "patients", "import", "mfa", "api-tokens", "logout"}
     assert html.count('data-nav="worklist"') == 1
 
 
