@@ -69,8 +69,28 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class SiteAdminsReadSuperusersWrite:
+    """Users and sites: superusers add, change and delete them, whatever Django permissions a site admin holds;
+    a site admin only reads (their get_queryset limits what)."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser or is_site_admin(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SiteAdminsReadSuperusersWrite, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_active", "is_staff"]
     search_fields = ["email", "first_name", "last_name"]
@@ -95,24 +115,9 @@ class UserAdmin(DjangoUserAdmin):
             return super().get_fieldsets(request, obj)
         return [(None, {"fields": ["email", "first_name", "last_name", "is_active", "last_login", "date_joined"]})]
 
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser or is_site_admin(request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser or is_site_admin(request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SiteAdminsReadSuperusersWrite, admin.ModelAdmin):
     list_display = ["name", "slug", "second_reader", "created_at"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
@@ -122,21 +127,6 @@ class SiteAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         return queryset if request.user.is_superuser else queryset.filter(pk__in=admin_sites(request.user))
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser or is_site_admin(request.user)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser or is_site_admin(request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
