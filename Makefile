@@ -32,11 +32,12 @@ seed: migrate
 
 # Web on http://127.0.0.1:8000, an inference worker and a training worker; Ctrl-C stops all three.
 run: seed
-	@echo "MedSite: http://127.0.0.1:8000  (Ctrl-C stops web and workers)"
+	@echo "MedSite: http://127.0.0.1:8000, DICOM: MEDSITE@127.0.0.1:11112  (Ctrl-C stops web, workers and listener)"
 	@$(DEV_ENV) sh -c 'trap "kill 0" INT TERM EXIT; \
 	  $(WORKER) --queues inference,default --concurrency 1 --hostname inference@%h --beat & \
 	  $(WORKER) --queues training --concurrency 1 --hostname training@%h & \
 	  $(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
+	  $(PY) manage.py dicom_listener --host 127.0.0.1 --port 11112 & \
 	  wait'
 
 test: install

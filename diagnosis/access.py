@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, Site
-from diagnosis.models import Image, Patient, Prediction, Study
+from diagnosis.models import Image, Patient, Prediction, Review, Study
 
 ANY_ROLE = tuple(Role)
 
@@ -90,6 +90,17 @@ def get_prediction_for_user(request, pk: int, roles=ANY_ROLE) -> Prediction:
     )  # a shadow version's output is never shown as a result, nor reviewed
     _check(request, prediction, prediction.image.study.patient.site, roles)
     return prediction
+
+
+def get_review_for_user(request, pk: int, roles=ANY_ROLE) -> Review:
+    review = get_object_or_404(
+        Review.objects.select_related(
+            "prediction__image__study__patient__site", "prediction__model_version", "reviewer"
+        ),
+        pk=pk,
+    )
+    _check(request, review, review.prediction.image.study.patient.site, roles)
+    return review
 
 
 def get_site_for_user(request, pk: int, roles=ANY_ROLE) -> Site:

@@ -16,6 +16,8 @@ from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
 from diagnosis.access import sites_for
 from diagnosis.models import (
+    DicomNode,
+    DicomPeer,
     Image,
     LearningPolicy,
     ModelEvaluation,
@@ -334,6 +336,57 @@ class LearningPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser
+
+
+class DicomConfigAdmin(admin.ModelAdmin):
+    """The DICOM receiver's configuration (who may send to which site): superusers only, every change audited."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            obj=obj,
+            site=obj.site,
+            client=Client.from_request(request),
+            detail={"fields": {name: str(form.cleaned_data[name]) for name in form.changed_data}},
+        )
+
+    def delete_model(self, request, obj) -> None:
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.DELETE,
+            obj=obj,
+            site=obj.site,
+            client=Client.from_request(request),
+        )
+        super().delete_model(request, obj)
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(DicomNode)
+class DicomNodeAdmin(DicomConfigAdmin):
+    list_display = ["ae_title", "site"]
+
+
+@admin.register(DicomPeer)
+class DicomPeerAdmin(DicomConfigAdmin):
+    list_display = ["ae_title", "ip", "site"]
+    list_filter = ["site"]
 
 
 @admin.register(ModelVersion)

@@ -560,3 +560,31 @@ class ModelEvaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation of {self.candidate} ({'passed' if self.gate_passed else 'failed'})"
+
+
+class DicomNode(models.Model):
+    """A DICOM AE title MedSite answers to (the called AE title), and the site whose records it receives into."""
+
+    ae_title = models.CharField("called AE title", max_length=16, unique=True, help_text="As the sender calls it")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="dicom_nodes")
+
+    class Meta:
+        verbose_name = "DICOM node (called AE title)"
+
+    def __str__(self) -> str:
+        return f"{self.ae_title} -> {self.site}"
+
+
+class DicomPeer(models.Model):
+    """A calling AE title allowed to send to a site's DICOM nodes, from one address or (ip empty) from any."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="dicom_peers")
+    ae_title = models.CharField("calling AE title", max_length=16)
+    ip = models.GenericIPAddressField("address", null=True, blank=True, help_text="Empty: any address")
+
+    class Meta:
+        verbose_name = "DICOM peer (allowed calling AE title)"
+        constraints = [models.UniqueConstraint(fields=["site", "ae_title", "ip"], name="one_dicom_peer_per_address")]
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.ip or '*'} -> {self.site}"

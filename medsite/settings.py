@@ -268,6 +268,10 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 # Uploads
 MEDSITE_MAX_UPLOAD_BYTES = env_int("MEDSITE_MAX_UPLOAD_MB", 200) * 1024 * 1024
+# The DICOM receiver (manage.py dicom_listener; docs/dicom-conformance.md): simultaneous associations it accepts,
+# and the largest PDU it receives, in bytes (0: no limit).
+MEDSITE_DICOM_MAX_ASSOCIATIONS = env_int("MEDSITE_DICOM_MAX_ASSOCIATIONS", 10)
+MEDSITE_DICOM_MAX_PDU = env_int("MEDSITE_DICOM_MAX_PDU", 65536)
 MEDSITE_MAX_IMAGE_PIXELS = env_int("MEDSITE_MAX_IMAGE_PIXELS", 80_000_000)
 MEDSITE_MAX_IMAGE_SIDE = env_int("MEDSITE_MAX_IMAGE_SIDE", 16384)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -6,7 +6,7 @@ import json
 import re
 
 from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
-from diagnosis import access, views
+from diagnosis import access, dicom_results, views
 from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, pk_in_body
 from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
 from diagnosis.models import Prediction, Review
@@ -60,6 +60,30 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     def heatmap(self, request, pk):
         return views.prediction_heatmap(request, pk)
 
+    @extend_schema(
+        responses={(200, "application/dicom"): OpenApiTypes.BINARY},
+        summary="The AI's preliminary DICOM SR (TID 1500), in the image's study; carries the patient's identifiers",
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    def sr(self, request, pk):
+        prediction = access.get_prediction_for_user(request, pk)
+        return _dicom_download(
+            request, prediction, prediction.image.study.site, dicom_results.prediction_sr(prediction)
+        )
+
+    @extend_schema(
+        responses={(200, "application/dicom"): OpenApiTypes.BINARY},
+        summary="The Grad-CAM heatmap over the image as a DICOM Secondary Capture, in the image's study (AI output)",
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    def sc(self, request, pk):
+        prediction = access.get_prediction_for_user(request, pk)
+        if not prediction.heatmap:
+            raise Http404("This prediction has no heatmap.")
+        return _dicom_download(
+            request, prediction, prediction.image.study.site, dicom_results.prediction_sc(prediction)
+        )
+
 
 @extend_schema(tags=["reviews"])
 class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
@@ -101,6 +125,15 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         response["Cache-Control"] = "private, no-store"
         return response
 
+    @extend_schema(
+        responses={(200, "application/dicom"): OpenApiTypes.BINARY},
+        summary="The final DICOM SR of this review: VERIFIED, the reader as observer, with the AI's result",
+    )
+    @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
+    def sr(self, request, pk):
+        found = access.get_review_for_user(request, pk)
+        return _dicom_download(request, found, found.prediction.image.study.site, dicom_results.review_sr(found))
+
     @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer})
     def create(self, request):
         prediction = access.get_prediction_for_user(request, pk_in_body(request, "prediction"), [Role.RADIOLOGIST])
@@ -118,6 +151,17 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         except ValueError as exc:  # a label that is not one of the model's classes
             raise serializers.ValidationError({"label": [str(exc)]}) from None
         return Response(ReviewSerializer(submitted).data, status=status.HTTP_201_CREATED)
+
+
+def _dicom_download(request, obj, site, dataset) -> HttpResponse:
+    """A DICOM object built from `obj`: audited as a DOWNLOAD, sent as an attachment, never cached."""
+    access.record_view(
+        request, obj, site, action=AuditEvent.Action.DOWNLOAD, detail={"rendition": "dicom", "sop": dataset.SOPClassUID}
+    )
+    response = HttpResponse(dicom_results.to_bytes(dataset), content_type="application/dicom")
+    response["Content-Disposition"] = f'attachment; filename="{obj._meta.model_name}-{obj.pk}.dcm"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # A spreadsheet reads a cell as a formula when it starts with one of these (after any spaces or quotes). The file

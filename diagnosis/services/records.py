@@ -202,6 +202,21 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
     return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client)
 
 
+def dicom_receive(*, site: Site, file, sop_instance_uid: str, client: Client = SYSTEM) -> tuple[Image, bool]:
+    """One instance received over DICOM (C-STORE): dicom_import, de-duplicated by SOPInstanceUID within the site.
+    Returns the image and whether it is new; a resent instance returns the image already stored and stores nothing.
+    """
+    stored = Image.objects.filter(study__patient__site=site, sop_instance_uid=sop_instance_uid)
+    if sop_instance_uid and (image := stored.first()) is not None:
+        return image, False
+    try:
+        return dicom_import(site=site, file=file, uploaded_by=None, client=client), True
+    except ValidationError:
+        if sop_instance_uid and (image := stored.first()) is not None:  # the same instance, on two associations
+            return image, False
+        raise
+
+
 def _modality(dicom: DicomImage) -> str:
     return dicom.modality if dicom.modality in Study.Modality.values else Study.Modality.OT
 
@@ -317,7 +332,8 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
         if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
             raise ValidationError(
                 f"{file.name} could not be stored: the image storage is full. Nothing was kept; "
-                "try again later, and tell an administrator if it goes on."
+                "try again later, and tell an administrator if it goes on.",
+                code="storage_full",
             ) from None
         raise
     return image

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from types import SimpleNamespace
 
 import pytest
@@ -53,7 +54,7 @@ class Endpoint:
     multipart: bool = False
 
     def call(self, client: APIClient, world: SimpleNamespace, **extra):
-        url = reverse(self.url_name, args=[getattr(world, self.target).pk] if self.target else [])
+        url = reverse(self.url_name, args=[attrgetter(self.target)(world).pk] if self.target else [])
         if self.method == "get":
             return client.get(url, **extra)
         data = self.body(world) if self.body else {}
@@ -90,6 +91,9 @@ REVIEW_CREATE = Endpoint("post", "api:review-list", body=lambda w: {"prediction"
 AUDIT_LIST = Endpoint("get", "api:audit-event-list")
 REVIEW_EXPORT = Endpoint("get", "api:review-export")
 PREDICTION_HEATMAP = Endpoint("get", "api:prediction-heatmap", "prediction")
+PREDICTION_SR = Endpoint("get", "api:prediction-sr", "prediction")
+PREDICTION_SC = Endpoint("get", "api:prediction-sc", "prediction")
+REVIEW_SR = Endpoint("get", "api:review-sr", "retraining_item.review")
 MODEL_LIST = Endpoint("get", "api:model-list")
 MODEL_GET = Endpoint("get", "api:model-detail", "model_version")
 MODEL_PROMOTE = Endpoint("post", "api:model-promote", "model_version", body=lambda w: {"reason": "validated"})
@@ -132,6 +136,9 @@ MATRIX = [
     (AUDIT_LIST, ("site_admin", 200), ("clinician", 403), ("outside_admin", 200)),
     (REVIEW_EXPORT, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 200)),
     (PREDICTION_HEATMAP, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
+    (PREDICTION_SR, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
+    (PREDICTION_SC, ("clinician", 200), ("site_admin", 200), ("outsider", 404)),
+    (REVIEW_SR, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
     # The registry is global: every member reads it; only superusers change it (site admins included: 403).
     (MODEL_LIST, ("clinician", 200), ("site_admin", 200), ("outsider", 200)),
     (MODEL_GET, ("clinician", 200), ("radiologist", 200), ("outsider", 200)),

@@ -11,6 +11,7 @@ one DENIED event naming the record, and never the patient's details.
 """
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -45,7 +46,7 @@ class Read:
     detail: dict = field(default_factory=dict)  # what the event's detail must hold besides the count
 
     def call(self, client, world):
-        target = getattr(world, self.target) if self.target else None
+        target = attrgetter(self.target)(world) if self.target else None
         url = reverse(self.url_name, args=[target.pk] if target else [])
         if self.method == "get":
             return client.get(url, self.data)
@@ -87,6 +88,9 @@ READS = [
     Read("api:prediction-list", "radiologist", "prediction"),
     Read("api:prediction-detail", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
     Read("api:prediction-heatmap", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
+    Read("api:prediction-sr", "radiologist", "prediction", "prediction", DOWNLOAD, refused=OUTSIDE_RADIOLOGIST),
+    Read("api:prediction-sc", "clinician", "prediction", "prediction", DOWNLOAD, refused=OUTSIDER),
+    Read("api:review-sr", "radiologist", "review", "retraining_item.review", DOWNLOAD, refused=OUTSIDE_RADIOLOGIST),
     Read("api:review-list", "radiologist", "review"),
     Read("api:review-export", "radiologist", "review", action=DOWNLOAD),
     Read("api:retraining-item-list", "superuser", "retrainingitem", refused=(("site_admin", 403),)),
@@ -176,7 +180,7 @@ def _label(read: Read) -> str:
 
 def _record(read: Read, world):
     """The record the URL names, or None for a list (or a URL that names a task)."""
-    target = getattr(world, read.target) if read.target else None
+    target = attrgetter(read.target)(world) if read.target else None
     return target if hasattr(target, "_meta") else None
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import Role, Site, User
 from accounts.services import membership_set
 from diagnosis.management.commands.train_model import recipe_from_file
-from diagnosis.models import LearningPolicy, ModelVersion, TrainingRun
+from diagnosis.models import DicomNode, DicomPeer, LearningPolicy, ModelVersion, TrainingRun
 from diagnosis.services.records import BRAIN, CHEST_XRAY
 from diagnosis.services.training import model_register, training_run_create
 
@@ -17,6 +17,7 @@ DEMO_USERS = [
     ("radiologist@demo.medsite", Role.RADIOLOGIST, "Ravi", "Radiologist"),
     ("admin@demo.medsite", Role.ADMIN, "Ada", "Admin"),
 ]
+DEMO_DICOM_PEERS = ("DEMO-PACS", "STORESCU")
 
 
 class Command(BaseCommand):
@@ -41,6 +42,10 @@ class Command(BaseCommand):
                 user.is_staff = user.is_superuser = True
                 user.save(update_fields=["is_staff", "is_superuser"])
             membership_set(user=user, site=site, role=role)
+        # The DICOM receiver (make run: 127.0.0.1:11112) takes studies sent to MEDSITE by DEMO-PACS or STORESCU.
+        DicomNode.objects.get_or_create(ae_title="MEDSITE", defaults={"site": site})
+        for calling in DEMO_DICOM_PEERS:
+            DicomPeer.objects.get_or_create(site=site, ae_title=calling, ip="127.0.0.1")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for email, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<12} {email}")

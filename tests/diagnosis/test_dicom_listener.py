@@ -1,0 +1,164 @@
+"""The DICOM receiver, live: the listener runs in this process on a free port, and a pynetdicom SCU (and dcmtk's
+storescu/echoscu, when installed) sends to it over TCP. Rows are committed (transaction=True) so that the
+listener's association threads, on their own database connections, see them."""
+
+import shutil
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+from pynetdicom import AE
+from pynetdicom.sop_class import BasicTextSRStorage, CTImageStorage, Verification
+
+from accounts.models import AuditEvent
+from diagnosis import dicom_listener
+from diagnosis.models import DicomNode, DicomPeer, Image, Patient, Study
+from diagnosis.services import records
+from tests.factories import SiteFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CT_SMALL = get_testdata_file("CT_small.dcm")
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The image_pks sent to the inference queue (instead of the broker)."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        records, "current_app", SimpleNamespace(send_task=lambda name, kwargs: sent.append(kwargs["image_pk"]))
+    )
+    return sent
+
+
+@pytest.fixture
+def receiver(queued):
+    """A site reached as MEDSITE, STORESCU allowed from 127.0.0.1, and the listener on a free port."""
+    site = SiteFactory(name="Receiving Hospital")
+    DicomNode.objects.create(ae_title="MEDSITE", site=site)
+    DicomPeer.objects.create(site=site, ae_title="STORESCU", ip="127.0.0.1")
+    ae = dicom_listener.build_ae()
+    server = dicom_listener.start(ae, "127.0.0.1", 0, block=False)
+    yield SimpleNamespace(site=site, port=server.server_address[1])
+    ae.shutdown()
+
+
+def _associate(port, *, calling="STORESCU", called="MEDSITE", contexts=(Verification, CTImageStorage)):
+    ae = AE(ae_title=calling)
+    for context in contexts:
+        ae.add_requested_context(context)
+    return ae.associate("127.0.0.1", port, ae_title=called)
+
+
+def _store(port, ds) -> int:
+    assoc = _associate(port)
+    assert assoc.is_established
+    try:
+        return assoc.send_c_store(ds).Status
+    finally:
+        assoc.release()
+
+
+def test_echo_succeeds(receiver):
+    assoc = _associate(receiver.port)
+    assert assoc.is_established
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+
+
+def test_a_stored_instance_is_imported_under_its_site_patient_and_study_once(receiver, queued):
+    ds = pydicom.dcmread(CT_SMALL)
+    assert _store(receiver.port, ds) == 0x0000
+
+    image = Image.objects.get()
+    assert image.sop_instance_uid == ds.SOPInstanceUID
+    assert image.study.study_instance_uid == ds.StudyInstanceUID
+    assert image.study.patient.mrn == ds.PatientID and image.study.patient.site == receiver.site
+    assert image.deidentified_file.name
+    assert queued == [image.pk]  # the upload path's own inference queueing, on commit
+    event = AuditEvent.objects.get(object_type="image", object_id=str(image.pk))
+    assert event.actor is None and "STORESCU" in event.user_agent and event.ip == "127.0.0.1"
+
+    # Resent: a success, and nothing new.
+    assert _store(receiver.port, pydicom.dcmread(CT_SMALL)) == 0x0000
+    assert Image.objects.count() == 1 and Study.objects.count() == 1 and Patient.objects.count() == 1
+    assert queued == [image.pk]
+
+
+@pytest.mark.parametrize(
+    ("calling", "called"),
+    [("INTRUDER", "MEDSITE"), ("STORESCU", "ELSEWHERE")],
+    ids=["unknown calling AE", "unknown called AE"],
+)
+def test_an_unknown_ae_title_is_rejected_at_association(receiver, calling, called):
+    assoc = _associate(receiver.port, calling=calling, called=called)
+    assert assoc.is_rejected and not assoc.is_established
+
+
+def test_an_allowed_caller_from_another_address_is_rejected(receiver):
+    DicomPeer.objects.filter(ae_title="STORESCU").update(ip="10.9.9.9")
+    assert _associate(receiver.port).is_rejected
+
+
+def test_a_non_image_sop_class_is_not_negotiated(receiver):
+    assoc = _associate(receiver.port, contexts=(BasicTextSRStorage,))
+    try:
+        assert [cx.abstract_syntax for cx in assoc.rejected_contexts] == [BasicTextSRStorage]
+        assert not assoc.accepted_contexts
+    finally:
+        assoc.release()
+
+
+def _without_pixel_data():
+    ds = pydicom.dcmread(CT_SMALL)
+    del ds.PixelData
+    ds.SOPInstanceUID = generate_uid()
+    return ds
+
+
+def _without_patient_id():
+    ds = pydicom.dcmread(CT_SMALL)
+    del ds.PatientID
+    ds.SOPInstanceUID = generate_uid()
+    return ds
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [(_without_pixel_data, 0xA900), (_without_patient_id, 0xC000)],
+    ids=["no pixel data", "no PatientID"],
+)
+def test_a_refused_instance_gets_a_failure_status_stores_nothing_and_the_listener_goes_on(
+    receiver, settings, make, status
+):
+    assert _store(receiver.port, make()) == status
+    assert not Image.objects.exists() and not Patient.objects.exists()
+    assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+
+    assert _store(receiver.port, pydicom.dcmread(CT_SMALL)) == 0x0000  # the next association is served
+    assert Image.objects.count() == 1
+
+
+def test_a_full_disk_answers_out_of_resources_and_stores_nothing(receiver, settings, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(records, "file_save", full)
+    assert _store(receiver.port, pydicom.dcmread(CT_SMALL)) == 0xA700
+    assert not Image.objects.exists()
+    assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+
+
+@pytest.mark.skipif(not shutil.which("storescu"), reason="dcmtk is not installed (apt-get install dcmtk)")
+def test_dcmtk_echoscu_and_storescu_as_an_independent_client(receiver):
+    port = str(receiver.port)
+    aets = ["-aet", "STORESCU", "-aec", "MEDSITE"]
+    subprocess.run(["echoscu", *aets, "127.0.0.1", port], check=True, timeout=30)
+    subprocess.run(["storescu", *aets, "127.0.0.1", port, CT_SMALL], check=True, timeout=30)
+    assert Image.objects.get().sop_instance_uid == pydicom.dcmread(CT_SMALL).SOPInstanceUID
+    refused = subprocess.run(["echoscu", "-aet", "INTRUDER", "-aec", "MEDSITE", "127.0.0.1", port], timeout=30)
+    assert refused.returncode != 0
