@@ -172,13 +172,19 @@ def test_unknown_classes_use_medsites_local_coding_scheme():
 @pytest.mark.skipif(
     not shutil.which("dciodvfy"), reason="dciodvfy (Debian's dicom3tools) is absent: .ci/run installs it"
 )
-@pytest.mark.parametrize("kind", ["prediction_sr", "review_sr", "prediction_sc", "png_sr"])
+@pytest.mark.parametrize(
+    "kind", ["prediction_sr", "review_sr", "prediction_sc", "png_sr", "png_sc", "uncertain_review_sr"]
+)
 def test_every_object_passes_dciodvfy_with_no_errors(tmp_path, world, dicom_prediction, reader, kind):
     build = {
         "prediction_sr": lambda: dicom_results.prediction_sr(dicom_prediction),
         "review_sr": lambda: dicom_results.review_sr(_review(dicom_prediction, reader)),
         "prediction_sc": lambda: dicom_results.prediction_sc(dicom_prediction),
         "png_sr": lambda: dicom_results.prediction_sr(world.prediction),
+        "png_sc": lambda: dicom_results.prediction_sc(world.prediction),
+        "uncertain_review_sr": lambda: dicom_results.review_sr(
+            Review.objects.create(prediction=world.prediction, reviewer=reader, decision="uncertain", label="")
+        ),
     }[kind]
     path = tmp_path / f"{kind}.dcm"
     path.write_bytes(dicom_results.to_bytes(build()))
