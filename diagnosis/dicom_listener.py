@@ -168,7 +168,7 @@ def handle_store(event) -> int:
 
 def handle_ended(event) -> None:
     """Each association runs in its own thread, with its own database connection: close it when the association
-    ends (released or aborted; these events run in the association's thread)."""
+    ends (released, aborted or rejected; these events run in the association's thread)."""
     connection.close()
 
 
@@ -179,5 +179,6 @@ HANDLERS.extend(
         (evt.EVT_C_STORE, handle_store),
         (evt.EVT_RELEASED, handle_ended),
         (evt.EVT_ABORTED, handle_ended),
+        (evt.EVT_REJECTED, handle_ended),  # by pynetdicom's own checks (the association limit), after ours passed
     ]
 )

@@ -162,3 +162,27 @@ def test_dcmtk_echoscu_and_storescu_as_an_independent_client(receiver):
     assert Image.objects.get().sop_instance_uid == pydicom.dcmread(CT_SMALL).SOPInstanceUID
     refused = subprocess.run(["echoscu", "-aet", "INTRUDER", "-aec", "MEDSITE", "127.0.0.1", port], timeout=30)
     assert refused.returncode != 0
+
+
+def test_instances_of_one_study_on_one_association_land_in_one_study(receiver, queued):
+    first, second = pydicom.dcmread(CT_SMALL), pydicom.dcmread(CT_SMALL)
+    second.SOPInstanceUID = generate_uid()
+    assoc = _associate(receiver.port)
+    assert [assoc.send_c_store(ds).Status for ds in (first, second)] == [0x0000, 0x0000]
+    assoc.release()
+    assert Study.objects.get().images.count() == 2 and len(queued) == 2
+
+
+def test_associations_beyond_the_limit_are_rejected(receiver, settings):
+    settings.MEDSITE_DICOM_MAX_ASSOCIATIONS = 1
+    ae = dicom_listener.build_ae()
+    server = dicom_listener.start(ae, "127.0.0.1", 0, block=False)
+    port = server.server_address[1]
+    try:
+        held = _associate(port)
+        assert held.is_established
+        extra = _associate(port)
+        assert extra.is_rejected
+        held.release()
+    finally:
+        ae.shutdown()
