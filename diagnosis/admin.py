@@ -306,11 +306,8 @@ class ModelEvaluationAdmin(ReadOnlyAdmin):
     list_filter = ["gate_passed", "candidate__task"]
 
 
-@admin.register(LearningPolicy)
-class LearningPolicyAdmin(admin.ModelAdmin):
-    """Per task: the base and held-out data, when to retrain, automatic promotion, the gate and drift alarm."""
-
-    list_display = ["task", "base_dataset", "holdout_dataset", "retrain_after", "auto_promote", "drift_agreement"]
+class SuperuserConfigAdmin(admin.ModelAdmin):
+    """Configuration that only superusers see and change; every save and delete is audited."""
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
@@ -318,38 +315,9 @@ class LearningPolicyAdmin(admin.ModelAdmin):
             actor=request.user,
             action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
             obj=obj,
+            site=getattr(obj, "site", None),
             client=Client.from_request(request),
-            detail={"fields": {name: form.cleaned_data[name] for name in form.changed_data}},
-        )
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_add_permission(self, request) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser
-
-
-class DicomConfigAdmin(admin.ModelAdmin):
-    """The DICOM receiver's configuration (who may send to which site): superusers only, every change audited."""
-
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
-            obj=obj,
-            site=obj.site,
-            client=Client.from_request(request),
-            detail={"fields": {name: str(form.cleaned_data[name]) for name in form.changed_data}},
+            detail={"fields": {name: _audit_value(form.cleaned_data[name]) for name in form.changed_data}},
         )
 
     def delete_model(self, request, obj) -> None:
@@ -357,7 +325,7 @@ class DicomConfigAdmin(admin.ModelAdmin):
             actor=request.user,
             action=AuditEvent.Action.DELETE,
             obj=obj,
-            site=obj.site,
+            site=getattr(obj, "site", None),
             client=Client.from_request(request),
         )
         super().delete_model(request, obj)
@@ -378,13 +346,25 @@ class DicomConfigAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+def _audit_value(value):
+    """A form value as the audit detail keeps it: JSON's own types as they are, anything else (a site) as text."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+@admin.register(LearningPolicy)
+class LearningPolicyAdmin(SuperuserConfigAdmin):
+    """Per task: the base and held-out data, when to retrain, automatic promotion, the gate and drift alarm."""
+
+    list_display = ["task", "base_dataset", "holdout_dataset", "retrain_after", "auto_promote", "drift_agreement"]
+
+
 @admin.register(DicomNode)
-class DicomNodeAdmin(DicomConfigAdmin):
+class DicomNodeAdmin(SuperuserConfigAdmin):
     list_display = ["ae_title", "site"]
 
 
 @admin.register(DicomPeer)
-class DicomPeerAdmin(DicomConfigAdmin):
+class DicomPeerAdmin(SuperuserConfigAdmin):
     list_display = ["ae_title", "ip", "site"]
     list_filter = ["site"]
 
