@@ -153,6 +153,7 @@ class AuditEvent(models.Model):
         EXCLUDE = "exclude", "Excluded from training"
         TRAIN = "train", "Started training"
         EVALUATE = "evaluate", "Evaluated model"
+        SEND = "send", "Sent to another system"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -121,6 +121,9 @@ class Study(models.Model):
 
 class Image(models.Model):
     class Status(models.TextChoices):
+        # Received over DICOM while its study is still arriving: queued for inference once the study is complete
+        # (the sender released the association, or no instance came for MEDSITE_DICOM_STUDY_QUIET_SECONDS).
+        HELD = "held", "Waiting for the rest of the study"
         QUEUED = "queued", "Queued"
         PROCESSING = "processing", "Processing"
         DONE = "done", "Done"
@@ -187,7 +190,7 @@ class Image(models.Model):
 
     @property
     def is_pending(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.PROCESSING)
+        return self.status in (self.Status.HELD, self.Status.QUEUED, self.Status.PROCESSING)
 
     @property
     def burned_in_withheld(self) -> bool:
@@ -588,3 +591,97 @@ class DicomPeer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ae_title}@{self.ip or '*'} -> {self.site}"
+
+
+class DicomDestination(models.Model):
+    """A DICOM AE (a PACS, a viewer) that receives a site's AI results over C-STORE: the preliminary SR and the
+    heatmap Secondary Capture when a prediction is made, the final SR when a radiologist has reviewed it."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="dicom_destinations")
+    name = models.CharField(max_length=64, help_text="For people: 'Main PACS'")
+    ae_title = models.CharField("called AE title", max_length=16, help_text="The destination's own AE title")
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    calling_ae_title = models.CharField(
+        "calling AE title", max_length=16, default="MEDSITE", help_text="MedSite's AE title as the destination knows it"
+    )
+    send_preliminary = models.BooleanField(default=True, help_text="The AI's SR and heatmap, as soon as predicted")
+    send_final = models.BooleanField(default=True, help_text="The final SR, once a radiologist has reviewed")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "DICOM destination (results routing)"
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="one_dicom_destination_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
+
+
+class FhirServer(models.Model):
+    """A FHIR R4 server that receives a site's DiagnosticReports (preliminary, then final) by HTTP PUT."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="fhir_servers")
+    name = models.CharField(max_length=64)
+    base_url = models.URLField("base URL", help_text="e.g. https://ehr.example.org/fhir")
+    authorization = models.CharField(
+        max_length=500, blank=True, help_text="Sent as the Authorization header, e.g. 'Bearer ...'; never shown again"
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "FHIR server (results routing)"
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="one_fhir_server_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.base_url})"
+
+
+class ResultDelivery(models.Model):
+    """One result object sent (or being sent) to one destination: its status, attempts and the peer's answer.
+    The key makes a delivery unique, so a repeated trigger never sends the same object twice."""
+
+    class Kind(models.TextChoices):
+        PRELIMINARY_SR = "sr", "AI SR (preliminary)"
+        HEATMAP_SC = "sc", "Heatmap Secondary Capture"
+        FINAL_SR = "final_sr", "Final SR (reviewed)"
+        FHIR_REPORT = "fhir", "FHIR DiagnosticReport"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=128, unique=True, help_text="destination, kind and object")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(
+        DicomDestination, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    fhir_server = models.ForeignKey(
+        FhirServer, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="deliveries")
+    review = models.ForeignKey(Review, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries")
+    sop_instance_uid = models.CharField("SOPInstanceUID", max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    peer_status = models.CharField(max_length=64, blank=True, help_text="DIMSE status (0x0000) or HTTP status code")
+    error = models.CharField(max_length=500, blank=True, help_text="Why the last attempt failed; no patient data")
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "result deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(destination__isnull=False, fhir_server__isnull=True)
+                | models.Q(destination__isnull=True, fhir_server__isnull=False),
+                name="delivery_has_one_target",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of prediction {self.prediction_id} to {self.destination or self.fhir_server}"
