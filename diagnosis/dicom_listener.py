@@ -7,6 +7,7 @@ inference queueing as a file uploaded in the browser. Nothing here writes rows i
 """
 
 import logging
+import threading
 
 import pydicom.uid
 from django.conf import settings
@@ -133,6 +134,7 @@ def handle_requested(event) -> None:
         event.assoc.kill()
         return
     event.assoc.medsite_site = node.site
+    event.assoc.medsite_studies = set()  # the studies this association delivered to, released with it
 
 
 def handle_echo(event) -> int:
@@ -152,7 +154,10 @@ def handle_store(event) -> int:
             log.info("C-STORE from %s refused: no pixel data", calling)
             return DATASET_DOES_NOT_MATCH_SOP_CLASS
         file = ContentFile(event.encoded_dataset(), name=f"{sop_instance_uid or 'received'}.dcm")
-        records.dicom_receive(site=site, file=file, sop_instance_uid=sop_instance_uid, client=client)
+        image, _ = records.dicom_receive(
+            site=site, file=file, sop_instance_uid=sop_instance_uid, client=client, hold=True
+        )
+        event.assoc.medsite_studies.add(image.study_id)
     except ValidationError as exc:
         storage_full = getattr(exc, "code", None) == "storage_full"
         log.info("C-STORE from %s refused: %s", calling, "; ".join(exc.messages))
@@ -166,10 +171,44 @@ def handle_store(event) -> int:
     return SUCCESS
 
 
+def handle_released(event) -> None:
+    """The sender released the association: the studies it delivered are complete, and go to inference. (An aborted
+    association releases nothing: its studies wait for the quiet period, in case the sender tries again.)"""
+    studies = getattr(event.assoc, "medsite_studies", None)
+    try:
+        if studies:
+            records.study_release_held(study_pks=sorted(studies))
+    except Exception:  # the quiet-period sweep releases them
+        log.exception("Could not queue the studies of a released association; the quiet-period sweep will")
+    finally:
+        connection.close()
+
+
 def handle_ended(event) -> None:
     """Each association runs in its own thread, with its own database connection: close it when the association
     ends (released, aborted or rejected; these events run in the association's thread)."""
     connection.close()
+
+
+def release_quiet_studies(stop: threading.Event, *, every: float) -> None:
+    """Run in the receiver's own thread: queue the studies no instance has reached for the quiet period."""
+    while not stop.wait(every):
+        try:
+            records.study_release_held(quiet_seconds=settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS)
+        except Exception:
+            log.exception("Could not release quiet studies; trying again in %s s", every)
+        finally:
+            connection.close()
+
+
+def start_quiet_sweeper() -> threading.Event:
+    """Start release_quiet_studies in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    every = max(1.0, settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS / 5)
+    threading.Thread(
+        target=release_quiet_studies, args=(stop,), kwargs={"every": every}, name="quiet-studies", daemon=True
+    ).start()
+    return stop
 
 
 HANDLERS.extend(
@@ -177,7 +216,7 @@ HANDLERS.extend(
         (evt.EVT_REQUESTED, handle_requested),
         (evt.EVT_C_ECHO, handle_echo),
         (evt.EVT_C_STORE, handle_store),
-        (evt.EVT_RELEASED, handle_ended),
+        (evt.EVT_RELEASED, handle_released),
         (evt.EVT_ABORTED, handle_ended),
         (evt.EVT_REJECTED, handle_ended),  # by pynetdicom's own checks (the association limit), after ours passed
     ]

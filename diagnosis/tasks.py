@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from diagnosis.models import ModelVersion
@@ -48,6 +49,14 @@ def requeue_stalled_inference_task() -> int:
     from diagnosis.services.requeue import inference_requeue_stalled
 
     return inference_requeue_stalled()
+
+
+@shared_task
+def release_quiet_studies_task() -> int:
+    """Run by Celery beat: queue the held images of studies received over DICOM that went quiet."""
+    from diagnosis.services.records import study_release_held
+
+    return len(study_release_held(quiet_seconds=settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS))
 
 
 @shared_task

@@ -272,6 +272,9 @@ MEDSITE_MAX_UPLOAD_BYTES = env_int("MEDSITE_MAX_UPLOAD_MB", 200) * 1024 * 1024
 # and the largest PDU it receives, in bytes (0: no limit).
 MEDSITE_DICOM_MAX_ASSOCIATIONS = env_int("MEDSITE_DICOM_MAX_ASSOCIATIONS", 10)
 MEDSITE_DICOM_MAX_PDU = env_int("MEDSITE_DICOM_MAX_PDU", 65536)
+# A study received over DICOM is analysed once it is complete: when the sender releases its association, or when no
+# instance of it has arrived for this many seconds (a sender that keeps its association open, or aborts it).
+MEDSITE_DICOM_STUDY_QUIET_SECONDS = env_int("MEDSITE_DICOM_STUDY_QUIET_SECONDS", 30)
 MEDSITE_MAX_IMAGE_PIXELS = env_int("MEDSITE_MAX_IMAGE_PIXELS", 80_000_000)
 MEDSITE_MAX_IMAGE_SIDE = env_int("MEDSITE_MAX_IMAGE_SIDE", 16384)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -363,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-inference": {
         "task": "diagnosis.tasks.requeue_stalled_inference_task",
         "schedule": env_int("MEDSITE_INFERENCE_SWEEP_SECONDS", 60),
+    },
+    # Studies received over DICOM that went quiet (the receiver checks too; this covers a receiver that stopped).
+    "release-quiet-dicom-studies": {
+        "task": "diagnosis.tasks.release_quiet_studies_task",
+        "schedule": max(5, MEDSITE_DICOM_STUDY_QUIET_SECONDS // 2),
     },
     # Starts a training run for each task whose retraining queue reached its policy's retrain_after.
     "retraining-due": {

@@ -3,10 +3,12 @@
 import contextlib
 import errno
 import io
+import logging
 import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from diagnosis.models import Image, Patient, Study
 from diagnosis.uploads import check_size, file_sha256, inspect_image
 from mlcore.imaging import DataError, load_image
 
+log = logging.getLogger(__name__)
 INFERENCE_TASK = "diagnosis.tasks.run_inference_task"
 STORAGE_FULL = (errno.ENOSPC, errno.EDQUOT)  # the image storage has no room (disk full, or over its quota)
 CHEST_XRAY = "chest-xray"
@@ -155,8 +158,9 @@ def image_upload(*, study: Study, file, uploaded_by: User, client: Client = SYST
     return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client)
 
 
-def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM) -> Image:
-    """Store a DICOM file without a chosen study: its PatientID and StudyInstanceUID find or create them."""
+def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM, hold: bool = False) -> Image:
+    """Store a DICOM file without a chosen study: its PatientID and StudyInstanceUID find or create them.
+    With hold, the image waits (HELD) for the rest of its study: study_release_held queues it."""
     check_size(file)
     if not is_dicom(file):
         raise ValidationError(
@@ -199,18 +203,21 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
                 created_by=uploaded_by,
                 client=client,
             )
-    return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client)
+    return _store(study=study, file=file, decoded=decoded, uploaded_by=uploaded_by, client=client, hold=hold)
 
 
-def dicom_receive(*, site: Site, file, sop_instance_uid: str, client: Client = SYSTEM) -> tuple[Image, bool]:
-    """One instance received over DICOM (C-STORE): dicom_import, de-duplicated by SOPInstanceUID within the site.
-    Returns the image and whether it is new; a resent instance returns the image already stored and stores nothing.
+def dicom_receive(
+    *, site: Site, file, sop_instance_uid: str, client: Client = SYSTEM, hold: bool = False
+) -> tuple[Image, bool]:
+    """One instance received over DICOM (C-STORE, STOW-RS): dicom_import, de-duplicated by SOPInstanceUID within
+    the site. Returns the image and whether it is new; a resent instance returns the image already stored and stores
+    nothing. With hold (the DICOM receiver), the image waits for the rest of its study (study_release_held).
     """
     stored = Image.objects.filter(study__patient__site=site, sop_instance_uid=sop_instance_uid)
     if sop_instance_uid and (image := stored.first()) is not None:
         return image, False
     try:
-        return dicom_import(site=site, file=file, uploaded_by=None, client=client), True
+        return dicom_import(site=site, file=file, uploaded_by=None, client=client, hold=hold), True
     except ValidationError:
         if sop_instance_uid and (image := stored.first()) is not None:  # the same instance, on two associations
             return image, False
@@ -283,7 +290,7 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client) -> Image:
+def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client, hold: bool = False) -> Image:
     if Image.objects.filter(study=study, sha256=decoded.sha256).exists():
         raise ValidationError(f"{file.name} is already in this study.")
     dicom = decoded.dicom
@@ -303,6 +310,7 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
         series_instance_uid=dicom.series_instance_uid if dicom else "",
         sop_instance_uid=dicom.sop_instance_uid if dicom else "",
         burned_in=dicom.burned_in if dicom else "",
+        status=Image.Status.HELD if hold else Image.Status.QUEUED,
     )
     # Files first, under random names (an original name may carry patient details), outside the transaction.
     stem = uuid.uuid4().hex
@@ -318,11 +326,12 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
             Study.objects.filter(pk=study.pk).update(status=Study.Status.ANALYSING)
             listings.studies_changed(study.patient.site_id)
             audit_record(actor=uploaded_by, action=AuditEvent.Action.CREATE, obj=image, site=study.site, client=client)
-            # robust: a broker that cannot be reached is logged, not raised; the image is stored and queued, and
-            # the periodic sweep (diagnosis.services.requeue) sends it once MEDSITE_INFERENCE_REQUEUE_AFTER passed.
-            transaction.on_commit(
-                lambda: current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": image.pk}), robust=True
-            )
+            if not hold:
+                # robust: a broker that cannot be reached is logged, not raised; the image is stored and queued, and
+                # the periodic sweep (diagnosis.services.requeue) sends it once MEDSITE_INFERENCE_REQUEUE_AFTER passed.
+                transaction.on_commit(
+                    lambda: current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": image.pk}), robust=True
+                )
     except Exception as exc:
         for field in (image.file, image.display_file, image.deidentified_file):
             if field.name:
@@ -337,6 +346,32 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
             ) from None
         raise
     return image
+
+
+def study_release_held(*, study_pks=None, quiet_seconds: float | None = None) -> list[int]:
+    """Queue for inference the images that waited for the rest of their study; returns their pks.
+
+    study_pks: the studies an association delivered, released when the sender released it. quiet_seconds: every
+    study whose last held image arrived longer ago than that (a sender that keeps its association open, or one that
+    aborted). Two releasers racing (an association's end and the quiet-period sweep) queue each image once: the
+    update from HELD is the claim. A duplicate message would be harmless anyway (inference claims the image).
+    """
+    held = Image.objects.filter(status=Image.Status.HELD)
+    if study_pks is not None:
+        held = held.filter(study__in=study_pks)
+    if quiet_seconds is not None:
+        still_arriving = held.filter(uploaded_at__gte=timezone.now() - timedelta(seconds=quiet_seconds))
+        held = held.exclude(study__in=still_arriving.values("study"))
+    released = []
+    for pk in held.order_by("uploaded_at").values_list("pk", flat=True):
+        if Image.objects.filter(pk=pk, status=Image.Status.HELD).update(status=Image.Status.QUEUED):
+            released.append(pk)
+    for pk in released:
+        try:
+            current_app.send_task(INFERENCE_TASK, kwargs={"image_pk": pk})
+        except Exception:  # the broker is down: the requeue sweep sends it (it is QUEUED now)
+            log.exception("Could not queue image %s for inference; the periodic sweep will", pk)
+    return released
 
 
 @transaction.atomic

@@ -4,11 +4,14 @@ listener's association threads, on their own database connections, see them."""
 
 import shutil
 import subprocess
+import threading
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pydicom
 import pytest
+from django.db import connection
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from pynetdicom import AE
@@ -19,6 +22,7 @@ from diagnosis import dicom_listener
 from diagnosis.models import DicomNode, DicomPeer, Image, Patient, Study
 from diagnosis.services import records
 from tests.factories import SiteFactory
+from tests.live import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,7 +83,9 @@ def test_a_stored_instance_is_imported_under_its_site_patient_and_study_once(rec
     assert image.study.study_instance_uid == ds.StudyInstanceUID
     assert image.study.patient.mrn == ds.PatientID and image.study.patient.site == receiver.site
     assert image.deidentified_file.name
-    assert queued == [image.pk]  # the upload path's own inference queueing, on commit
+    wait_for(lambda: queued == [image.pk], timeout=10, what="the study released with the association")
+    image.refresh_from_db()
+    assert image.status == Image.Status.QUEUED
     event = AuditEvent.objects.get(object_type="image", object_id=str(image.pk))
     assert event.actor is None and "STORESCU" in event.user_agent and event.ip == "127.0.0.1"
 
@@ -170,7 +176,8 @@ def test_instances_of_one_study_on_one_association_land_in_one_study(receiver, q
     assoc = _associate(receiver.port)
     assert [assoc.send_c_store(ds).Status for ds in (first, second)] == [0x0000, 0x0000]
     assoc.release()
-    assert Study.objects.get().images.count() == 2 and len(queued) == 2
+    assert Study.objects.get().images.count() == 2
+    wait_for(lambda: len(queued) == 2, timeout=10, what="both images queued at release")
 
 
 def test_associations_beyond_the_limit_are_rejected(receiver, settings):
@@ -186,3 +193,93 @@ def test_associations_beyond_the_limit_are_rejected(receiver, settings):
         held.release()
     finally:
         ae.shutdown()
+
+
+# --- a study is analysed when it is complete ---------------------------------------------------------------------
+
+
+def _instances(count: int, *, study_uid: str | None = None) -> list[pydicom.Dataset]:
+    study_uid = study_uid or generate_uid()
+    datasets = []
+    for _ in range(count):
+        ds = pydicom.dcmread(CT_SMALL)
+        ds.StudyInstanceUID, ds.SOPInstanceUID = study_uid, generate_uid()
+        datasets.append(ds)
+    return datasets
+
+
+def test_instances_wait_while_the_association_is_open_and_go_to_inference_at_release(receiver, queued):
+    assoc = _associate(receiver.port)
+    assert [assoc.send_c_store(ds).Status for ds in _instances(3)] == [0x0000] * 3
+    images = Image.objects.order_by("pk")
+    assert [image.status for image in images] == [Image.Status.HELD] * 3 and queued == []
+    assert Study.objects.get().derived_status() == Study.Status.ANALYSING  # pending, as the study page shows it
+
+    assoc.release()
+    wait_for(lambda: sorted(queued) == [image.pk for image in images], timeout=10, what="release queues the study")
+    assert set(images.values_list("status", flat=True)) == {Image.Status.QUEUED}
+
+
+def test_an_open_association_that_goes_quiet_is_released_by_the_sweeper(receiver, queued, settings):
+    settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS = 2
+    stop = dicom_listener.start_quiet_sweeper()
+    try:
+        assoc = _associate(receiver.port)
+        assert assoc.send_c_store(_instances(1)[0]).Status == 0x0000
+        image = Image.objects.get()
+        wait_for(lambda: queued == [image.pk], timeout=15, what="the quiet-period sweep")
+        assoc.release()  # nothing more to release: the image is queued once
+        assert queued == [image.pk]
+    finally:
+        stop.set()
+
+
+def test_an_aborted_association_releases_nothing_until_its_study_goes_quiet(receiver, queued, settings):
+    assoc = _associate(receiver.port)
+    assert assoc.send_c_store(_instances(1)[0]).Status == 0x0000
+    assoc.abort()
+    image = Image.objects.get()
+    assert records.study_release_held(quiet_seconds=60) == [] and queued == []  # it may still be resent
+
+    settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS = 0
+    from diagnosis.tasks import release_quiet_studies_task  # Celery beat's backstop: the same service
+
+    assert release_quiet_studies_task() == 1 and queued == [image.pk]
+    image.refresh_from_db()
+    assert image.status == Image.Status.QUEUED
+
+
+def test_a_study_still_arriving_is_not_released_by_the_quiet_sweep(receiver, queued):
+    study_uid = generate_uid()
+    assoc = _associate(receiver.port)
+    for ds in _instances(2, study_uid=study_uid):
+        assert assoc.send_c_store(ds).Status == 0x0000
+    first = Image.objects.order_by("pk").first()
+    Image.objects.filter(pk=first.pk).update(uploaded_at=first.uploaded_at - timedelta(minutes=5))
+    # One instance is old, but the study's latest is new: the whole study waits.
+    assert records.study_release_held(quiet_seconds=60) == []
+    assoc.release()
+    wait_for(lambda: len(queued) == 2, timeout=10, what="release")
+
+
+def test_two_releasers_queue_each_image_once(receiver, queued):
+    assoc = _associate(receiver.port)
+    for ds in _instances(4):
+        assert assoc.send_c_store(ds).Status == 0x0000
+    study_pk = Study.objects.get().pk
+    results: list[list[int]] = []
+
+    def release():
+        try:
+            results.append(records.study_release_held(study_pks=[study_pk]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=release) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assoc.release()
+    assert sorted(pk for result in results for pk in result) == sorted(Image.objects.values_list("pk", flat=True))
+    assert sorted(queued) == sorted(Image.objects.values_list("pk", flat=True))

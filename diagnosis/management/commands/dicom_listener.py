@@ -14,8 +14,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, **options):
         ae = dicom_listener.build_ae()
+        sweeper = dicom_listener.start_quiet_sweeper()
         self.stdout.write(f"DICOM receiver listening on {host}:{port} (Ctrl-C stops it)")
         try:
             dicom_listener.start(ae, host, port, block=True)
         except KeyboardInterrupt:
             ae.shutdown()
+        finally:
+            sweeper.set()
