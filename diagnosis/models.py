@@ -669,6 +669,9 @@ class ResultDelivery(models.Model):
     error = models.CharField(max_length=500, blank=True, help_text="Why the last attempt failed; no patient data")
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its latest send message was queued; the sweep resends it long after"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
