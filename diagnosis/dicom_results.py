@@ -93,8 +93,13 @@ def _source_dataset(image: Image) -> tuple[Dataset, bool]:
     sop_class = ""
     if image.format == Image.Format.DICOM and image.sop_instance_uid and image.file:
         with image.file.open("rb") as fh:
-            header = pydicom.dcmread(fh, stop_before_pixels=True, specific_tags=["SOPClassUID", "StudyInstanceUID"])
+            header = pydicom.dcmread(
+                fh, stop_before_pixels=True, specific_tags=["SOPClassUID", "StudyInstanceUID", "StudyDate", "StudyTime"]
+            )
         sop_class = str(header.get("SOPClassUID", ""))
+        # The study's date and time as the PACS holds them, so the results sort with the study there.
+        ds.StudyDate = str(header.get("StudyDate") or ds.StudyDate)
+        ds.StudyTime = str(header.get("StudyTime") or "")
         if not study.study_instance_uid and header.get("StudyInstanceUID"):
             ds.StudyInstanceUID = str(header.StudyInstanceUID)  # the image's own study, as the PACS knows it
     if sop_class:
