@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load
+.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load bench-dicom
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-pipeline: install
 # BENCH_ARGS="--soak 600" adds the 10-minute memory soak. Needs wrk (apt-get install wrk).
 bench-load: install
 	$(PY) benchmarks/load.py $(BENCH_ARGS)
+
+# DICOM intake benchmark (see docs/performance.md): 200 real-size CR instances (2048², 16-bit) over one association
+# into Orthanc and into `manage.py dicom_listener` on PostgreSQL, 3 runs each; needs Debian's orthanc and dcmtk.
+bench-dicom: install
+	$(PY) benchmarks/dicom_intake.py $(BENCH_ARGS)
 
 # Learning-loop benchmark (see docs/model-card.md): held-out AUC against the number of reviewed labels.
 bench-loop: install
