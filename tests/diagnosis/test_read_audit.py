@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
+from diagnosis import fhir
 from tests.diagnosis.test_permission_matrix import with_dicom_image
 
 pytestmark = pytest.mark.django_db
@@ -44,10 +45,12 @@ class Read:
     method: str = "get"
     data: dict = field(default_factory=dict)
     detail: dict = field(default_factory=dict)  # what the event's detail must hold besides the count
+    fhir_part: str = ""  # /fhir/ URLs name the record by its FHIR id (diagnosis.fhir.resource_id)
 
     def call(self, client, world):
         target = attrgetter(self.target)(world) if self.target else None
-        url = reverse(self.url_name, args=[target.pk] if target else [])
+        arg = fhir.resource_id(target.pk, self.fhir_part) if target and self.url_name.startswith("fhir:") else None
+        url = reverse(self.url_name, args=[arg or target.pk] if target else [])
         if self.method == "get":
             return client.get(url, self.data)
         return (
@@ -97,6 +100,13 @@ READS = [
     Read(
         "api:retraining-item-detail", "superuser", "retrainingitem", "retraining_item", refused=(("site_admin", 403),)
     ),
+    # FHIR (diagnosis.api.fhir)
+    Read("fhir:diagnosticreport-detail", "clinician", "prediction", "prediction", refused=OUTSIDER),
+    Read("fhir:observation-detail", "radiologist", "prediction", "prediction", refused=OUTSIDER, fhir_part="ai"),
+    Read("fhir:imagingstudy-detail", "clinician", "study", "study", refused=OUTSIDER),
+    Read("fhir:patient-detail", "clinician", "patient", "patient", refused=OUTSIDER),
+    Read("fhir:diagnosticreport-list", "clinician", "prediction", detail={"fhir": "DiagnosticReport"}),
+    Read("fhir:diagnosticreport-search", "clinician", "prediction", method="post", data={"status": "preliminary"}),
     # a retraining run's data manifest lists queue items with patient pseudonyms
     Read("api:training-run-list", "superuser", "trainingrun", refused=(("clinician", 403),)),
     Read("api:training-run-detail", "superuser", "trainingrun", "training_run", refused=(("site_admin", 403),)),
@@ -132,6 +142,10 @@ NO_PATIENT_DATA = {
     "api:model-evaluations": "held-out evaluations: metrics",
     "api:audit-event-list": "the audit trail: ids, counts and staff emails, never patient details",
     "api:api-root": "links",
+    "fhir:metadata": "the FHIR CapabilityStatement",
+    "fhir:device-detail": "a model version as a FHIR Device: the model registry",
+    "fhir:practitioner-detail": "a radiologist's name and email, for members of the radiologist's sites",
+    "fhir:unknown": "a 404 OperationOutcome for any other path under /fhir/",
     "schema": "the OpenAPI schema",
     "api-docs": "the Swagger page",
     "accounts:invitation_accept": "an invitation",
