@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, Site
-from diagnosis.models import Image, Patient, Prediction, Review, Study
+from diagnosis.models import Image, Patient, Prediction, ResultDelivery, Review, Study
 
 ANY_ROLE = tuple(Role)
 
@@ -101,6 +101,13 @@ def get_review_for_user(request, pk: int, roles=ANY_ROLE) -> Review:
     )
     _check(request, review, review.prediction.image.study.patient.site, roles)
     return review
+
+
+def get_delivery_for_user(request, pk: int, roles=ANY_ROLE) -> ResultDelivery:
+    """A result sent (or being sent) to a PACS or FHIR server, checked at its site."""
+    delivery = get_object_or_404(ResultDelivery.objects.select_related("site", "destination", "fhir_server"), pk=pk)
+    _check(request, delivery, delivery.site, roles)
+    return delivery
 
 
 def get_site_for_user(request, pk: int, roles=ANY_ROLE) -> Site:

@@ -16,20 +16,23 @@ from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
 from diagnosis.access import sites_for
 from diagnosis.models import (
+    DicomDestination,
     DicomNode,
     DicomPeer,
+    FhirServer,
     Image,
     LearningPolicy,
     ModelEvaluation,
     ModelVersion,
     Patient,
     Prediction,
+    ResultDelivery,
     RetrainingItem,
     Review,
     Study,
     TrainingRun,
 )
-from diagnosis.services import records, registry, review
+from diagnosis.services import delivery, records, registry, review
 
 BREAK_GLASS = "medsite_break_glass"  # session key: {site id: {"reason": ..., "until": ISO time}}
 BREAK_GLASS_HOURS = 1
@@ -307,7 +310,10 @@ class ModelEvaluationAdmin(ReadOnlyAdmin):
 
 
 class SuperuserConfigAdmin(admin.ModelAdmin):
-    """Configuration that only superusers see and change; every save and delete is audited."""
+    """Configuration that only superusers see and change; every save and delete is audited (a secret field's
+    change is audited without its value)."""
+
+    secret_fields: tuple[str, ...] = ()
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
@@ -317,7 +323,12 @@ class SuperuserConfigAdmin(admin.ModelAdmin):
             obj=obj,
             site=getattr(obj, "site", None),
             client=Client.from_request(request),
-            detail={"fields": {name: _audit_value(form.cleaned_data[name]) for name in form.changed_data}},
+            detail={
+                "fields": {
+                    name: "(changed)" if name in self.secret_fields else _audit_value(form.cleaned_data[name])
+                    for name in form.changed_data
+                }
+            },
         )
 
     def delete_model(self, request, obj) -> None:
@@ -367,6 +378,87 @@ class DicomNodeAdmin(SuperuserConfigAdmin):
 class DicomPeerAdmin(SuperuserConfigAdmin):
     list_display = ["ae_title", "ip", "site"]
     list_filter = ["site"]
+
+
+@admin.register(DicomDestination)
+class DicomDestinationAdmin(SuperuserConfigAdmin):
+    """Where a site's AI results go over DICOM C-STORE (docs/integration.md, "Results routing")."""
+
+    list_display = ["name", "site", "ae_title", "host", "port", "calling_ae_title", "send_preliminary", "send_final"]
+    list_display += ["enabled"]
+    list_filter = ["site", "enabled"]
+
+
+class SecretField(forms.CharField):
+    """Never shown back; left blank, the stored value stays (and the field counts as unchanged)."""
+
+    widget = forms.PasswordInput(render_value=False)
+
+    def has_changed(self, initial, data) -> bool:
+        return bool(data)
+
+
+class FhirServerForm(forms.ModelForm):
+    authorization = SecretField(
+        required=False,
+        max_length=500,
+        help_text="Sent as the Authorization header, e.g. 'Bearer ...'. Never shown again: leave blank to keep it.",
+    )
+    clear_authorization = forms.BooleanField(required=False, help_text="Remove the stored Authorization header")
+
+    class Meta:
+        model = FhirServer
+        fields = ["site", "name", "base_url", "authorization", "clear_authorization", "enabled"]
+
+    def clean_authorization(self) -> str:
+        return self.cleaned_data["authorization"] or self.instance.authorization
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("clear_authorization"):
+            cleaned["authorization"] = ""
+            self.instance.authorization = ""
+            if "authorization" not in self.changed_data:
+                self.changed_data.append("authorization")
+        return cleaned
+
+
+@admin.register(FhirServer)
+class FhirServerAdmin(SuperuserConfigAdmin):
+    """Where a site's DiagnosticReports go; the Authorization header is write-only."""
+
+    form = FhirServerForm
+    secret_fields = ("authorization", "clear_authorization")
+    list_display = ["name", "site", "base_url", "enabled"]
+    list_filter = ["site", "enabled"]
+
+
+@admin.register(ResultDelivery)
+class ResultDeliveryAdmin(SiteScopedAdmin):
+    """Results sent (or being sent) to PACS and FHIR servers; a site admin sends failed ones again."""
+
+    list_display = ["id", "kind", "target", "status", "attempts", "peer_status", "error", "created_at", "sent_at"]
+    list_filter = ["status", "kind", "site"]
+    actions = ["send_again"]
+
+    @admin.display(description="sent to")
+    def target(self, obj: ResultDelivery) -> str:
+        return (obj.destination or obj.fhir_server).name
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("destination", "fhir_server")
+
+    @admin.action(description="Send the selected failed deliveries again")
+    def send_again(self, request, queryset) -> None:
+        """delivery.delivery_retry checks the admin role at the delivery's site and audits each one."""
+        for row in queryset:
+            try:
+                delivery.delivery_retry(delivery=row, user=request.user, client=Client.from_request(request))
+            except (ValidationError, PermissionDenied) as exc:
+                message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"Delivery {row.pk}: {message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Delivery {row.pk} is queued to be sent again.")
 
 
 @admin.register(ModelVersion)

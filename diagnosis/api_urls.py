@@ -1,6 +1,7 @@
 from rest_framework.routers import DefaultRouter
 
 from diagnosis.api.audit import AuditEventViewSet
+from diagnosis.api.delivery import ResultDeliveryViewSet
 from diagnosis.api.learning import RetrainingItemViewSet, TrainingRunViewSet
 from diagnosis.api.records import DicomImportViewSet, ImageViewSet, PatientViewSet, StudyViewSet
 from diagnosis.api.registry import ModelVersionViewSet
@@ -16,6 +17,7 @@ router.register("images", ImageViewSet, basename="image")
 router.register("imports", DicomImportViewSet, basename="import")
 router.register("predictions", PredictionViewSet, basename="prediction")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("deliveries", ResultDeliveryViewSet, basename="delivery")
 router.register("models", ModelVersionViewSet, basename="model")
 router.register("retraining-items", RetrainingItemViewSet, basename="retraining-item")
 router.register("training-runs", TrainingRunViewSet, basename="training-run")

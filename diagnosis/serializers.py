@@ -10,6 +10,7 @@ from diagnosis.models import (
     ModelVersion,
     Patient,
     Prediction,
+    ResultDelivery,
     RetrainingItem,
     Review,
     Study,
@@ -284,6 +285,39 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     def get_heatmap_url(self, prediction: Prediction) -> str | None:
         return reverse("api:prediction-heatmap", args=[prediction.pk]) if prediction.heatmap else None
+
+
+class ResultDeliverySerializer(serializers.ModelSerializer):
+    """One result object sent (or being sent) to a PACS or FHIR server. status `pending` with attempts > 0: the
+    last try failed for a passing reason (error says why) and Celery tries again; `failed`: refused, or still
+    failing after the last retry, until a site admin sends it again (POST .../retry/)."""
+
+    target = serializers.SerializerMethodField(help_text="The destination's or FHIR server's name")
+    target_type = serializers.SerializerMethodField(help_text="`dicom` or `fhir`")
+
+    class Meta:
+        model = ResultDelivery
+        fields = [
+            "id",
+            "prediction",
+            "review",
+            "kind",
+            "target",
+            "target_type",
+            "status",
+            "attempts",
+            "peer_status",
+            "error",
+            "sop_instance_uid",
+            "created_at",
+            "sent_at",
+        ]
+
+    def get_target(self, delivery: ResultDelivery) -> str:
+        return (delivery.destination or delivery.fhir_server).name
+
+    def get_target_type(self, delivery: ResultDelivery) -> str:
+        return "dicom" if delivery.destination_id else "fhir"
 
 
 class ImageSerializer(serializers.ModelSerializer):

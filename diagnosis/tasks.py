@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from diagnosis.models import ModelVersion
-from diagnosis.services import learning, review, training
+from diagnosis.services import delivery, learning, review, training
 from diagnosis.services.records import STORAGE_FULL
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,29 @@ def release_quiet_studies_task() -> int:
     from diagnosis.services.records import study_release_held
 
     return len(study_release_held(quiet_seconds=settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS))
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(delivery.DeliveryRetry, OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=settings.RESULT_SEND_BACKOFF_MAX,
+    max_retries=settings.MEDSITE_RESULT_SEND_RETRIES,
+)
+def send_result_task(self, *, delivery_pk: int) -> None:
+    """One attempt to send a result to a PACS or FHIR server; passing failures are retried with backoff, and the
+    last try fails the delivery (it stays visible for a site admin to send again)."""
+    delivery.delivery_send(
+        delivery_pk=delivery_pk,
+        worker=self.request.hostname or "",
+        last_try=self.request.retries >= self.max_retries,
+    )
+
+
+@shared_task
+def requeue_stalled_deliveries_task() -> int:
+    """Run by Celery beat: send pending result deliveries whose message was lost or whose worker died again."""
+    return delivery.deliveries_requeue_stalled()
 
 
 @shared_task

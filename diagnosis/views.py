@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -28,14 +28,15 @@ from diagnosis.models import (
     ModelVersion,
     Patient,
     Prediction,
+    ResultDelivery,
     RetrainingItem,
     Review,
     Study,
     TrainingRun,
     image_details,
 )
+from diagnosis.services import delivery, records, registry, review
 from diagnosis.services import learning as learning_service
-from diagnosis.services import records, registry, review
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 
@@ -196,11 +197,17 @@ def study_upload(request, pk: int):
 
 def _study_context(request, study, upload_form) -> dict:
     role = access.role_at(request.user, study.site)
-    images = list(study.images.prefetch_related(*image_details()))
+    deliveries = Prefetch(
+        "prefetched_predictions__deliveries",
+        ResultDelivery.objects.select_related("destination", "fhir_server"),
+        to_attr="prefetched_deliveries",
+    )
+    images = list(study.images.prefetch_related(*image_details(), deliveries))
     for image in images:  # where two readers are required, say where each result stands
         for prediction in image.shown_predictions:
             state, _ = prediction.reading(second_reader=study.site.second_reader)
             prediction.reading_label = Prediction.Reading(state).label if study.site.second_reader else ""
+            prediction.delivery_lines = delivery.delivery_lines(prediction.prefetched_deliveries)
     return {
         "study": study,
         "images": images,

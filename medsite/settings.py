@@ -275,6 +275,25 @@ MEDSITE_DICOM_MAX_PDU = env_int("MEDSITE_DICOM_MAX_PDU", 65536)
 # A study received over DICOM is analysed once it is complete: when the sender releases its association, or when no
 # instance of it has arrived for this many seconds (a sender that keeps its association open, or aborts it).
 MEDSITE_DICOM_STUDY_QUIET_SECONDS = env_int("MEDSITE_DICOM_STUDY_QUIET_SECONDS", 30)
+# Results routing (docs/integration.md): each network step of a C-STORE to a destination (connect, association,
+# each DIMSE message) gives up after MEDSITE_DICOM_SEND_TIMEOUT seconds; a send that failed for a passing reason
+# (no answer, a transient rejection) is tried again MEDSITE_RESULT_SEND_RETRIES times, waiting 1, 2, 4... seconds
+# up to RESULT_SEND_BACKOFF_MAX, then it is failed, visibly, for a person to send again. A delivery whose message
+# was lost (a broker restart) is sent again once nothing has happened to it for MEDSITE_RESULT_RESEND_AFTER seconds.
+MEDSITE_DICOM_SEND_TIMEOUT = env_int("MEDSITE_DICOM_SEND_TIMEOUT", 10)
+if not 1 <= MEDSITE_DICOM_SEND_TIMEOUT <= 600:
+    raise ImproperlyConfigured("MEDSITE_DICOM_SEND_TIMEOUT must be between 1 and 600 seconds")
+MEDSITE_RESULT_SEND_RETRIES = env_int("MEDSITE_RESULT_SEND_RETRIES", 8)
+if not 0 <= MEDSITE_RESULT_SEND_RETRIES <= 50:
+    raise ImproperlyConfigured("MEDSITE_RESULT_SEND_RETRIES must be between 0 and 50")
+RESULT_SEND_BACKOFF_MAX = 300
+RESULT_SEND_TIME_LIMIT = 60 + 4 * MEDSITE_DICOM_SEND_TIMEOUT  # connect, associate, store, release
+MEDSITE_RESULT_RESEND_AFTER = env_int("MEDSITE_RESULT_RESEND_AFTER", 900)
+if MEDSITE_RESULT_RESEND_AFTER < RESULT_SEND_BACKOFF_MAX + RESULT_SEND_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"MEDSITE_RESULT_RESEND_AFTER must be at least {RESULT_SEND_BACKOFF_MAX + RESULT_SEND_TIME_LIMIT} seconds "
+        "(the longest wait between two tries plus a try), or deliveries waiting for a retry get a second message"
+    )
 MEDSITE_MAX_IMAGE_PIXELS = env_int("MEDSITE_MAX_IMAGE_PIXELS", 80_000_000)
 MEDSITE_MAX_IMAGE_SIDE = env_int("MEDSITE_MAX_IMAGE_SIDE", 16384)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -350,6 +369,8 @@ CELERY_TASK_ROUTES = {
     "diagnosis.tasks.retraining_due_task": {"queue": "default"},
     "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
     "diagnosis.tasks.site_studies_refresh_status_task": {"queue": "default"},
+    "diagnosis.tasks.send_result_task": {"queue": "default"},
+    "diagnosis.tasks.requeue_stalled_deliveries_task": {"queue": "default"},
     "accounts.tasks.audit_checkpoint_task": {"queue": "default"},
 }
 # Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
@@ -372,6 +393,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "diagnosis.tasks.release_quiet_studies_task",
         "schedule": max(5, MEDSITE_DICOM_STUDY_QUIET_SECONDS // 2),
     },
+    # Result deliveries still pending whose message was lost, or whose worker died while sending.
+    "requeue-stalled-deliveries": {
+        "task": "diagnosis.tasks.requeue_stalled_deliveries_task",
+        "schedule": 60,
+    },
     # Starts a training run for each task whose retraining queue reached its policy's retrain_after.
     "retraining-due": {
         "task": "diagnosis.tasks.retraining_due_task",
@@ -385,6 +411,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ANNOTATIONS = {
+    "diagnosis.tasks.send_result_task": {
+        "time_limit": RESULT_SEND_TIME_LIMIT,
+        "soft_time_limit": int(RESULT_SEND_TIME_LIMIT * 0.9),
+    },
     "diagnosis.tasks.run_inference_task": {
         "time_limit": CELERY_INFERENCE_TIME_LIMIT,
         "soft_time_limit": int(CELERY_INFERENCE_TIME_LIMIT * 0.9),

@@ -18,8 +18,14 @@ from accounts.models import AuditEvent, Role, Site
 from diagnosis import access, dicom_results, views
 from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, pk_in_body
 from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
-from diagnosis.models import Prediction, Review
-from diagnosis.serializers import LedgerEntrySerializer, PredictionSerializer, ReviewCreateSerializer, ReviewSerializer
+from diagnosis.models import Prediction, ResultDelivery, Review
+from diagnosis.serializers import (
+    LedgerEntrySerializer,
+    PredictionSerializer,
+    ResultDeliverySerializer,
+    ReviewCreateSerializer,
+    ReviewSerializer,
+)
 from diagnosis.services import review
 
 
@@ -83,6 +89,18 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
         return _dicom_download(
             request, prediction, prediction.image.study.site, dicom_results.prediction_sc(prediction)
         )
+
+    @extend_schema(
+        responses=ResultDeliverySerializer(many=True),
+        summary="Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status",
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk):
+        prediction = access.get_prediction_for_user(request, pk)
+        rows = list(ResultDelivery.objects.filter(prediction=prediction).select_related("destination", "fhir_server"))
+        site = prediction.image.study.site
+        access.record_list(request, "resultdelivery", len(rows), site, detail={"prediction": prediction.pk})
+        return Response(ResultDeliverySerializer(rows, many=True).data)
 
 
 @extend_schema(tags=["reviews"])

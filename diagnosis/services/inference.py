@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from diagnosis.models import Image, ModelVersion, Prediction, Study
+from diagnosis.services.delivery import deliveries_for_prediction
 from diagnosis.services.records import (
     INFERENCE_TASK,
     file_save,
@@ -111,9 +112,12 @@ def prediction_create(
     heatmap_ms: float | None = None,
     batch_size: int = 1,
 ) -> Prediction:
-    """Store a prediction (and its heatmap file); a second one for the same image and model returns the first."""
+    """Store a prediction (and its heatmap file); a second one for the same image and model returns the first.
+    A non-shadow one goes to the site's PACS and FHIR servers (deliveries_for_prediction; once each, however often
+    this runs)."""
     existing = Prediction.objects.filter(image=image, model_version=model_version).first()
     if existing is not None:
+        _deliver(existing)  # a worker that died after storing it may not have queued its deliveries
         return existing
     prediction = Prediction(
         image=image,
@@ -139,7 +143,13 @@ def prediction_create(
         if prediction.heatmap:
             prediction.heatmap.delete(save=False)
         return Prediction.objects.get(image=image, model_version=model_version)
+    _deliver(prediction)
     return prediction
+
+
+def _deliver(prediction: Prediction) -> None:
+    if not prediction.is_shadow:
+        transaction.on_commit(lambda: deliveries_for_prediction(prediction=prediction), robust=True)
 
 
 # --- the batch -------------------------------------------------------------------------------------------

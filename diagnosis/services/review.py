@@ -7,6 +7,7 @@ from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Site, User
 from diagnosis import listings
 from diagnosis.models import Prediction, Review, Study
+from diagnosis.services.delivery import deliveries_for_review
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
 
@@ -45,6 +46,8 @@ def review_submit(
     state, deciding = prediction.reading(second_reader=site.second_reader)
     if state == Prediction.Reading.FINAL and deciding == review and review.decision != Review.Decision.UNCERTAIN:
         retraining_item_create(review=review)
+    if state == Prediction.Reading.FINAL and deciding == review:
+        deliveries_for_review(review=review)  # the final SR and report: rows with the review, sent on commit
     audit_record(
         actor=reviewer,
         action=AuditEvent.Action.REVIEW,

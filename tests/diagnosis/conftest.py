@@ -5,7 +5,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.models import Role
-from diagnosis.models import Image, ModelEvaluation, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
+from diagnosis.models import (
+    DicomDestination,
+    Image,
+    ModelEvaluation,
+    ModelVersion,
+    Prediction,
+    ResultDelivery,
+    RetrainingItem,
+    Review,
+    TrainingRun,
+)
 from diagnosis.services import records
 from diagnosis.services.inference import prediction_create
 from tests import live
@@ -151,6 +161,15 @@ class World(SimpleNamespace):
             )
         elif name == "training_run":
             value = TrainingRun.objects.create(task="chest-xray", source="base.npz", retrain=True)
+        elif name == "delivery":  # a failed C-STORE of the prediction's SR to the site's PACS
+            destination = DicomDestination.objects.create(
+                site=self.site, name="Main PACS", ae_title="PACS", host="127.0.0.1", port=1
+            )
+            value = ResultDelivery.objects.create(
+                key=f"d{destination.pk}:sr:p{self.prediction.pk}", site=self.site, destination=destination,
+                kind="sr", prediction=self.prediction, status="failed", attempts=9, peer_status="no answer",
+                error="No DICOM answer from 127.0.0.1:1.",
+            )  # fmt: skip
         elif name == "task":
             value = SimpleNamespace(pk="chest-xray")  # for URLs that name a task
         else:

@@ -53,6 +53,7 @@ def _row(world, model_name: str):
         "prediction": world.prediction,
         "review": world.retraining_item.review,
         "retrainingitem": world.retraining_item,
+        "resultdelivery": world.delivery,
     }
     assert model_name in rows, f"add a row of {model_name} to _row: its admin shows patient data"
     return rows[model_name]

@@ -94,6 +94,10 @@ PREDICTION_HEATMAP = Endpoint("get", "api:prediction-heatmap", "prediction")
 PREDICTION_SR = Endpoint("get", "api:prediction-sr", "prediction")
 PREDICTION_SC = Endpoint("get", "api:prediction-sc", "prediction")
 REVIEW_SR = Endpoint("get", "api:review-sr", "retraining_item.review")
+PREDICTION_DELIVERIES = Endpoint("get", "api:prediction-deliveries", "prediction")
+DELIVERY_LIST = Endpoint("get", "api:delivery-list")
+DELIVERY_GET = Endpoint("get", "api:delivery-detail", "delivery")
+DELIVERY_RETRY = Endpoint("post", "api:delivery-retry", "delivery")
 MODEL_LIST = Endpoint("get", "api:model-list")
 MODEL_GET = Endpoint("get", "api:model-detail", "model_version")
 MODEL_PROMOTE = Endpoint("post", "api:model-promote", "model_version", body=lambda w: {"reason": "validated"})
@@ -139,6 +143,11 @@ MATRIX = [
     (PREDICTION_SR, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
     (PREDICTION_SC, ("clinician", 200), ("site_admin", 200), ("outsider", 404)),
     (REVIEW_SR, ("radiologist", 200), ("clinician", 200), ("outside_radiologist", 404)),
+    # Results routing: every member sees where the site's results went; its admins send a failed one again.
+    (PREDICTION_DELIVERIES, ("clinician", 200), ("radiologist", 200), ("outsider", 404)),
+    (DELIVERY_LIST, ("site_admin", 200), ("clinician", 200), ("outside_admin", 200)),
+    (DELIVERY_GET, ("site_admin", 200), ("radiologist", 200), ("outside_admin", 404)),
+    (DELIVERY_RETRY, ("site_admin", 200), ("clinician", 403), ("outside_admin", 404)),
     # The registry is global: every member reads it; only superusers change it (site admins included: 403).
     (MODEL_LIST, ("clinician", 200), ("site_admin", 200), ("outsider", 200)),
     (MODEL_GET, ("clinician", 200), ("radiologist", 200), ("outsider", 200)),

@@ -95,6 +95,9 @@ READS = [
     Read("api:prediction-sc", "clinician", "prediction", "prediction", DOWNLOAD, refused=OUTSIDER),
     Read("api:review-sr", "radiologist", "review", "retraining_item.review", DOWNLOAD, refused=OUTSIDE_RADIOLOGIST),
     Read("api:review-list", "radiologist", "review"),
+    Read("api:prediction-deliveries", "clinician", "resultdelivery", "prediction", refused=OUTSIDER),
+    Read("api:delivery-list", "clinician", "resultdelivery"),
+    Read("api:delivery-detail", "radiologist", "resultdelivery", "delivery", refused=OUTSIDE_RADIOLOGIST),
     Read("api:review-export", "radiologist", "review", action=DOWNLOAD),
     Read("api:retraining-item-list", "superuser", "retrainingitem", refused=(("site_admin", 403),)),
     Read(
@@ -121,6 +124,7 @@ WRITES = {
     "diagnosis:model_evaluate",
     "diagnosis:model_rollback",
     "api:import-list",
+    "api:delivery-retry",
     "api:retraining-item-exclude",
     "api:model-promote",
     "api:model-shadow",
