@@ -16,6 +16,7 @@ import pydicom
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from pynetdicom import AE, AllStoragePresentationContexts, evt
@@ -28,7 +29,7 @@ from diagnosis.services.review import review_submit
 from diagnosis.tasks import requeue_stalled_deliveries_task, send_result_task
 from tests.conftest import png_bytes, with_totp
 from tests.diagnosis.test_permission_matrix import with_dicom_image
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -472,3 +473,97 @@ def test_fhir_reports_are_pushed_preliminary_then_final(world, fhir_server, djan
     assert [
         e["resource"]["status"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
     ] == ["final"]
+
+
+# --- what people see --------------------------------------------------------------------------------------------
+
+
+def test_the_study_page_says_where_each_result_went(client, world, clinician):
+    failed = world.delivery
+    ResultDelivery.objects.create(
+        key="sc", site=world.site, destination=failed.destination, kind="sc", prediction=world.prediction,
+        status="sent", attempts=1, peer_status="0x0000",
+    )  # fmt: skip
+    client.force_login(clinician)
+    body = client.get(reverse("diagnosis:study_detail", args=[world.study.pk])).content.decode()
+    assert "Sent to Main PACS:" in body
+    assert "SR <strong>failed</strong> (No DICOM answer from 127.0.0.1:1.), heatmap ✓" in body
+
+    ResultDelivery.objects.filter(pk=failed.pk).update(status="pending")  # Celery tries again
+    body = client.get(reverse("diagnosis:study_results", args=[world.study.pk])).content.decode()
+    assert "SR not yet (No DICOM answer from 127.0.0.1:1.) · retrying, heatmap ✓" in body
+
+
+def test_a_study_page_without_destinations_says_nothing_of_sending(client, world, clinician):
+    client.force_login(clinician)
+    body = client.get(reverse("diagnosis:study_detail", args=[world.study.pk])).content.decode()
+    assert 'data-testid="deliveries"' not in body
+
+
+def _staff_site_admin(site):
+    user = with_totp(MembershipFactory(site=site, role=Role.ADMIN, user__is_staff=True).user)
+    user.user_permissions.add(Permission.objects.get(codename="view_resultdelivery"))
+    return user
+
+
+def test_a_site_admin_sends_failed_deliveries_again_from_django_admin(
+    client, world, django_capture_on_commit_callbacks
+):
+    admin_user = _staff_site_admin(world.site)
+    failed = world.delivery
+    sent = ResultDelivery.objects.create(
+        key="sc", site=world.site, destination=failed.destination, kind="sc", prediction=world.prediction,
+        status="sent", attempts=1, peer_status="0x0000",
+    )  # fmt: skip
+    client.force_login(admin_user)
+    url = reverse("admin:diagnosis_resultdelivery_changelist")
+    assert client.get(url).status_code == 200
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url, {"action": "send_again", "_selected_action": [failed.pk, sent.pk]}, follow=True)
+    body = response.content.decode()
+    assert f"Delivery {failed.pk} is queued to be sent again." in body
+    assert f"Delivery {sent.pk}: Only a failed delivery can be sent again; this one is sent." in body
+    failed.refresh_from_db()
+    assert failed.status == "pending" and len(callbacks) == 1
+    event = AuditEvent.objects.get(action="send", actor=admin_user)
+    assert (event.object_id, event.detail["status"]) == (str(failed.pk), "requested again")
+
+
+def test_a_superuser_without_the_admin_role_cannot_send_again(client, world):
+    superuser = with_totp(UserFactory(is_superuser=True, is_staff=True))
+    MembershipFactory(site=world.site, user=superuser, role=Role.CLINICIAN)
+    client.force_login(superuser)
+    url = reverse("admin:diagnosis_resultdelivery_changelist")
+    response = client.post(url, {"action": "send_again", "_selected_action": [world.delivery.pk]}, follow=True)
+    assert "Only an admin of this site may send a result again." in response.content.decode()
+    world.delivery.refresh_from_db()
+    assert world.delivery.status == "failed"
+
+
+def test_a_fhir_servers_authorization_is_never_shown_or_audited(client, site):
+    superuser = with_totp(UserFactory(is_superuser=True, is_staff=True))
+    client.force_login(superuser)
+    form = {"site": site.pk, "name": "EHR", "base_url": "https://ehr.example.org/fhir", "enabled": "on"}
+    response = client.post(reverse("admin:diagnosis_fhirserver_add"), form | {"authorization": "Bearer s3cret"})
+    assert response.status_code == 302
+    server = FhirServer.objects.get()
+    assert server.authorization == "Bearer s3cret"
+
+    change = reverse("admin:diagnosis_fhirserver_change", args=[server.pk])
+    assert "s3cret" not in client.get(change).content.decode()
+    assert client.post(change, form | {"name": "Main EHR", "authorization": ""}).status_code == 302
+    server.refresh_from_db()
+    assert (server.name, server.authorization) == ("Main EHR", "Bearer s3cret")  # blank keeps it
+    assert client.post(change, form | {"authorization": "Bearer n3w"}).status_code == 302
+    server.refresh_from_db()
+    assert server.authorization == "Bearer n3w"
+    assert client.post(change, form | {"clear_authorization": "on"}).status_code == 302
+    server.refresh_from_db()
+    assert server.authorization == ""
+
+    events = AuditEvent.objects.filter(object_type="fhirserver").order_by("id")
+    assert [e.action for e in events] == ["create", "update", "update", "update"]
+    assert "s3cret" not in str([e.detail for e in events]) and "n3w" not in str([e.detail for e in events])
+    assert events[0].detail["fields"]["authorization"] == "(changed)"
+    assert "authorization" not in events[1].detail["fields"]  # left blank: unchanged
