@@ -65,6 +65,7 @@ REPORT_CODE = [
 ]
 FINDING = {"system": DCM, "code": "121071", "display": "Finding"}
 MRN_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR", "display": "Medical record number"}
+ACCESSION_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN", "display": "Accession ID"}
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 POSITIVE = {"system": INTERPRETATION, "code": "POS", "display": "Positive"}
 NEGATIVE = {"system": INTERPRETATION, "code": "NEG", "display": "Negative"}
@@ -142,26 +143,39 @@ def mrn_system(patient: Patient) -> str:
     return f"urn:medsite:site:{patient.site.slug}:mrn"
 
 
+def human_name(text: str) -> dict | None:
+    """A HumanName from a name as MedSite stores it: DICOM's Family^Given, or "Given Family"; None when blank
+    (FHIR strings are never empty)."""
+    text = text.strip()
+    if not text:
+        return None
+    family, given = "", ""
+    if "^" in text:
+        family, _, rest = text.partition("^")
+        given = rest.split("^")[0]
+    elif " " in text:
+        given, family = text.rsplit(" ", 1)
+    name = {"text": text}
+    if family.strip():
+        name["family"] = family.strip()
+    if given.strip():
+        name["given"] = [given.strip()]
+    return name
+
+
 def patient_resource(patient: Patient) -> FhirPatient:
-    name = {"text": patient.name}
-    if "^" in patient.name:  # DICOM's Family^Given
-        family, _, given = patient.name.partition("^")
-        name |= {"family": family, "given": [g for g in given.split("^") if g][:1]}
-    elif " " in patient.name.strip():
-        given, family = patient.name.strip().rsplit(" ", 1)
-        name |= {"family": family, "given": [given]}
+    name = human_name(patient.name)
+    mrn = {
+        "use": "usual",
+        "type": {"coding": [MRN_TYPE]},
+        "system": mrn_system(patient),
+        "value": patient.mrn,
+        "assigner": {"display": patient.site.name},
+    }
     return FhirPatient(
         id=resource_id(patient.pk),
-        identifier=[
-            {
-                "use": "usual",
-                "type": {"coding": [MRN_TYPE]},
-                "system": mrn_system(patient),
-                "value": patient.mrn,
-                "assigner": {"display": patient.site.name},
-            }
-        ],
-        name=[name],
+        identifier=[mrn] if patient.mrn.strip() else None,
+        name=[name] if name else None,
         gender=GENDER.get(patient.sex, "unknown"),
         birthDate=patient.birth_date,
     )
@@ -199,7 +213,7 @@ def imaging_study_resource(study: Study) -> ImagingStudy:
     study_uid = str(instances[0][1].StudyInstanceUID) if instances else dicom_results.study_instance_uid(study)
     return ImagingStudy(
         id=resource_id(study.pk),
-        identifier=[{"system": RFC3986, "value": f"urn:oid:{study_uid}"}],
+        identifier=[{"system": RFC3986, "value": f"urn:oid:{study_uid}"}, *_accession(study)],
         status="available",
         modality=[modality],
         subject=reference("Patient", study.patient_id),
@@ -209,6 +223,12 @@ def imaging_study_resource(study: Study) -> ImagingStudy:
         description=study.description or None,
         series=list(series.values()) or None,
     )
+
+
+def _accession(study: Study) -> list[dict]:
+    if not study.accession_number.strip():
+        return []
+    return [{"type": {"coding": [ACCESSION_TYPE]}, "value": study.accession_number.strip()}]
 
 
 def device_resource(version: ModelVersion) -> Device:
@@ -233,13 +253,11 @@ def device_resource(version: ModelVersion) -> Device:
 
 
 def practitioner_resource(user: User) -> Practitioner:
-    full = (user.get_full_name() or "").strip() or user.email.split("@")[0]
-    name = {"text": full}
-    if " " in full:
-        given, family = full.rsplit(" ", 1)
-        name |= {"family": family, "given": [given]}
+    name = human_name(user.get_full_name() or "") or human_name(user.email.split("@")[0])
     return Practitioner(
-        id=resource_id(user.pk), name=[name], telecom=[{"system": "email", "value": user.email, "use": "work"}]
+        id=resource_id(user.pk),
+        name=[name] if name else None,
+        telecom=[{"system": "email", "value": user.email, "use": "work"}] if user.email else None,
     )
 
 

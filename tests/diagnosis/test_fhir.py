@@ -195,9 +195,22 @@ def test_the_imaging_study_lists_the_dicom_instances_with_their_uids(world, dico
     (instance,) = series.instance
     assert (instance.uid, instance.sopClass.code) == (str(header.SOPInstanceUID), f"urn:oid:{header.SOPClassUID}")
     assert (study.numberOfSeries, study.numberOfInstances) == (1, 1)
+    assert get_fhir_model_class("ImagingStudy").model_validate_json(study.model_dump_json()) == study
+    image.study.accession_number = "ACC42"
+    accession = fhir.imaging_study_resource(image.study).identifier[1]
+    assert (accession.type.coding[0].code, accession.value) == ("ACSN", "ACC42")
     png_study = fhir.imaging_study_resource(world.study)  # a PNG upload is no DICOM instance anyone holds
     assert png_study.series is None and png_study.numberOfInstances == 0
     assert png_study.identifier[0].value == f"urn:oid:{dicom_results.study_instance_uid(world.study)}"
+
+
+def test_names_as_stored_become_human_names_and_blank_ones_none(world):
+    assert fhir.human_name("Doe^Jane^M") == {"text": "Doe^Jane^M", "family": "Doe", "given": ["Jane"]}
+    assert fhir.human_name("Jane Q Doe") == {"text": "Jane Q Doe", "family": "Doe", "given": ["Jane Q"]}
+    assert fhir.human_name("^Jane") == {"text": "^Jane", "given": ["Jane"]}
+    assert fhir.human_name("  ") is None
+    world.patient.name = ""
+    assert fhir.patient_resource(world.patient).name is None  # FHIR has no empty strings: left out, no error
 
 
 def test_the_patient_carries_the_mrn_with_the_site_as_assigner(world):
