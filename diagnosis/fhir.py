@@ -482,7 +482,15 @@ def capability_statement(*, base_url: str, search_params: dict[str, tuple[str, s
 
 def push(server: FhirServer, prediction: Prediction, review: Review | None = None) -> int:
     """POST the report's transaction Bundle to server.base_url; the HTTP status when the server took it (2xx),
-    else PushError (its message names no patient: the status and the OperationOutcome's issue codes only)."""
+    else PushError (its message names no patient: the status and the OperationOutcome's issue codes only).
+
+    The report sent is the report as it stands now (final_review), whichever review (or none) triggered the
+    delivery: the PUTs replace what the server holds, so a late retry of the preliminary delivery must not put the
+    AI-only report back over the final one, nor a superseded review's report over the newer one's. `review`, when
+    given, must be of this prediction."""
+    if review is not None and review.prediction_id != prediction.pk:
+        raise ValueError("The review is not of this prediction.")
+    review = final_review(prediction)
     base = server.base_url.rstrip("/")
     body = transaction_bundle(prediction, review, base_url=base).model_dump_json()
     headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}

@@ -464,6 +464,15 @@ def test_push_posts_the_transaction_and_a_repush_puts_the_same_ids(world, reader
     assert statuses == ["preliminary", "final"]
 
 
+def test_a_late_retry_of_the_preliminary_push_sends_the_report_as_it_now_stands(world, reader, ehr):
+    server = _fhir_server(world, ehr)
+    review_submit(prediction=world.prediction, reviewer=reader, label="normal")
+    fhir.push(server, Prediction.objects.get(pk=world.prediction.pk))  # the preliminary delivery, retried late
+    bundle = Bundle.model_validate_json(ehr.requests[0]["body"])
+    (report,) = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "DiagnosticReport"]
+    assert report.status == "final"  # never the AI-only report over the radiologist's
+
+
 def test_a_refused_push_raises_without_patient_data(world, ehr):
     server = _fhir_server(world, ehr)
     echo = f"Patient {world.patient.name} ({world.patient.mrn}) is invalid"
