@@ -15,6 +15,7 @@ urlpatterns = [
     path("fhir/", include("diagnosis.fhir_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("dicomweb/", include("diagnosis.dicomweb_urls")),
     path("", include("diagnosis.urls")),
 ]
 

@@ -10,6 +10,7 @@ naming what it showed; fetched by a member of another site (404) or by a role th
 one DENIED event naming the record, and never the patient's details.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -19,6 +20,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
 from diagnosis import fhir
+from diagnosis.dicomweb.instances import image_uids, study_uid
 from tests.diagnosis.test_permission_matrix import with_dicom_image
 
 pytestmark = pytest.mark.django_db
@@ -46,11 +48,12 @@ class Read:
     data: dict = field(default_factory=dict)
     detail: dict = field(default_factory=dict)  # what the event's detail must hold besides the count
     fhir_part: str = ""  # /fhir/ URLs name the record by its FHIR id (diagnosis.fhir.resource_id)
+    args: Callable | None = None  # the URL's arguments from the world: /dicomweb/ URLs name UIDs
 
     def call(self, client, world):
         target = attrgetter(self.target)(world) if self.target else None
         arg = fhir.resource_id(target.pk, self.fhir_part) if target and self.url_name.startswith("fhir:") else None
-        url = reverse(self.url_name, args=[arg or target.pk] if target else [])
+        url = reverse(self.url_name, args=self.args(world) if self.args else [arg or target.pk] if target else [])
         if self.method == "get":
             return client.get(url, self.data)
         return (
@@ -62,6 +65,20 @@ class Read:
 
 OUTSIDER = (("outsider", 404),)
 OUTSIDE_RADIOLOGIST = (("outside_radiologist", 404),)
+
+
+def _study_uids(world):  # DICOMweb: world's PNG study (a derived UID)
+    return [study_uid(world.study)]
+
+
+def _series_uids(world):
+    return [study_uid(world.study), image_uids(world.image)[0]]
+
+
+def _instance_uids(world):  # DICOMweb: the DICOM image (MR_small, in a study registered without a UID)
+    return [study_uid(world.dicom_image.study), *image_uids(world.dicom_image)]
+
+
 READS = [
     # the web UI
     Read("diagnosis:home", "clinician", "patient", detail={"search": False}),
@@ -113,6 +130,34 @@ READS = [
     # a retraining run's data manifest lists queue items with patient pseudonyms
     Read("api:training-run-list", "superuser", "trainingrun", refused=(("clinician", 403),)),
     Read("api:training-run-detail", "superuser", "trainingrun", "training_run", refused=(("site_admin", 403),)),
+    # DICOMweb (its POSTs to dicomweb:studies and dicomweb:study are STOW-RS: writes, audited by the import service)
+    Read("dicomweb:studies", "clinician", "study", detail={"dicomweb": "studies"}),
+    Read("dicomweb:study", "radiologist", "study", "study", DOWNLOAD, refused=OUTSIDER, args=_study_uids),
+    Read("dicomweb:study-metadata", "clinician", "study", "study", refused=OUTSIDER, args=_study_uids),
+    Read("dicomweb:study-series", "clinician", "study", "study", refused=OUTSIDER, args=_study_uids),
+    Read("dicomweb:study-instances", "site_admin", "study", "study", refused=OUTSIDER, args=_study_uids),
+    Read("dicomweb:series", "clinician", "study", "study", DOWNLOAD, refused=OUTSIDER, args=_series_uids),
+    Read("dicomweb:series-metadata", "clinician", "study", "study", refused=OUTSIDER, args=_series_uids),
+    Read("dicomweb:series-instances", "clinician", "study", "study", refused=OUTSIDER, args=_series_uids),
+    Read("dicomweb:instance", "clinician", "image", "dicom_image", DOWNLOAD, refused=OUTSIDER, args=_instance_uids),
+    Read("dicomweb:instance-metadata", "radiologist", "image", "dicom_image", refused=OUTSIDER, args=_instance_uids),
+    Read("dicomweb:instance-rendered", "clinician", "image", "dicom_image", refused=OUTSIDER, args=_instance_uids),
+    Read(
+        "dicomweb:frames",
+        "clinician",
+        "image",
+        "dicom_image",
+        refused=OUTSIDER,
+        args=lambda world: [*_instance_uids(world), "1"],
+    ),  # fmt: skip
+    Read(
+        "dicomweb:frame-rendered",
+        "clinician",
+        "image",
+        "dicom_image",
+        refused=OUTSIDER,
+        args=lambda world: [*_instance_uids(world), 1],
+    ),  # fmt: skip
 ]
 # Writes: each is audited by its service (CREATE, UPDATE, REVIEW, EXCLUDE...), its refusals by the access helpers.
 WRITES = {
