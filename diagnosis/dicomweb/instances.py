@@ -68,14 +68,21 @@ def study_uid(study: Study) -> str:
     return dicom_results.study_instance_uid(study)
 
 
-def study_instances(study: Study) -> list[Instance]:
-    """Every instance of the study, oldest image first, each image followed by its AI objects."""
+def study_instances(study: Study, *, series_uid: str | None = None, sop_uid: str | None = None) -> list[Instance]:
+    """The study's instances, oldest image first, each image followed by its AI objects; with series_uid (and
+    sop_uid) only those. UIDs are known without reading a file: only the instances returned read theirs (a viewer
+    fetching the frames of a long series one instance at a time reads one header per request, not the series')."""
+
+    def wanted(series: str, sop: str) -> bool:
+        return series_uid in (None, series) and sop_uid in (None, sop)
+
     images = study.images.order_by("uploaded_at", "id").prefetch_related(*image_details())
     found = []
     for position, image in enumerate(images, start=1):
-        found.append(_image_instance(study, image, position))
+        if wanted(*image_uids(image)):
+            found.append(_image_instance(study, image, position))
         for prediction in reversed(image.shown_predictions):  # oldest first
-            found.extend(_prediction_instances(image, prediction))
+            found.extend(_prediction_instances(image, prediction, wanted))
     return found
 
 
@@ -109,25 +116,26 @@ def image_uids(image: Image) -> tuple[str, str]:
     )
 
 
-def _prediction_instances(image: Image, prediction: Prediction) -> Iterator[Instance]:
-    uid = dicom_results.stable_uid
-    yield Instance(
-        PREDICTION_SR, image, prediction, uid("prediction-sr", "series", prediction.pk),
-        dicom_results.SR_SERIES_NUMBER, "AI result (preliminary)", "SR", SR_CLASS,
-        uid("prediction-sr", "instance", prediction.pk),
-    )  # fmt: skip
-    if prediction.heatmap:
+def _prediction_instances(image: Image, prediction: Prediction, wanted) -> Iterator[Instance]:
+    uid, pk = dicom_results.stable_uid, prediction.pk
+    if wanted(series := uid("prediction-sr", "series", pk), sop := uid("prediction-sr", "instance", pk)):
+        yield Instance(
+            PREDICTION_SR, image, prediction, series, dicom_results.SR_SERIES_NUMBER, "AI result (preliminary)", "SR",
+            SR_CLASS, sop,
+        )  # fmt: skip
+    series, sop = uid("prediction-sc", "series", pk), uid("prediction-sc", "instance", pk)
+    if prediction.heatmap and wanted(series, sop):
         width, height = _png_size(prediction.heatmap)
         yield Instance(
-            PREDICTION_SC, image, prediction, uid("prediction-sc", "series", prediction.pk),
-            dicom_results.SC_SERIES_NUMBER, dicom_results.HEATMAP_DESCRIPTION, "OT", SC_CLASS,
-            uid("prediction-sc", "instance", prediction.pk), rows=height, columns=width, frames=1,
+            PREDICTION_SC, image, prediction, series, dicom_results.SC_SERIES_NUMBER,
+            dicom_results.HEATMAP_DESCRIPTION, "OT", SC_CLASS, sop, rows=height, columns=width, frames=1,
         )  # fmt: skip
     for review in reversed(related_rows(prediction, "reviews")):  # oldest first
-        yield Instance(
-            REVIEW_SR, image, review, uid("review-sr", "series", review.pk), dicom_results.FINAL_SR_SERIES_NUMBER,
-            "AI result (reviewed)", "SR", SR_CLASS, uid("review-sr", "instance", review.pk),
-        )  # fmt: skip
+        if wanted(series := uid("review-sr", "series", review.pk), sop := uid("review-sr", "instance", review.pk)):
+            yield Instance(
+                REVIEW_SR, image, review, series, dicom_results.FINAL_SR_SERIES_NUMBER, "AI result (reviewed)", "SR",
+                SR_CLASS, sop,
+            )  # fmt: skip
 
 
 def _int(value) -> int | None:

@@ -57,12 +57,15 @@ def _find_study(request, uid: str) -> Study:
     else anywhere, for the access check to refuse and audit. A UID MedSite derived (a study without one of its own)
     is found by deriving it again. Unchecked: _study and _instance check it."""
     candidates = list(Study.objects.filter(study_instance_uid=uid).values_list("pk", "patient__site"))
-    if not candidates and uid.startswith(PYDICOM_ROOT_UID):
-        uidless = Study.objects.filter(study_instance_uid="").values_list("pk", "patient__site")
-        candidates = [(pk, site) for pk, site in uidless if dicom_results.stable_uid("study", pk) == uid]
+    mine = {site.pk for site in access.site_list_for(request.user)}
+    if not candidates and uid.startswith(PYDICOM_ROOT_UID):  # the user's sites first: most often found there
+        uidless = Study.objects.filter(study_instance_uid="")
+        for studies in (uidless.filter(patient__site__in=mine), uidless.exclude(patient__site__in=mine)):
+            pks = studies.values_list("pk", "patient__site")
+            if candidates := [(pk, site) for pk, site in pks if dicom_results.stable_uid("study", pk) == uid]:
+                break
     if not candidates:
         raise exceptions.NotFound("No such study.")
-    mine = {site.pk for site in access.site_list_for(request.user)}
     pk = next((pk for pk, site in candidates if site in mine), candidates[0][0])
     return Study.objects.select_related("patient__site").get(pk=pk)
 
@@ -91,15 +94,11 @@ def _instance(request, study_uid: str, series_uid: str, instance_uid: str) -> tu
 
 
 def _instances(study: Study, series_uid: str | None = None, instance_uid: str | None = None) -> list[Instance]:
-    found = instances.study_instances(study)
-    if series_uid is not None:
-        found = [i for i in found if i.series_uid == series_uid]
-        if not found:
-            raise exceptions.NotFound("No such series in this study.")
-    if instance_uid is not None:
-        found = [i for i in found if i.sop_uid == instance_uid]
-        if not found:
-            raise exceptions.NotFound("No such instance in this series.")
+    found = instances.study_instances(study, series_uid=series_uid, sop_uid=instance_uid)
+    if not found and instance_uid is not None:
+        raise exceptions.NotFound("No such instance in this series of the study.")
+    if not found and series_uid is not None:
+        raise exceptions.NotFound("No such series in this study.")
     return found
 
 
