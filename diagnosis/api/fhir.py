@@ -172,7 +172,10 @@ class DiagnosticReportSearchView(FhirView):
     def post(self, request):
         if IN_BODY_ONLY in request.query_params or _uid_in(request.query_params.get("study", "")):
             raise BadSearch("MRNs and StudyInstanceUIDs go in the form body of POST _search, never in the URL.")
-        return self._search(request, {**_params(request.query_params), **_params(request.data)})
+        in_url, in_body = _params(request.query_params), _params(request.data)
+        if in_url.keys() & in_body.keys():
+            raise BadSearch("Give each parameter once: in the URL or in the body.")
+        return self._search(request, in_url | in_body)
 
     def _search(self, request, params: dict[str, str]):
         sites = access.site_list_for(request.user)

@@ -367,6 +367,7 @@ def test_identifiers_are_searched_by_post_only_and_never_put_in_links(api, world
     assert _search(client, **{"patient.identifier": mrn}).status_code == 400
     search = _url("diagnosticreport-search")
     assert client.post(f"{search}?patient.identifier={mrn}").status_code == 400
+    assert client.post(f"{search}?status=final", {"status": "preliminary"}).status_code == 400  # which one?
     response = client.post(search, {"patient.identifier": mrn}, format="multipart")
     assert response.status_code == 200, response.content
     body = response.json()
