@@ -20,6 +20,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from pynetdicom import AE, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import CTImageStorage
 
 from accounts.models import AuditEvent, Role
 from diagnosis.models import DicomDestination, FhirServer, ModelVersion, ResultDelivery
@@ -95,6 +96,7 @@ def answering_scp():
     ae = AE(ae_title="ANSWER")
     ae.supported_contexts = AllStoragePresentationContexts
     ae.require_called_aet = True
+    ae.maximum_associations = 1
     server = ae.start_server(("127.0.0.1", state.port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
     yield state
     server.shutdown()
@@ -307,6 +309,37 @@ def test_a_rejected_association_fails_at_once(world, answering_scp):
 
     assert (row.status, row.peer_status, row.attempts) == ("failed", "association rejected", 1)
     assert "rejected the association (permanent)" in row.error and answering_scp.received == []
+
+
+def test_a_busy_pacs_rejecting_transiently_is_retried_until_the_last_try(world, answering_scp):
+    _destination(world.site, answering_scp.port, ae_title="ANSWER")
+    holder = AE(ae_title="OTHER")
+    holder.add_requested_context(SR_CLASS)
+    held = holder.associate("127.0.0.1", answering_scp.port, ae_title="ANSWER")  # the PACS's only association
+    assert held.is_established
+    try:
+        [row, _] = delivery.deliveries_for_prediction(prediction=world.prediction)
+        row = _send(row)
+    finally:
+        held.release()
+
+    assert (row.status, row.peer_status) == ("failed", "association rejected")
+    assert row.attempts == settings.MEDSITE_RESULT_SEND_RETRIES + 1 and "(transient)" in row.error
+
+
+def test_a_pacs_that_does_not_take_the_sop_class_fails_it_at_once(world):
+    port = _free_port()
+    ae = AE(ae_title="CTONLY")
+    ae.add_supported_context(CTImageStorage)
+    server = ae.start_server(("127.0.0.1", port), block=False)
+    try:
+        _destination(world.site, port, ae_title="CTONLY")
+        [row] = [r for r in delivery.deliveries_for_prediction(prediction=world.prediction) if r.kind == "sr"]
+        row = _send(row)
+    finally:
+        server.shutdown()
+    assert (row.status, row.peer_status, row.attempts) == ("failed", "no presentation context", 1)
+    assert row.error == "The destination does not accept Comprehensive 3D SR Storage objects."
 
 
 def test_a_pacs_that_is_down_is_retried_then_failed_visibly_and_an_admin_sends_it_again(
