@@ -79,6 +79,7 @@ class FhirNegotiation(DefaultContentNegotiation):
 class FhirView(APIView):
     """Errors as OperationOutcome, with the status DRF's handler chose (401s counted against the address)."""
 
+    schema = None  # not in the OpenAPI schema of /api/: the FHIR API describes itself (GET /fhir/metadata)
     renderer_classes = [FhirJSONRenderer]
     parser_classes = [FormParser, MultiPartParser]
     content_negotiation_class = FhirNegotiation
