@@ -50,6 +50,7 @@ class DicomWebView(APIView):
     renderer_classes = [JSONRenderer]
     parser_classes = []
     content_negotiation_class = IgnoreAcceptHeader
+    schema = None  # not in the REST API's OpenAPI schema: PS3.18 defines it (docs/dicom-conformance.md)
 
 
 def _find_study(request, uid: str) -> Study:
