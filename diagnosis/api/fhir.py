@@ -104,9 +104,9 @@ def _pk(value: str, parts: tuple[str, ...] = ("",)) -> tuple[int, str]:
 
 
 class MetadataView(FhirView):
-    """The CapabilityStatement: no patient data, so no sign-in (FHIR clients read it before authenticating)."""
+    """The CapabilityStatement: no patient data, so no sign-in (FHIR clients read it before authenticating); a bad
+    token is still a 401, and a signed-in browser's POST still needs the CSRF token, as everywhere."""
 
-    authentication_classes = []
     permission_classes = [permissions.AllowAny]
 
     def get(self, request):
@@ -338,7 +338,6 @@ def _with_status(rows, statuses: set[str]):
 class UnknownView(FhirView):
     """Any other path under /fhir/: a FHIR client gets an OperationOutcome, not an HTML page."""
 
-    authentication_classes = []
     permission_classes = [permissions.AllowAny]
 
     def get(self, request):
