@@ -288,11 +288,12 @@ if not 0 <= MEDSITE_RESULT_SEND_RETRIES <= 50:
     raise ImproperlyConfigured("MEDSITE_RESULT_SEND_RETRIES must be between 0 and 50")
 RESULT_SEND_BACKOFF_MAX = 300
 RESULT_SEND_TIME_LIMIT = 60 + 4 * MEDSITE_DICOM_SEND_TIMEOUT  # connect, associate, store, release
-MEDSITE_RESULT_RESEND_AFTER = env_int("MEDSITE_RESULT_RESEND_AFTER", 900)
-if MEDSITE_RESULT_RESEND_AFTER < RESULT_SEND_BACKOFF_MAX + RESULT_SEND_TIME_LIMIT:
+_RESULT_RESEND_AFTER_MIN = RESULT_SEND_BACKOFF_MAX + RESULT_SEND_TIME_LIMIT  # the longest wait plus a try
+MEDSITE_RESULT_RESEND_AFTER = env_int("MEDSITE_RESULT_RESEND_AFTER", max(900, _RESULT_RESEND_AFTER_MIN))
+if MEDSITE_RESULT_RESEND_AFTER < _RESULT_RESEND_AFTER_MIN:
     raise ImproperlyConfigured(
-        f"MEDSITE_RESULT_RESEND_AFTER must be at least {RESULT_SEND_BACKOFF_MAX + RESULT_SEND_TIME_LIMIT} seconds "
-        "(the longest wait between two tries plus a try), or deliveries waiting for a retry get a second message"
+        f"MEDSITE_RESULT_RESEND_AFTER must be at least {_RESULT_RESEND_AFTER_MIN} seconds (the longest wait between "
+        "two tries plus a try), or deliveries waiting for a retry get a second message"
     )
 MEDSITE_MAX_IMAGE_PIXELS = env_int("MEDSITE_MAX_IMAGE_PIXELS", 80_000_000)
 MEDSITE_MAX_IMAGE_SIDE = env_int("MEDSITE_MAX_IMAGE_SIDE", 16384)

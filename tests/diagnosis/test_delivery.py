@@ -31,6 +31,7 @@ from diagnosis.tasks import requeue_stalled_deliveries_task, send_result_task
 from tests.conftest import png_bytes, with_totp
 from tests.diagnosis.test_permission_matrix import with_dicom_image
 from tests.factories import MembershipFactory, UserFactory
+from tests.medsite.test_settings import PRODUCTION_ENV, _manage
 
 pytestmark = pytest.mark.django_db
 
@@ -600,3 +601,27 @@ def test_a_fhir_servers_authorization_is_never_shown_or_audited(client, site):
     assert "s3cret" not in str([e.detail for e in events]) and "n3w" not in str([e.detail for e in events])
     assert events[0].detail["fields"]["authorization"] == "(changed)"
     assert "authorization" not in events[1].detail["fields"]  # left blank: unchanged
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MEDSITE_DICOM_SEND_TIMEOUT": "0"}, "MEDSITE_DICOM_SEND_TIMEOUT must be between 1 and 600 seconds"),
+        ({"MEDSITE_DICOM_SEND_TIMEOUT": "ten"}, "MEDSITE_DICOM_SEND_TIMEOUT must be an integer"),
+        ({"MEDSITE_RESULT_SEND_RETRIES": "-1"}, "MEDSITE_RESULT_SEND_RETRIES must be between 0 and 50"),
+        ({"MEDSITE_RESULT_RESEND_AFTER": "60"}, "MEDSITE_RESULT_RESEND_AFTER must be at least 400 seconds"),
+    ],
+)
+def test_malformed_sending_settings_are_refused(env, message):
+    result = _manage("check", env=PRODUCTION_ENV | env)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_a_long_send_timeout_lengthens_the_resend_wait_by_itself():
+    result = _manage("shell", "-c", "from django.conf import settings; print(settings.MEDSITE_RESULT_RESEND_AFTER)",
+                     env=PRODUCTION_ENV | {"MEDSITE_DICOM_SEND_TIMEOUT": "600"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str(300 + 60 + 4 * 600)
