@@ -87,9 +87,9 @@ def test_every_post_without_a_csrf_token_is_refused(clinician, url, name, callba
 
 def test_no_view_is_csrf_exempt_except_the_api():
     """DRF marks its views csrf_exempt and checks CSRF itself for session-authenticated requests (above); the FHIR
-    API (/fhir/) is DRF views too."""
+    API (/fhir/) and DICOMweb (/dicomweb/) are DRF views too."""
     exempt = {url for url, _, callback in ROUTES if getattr(callback, "csrf_exempt", False)}
-    assert exempt and all(url.startswith(("/api/", "/fhir/")) for url in exempt), sorted(exempt)
+    assert exempt and all(url.startswith(("/api/", "/fhir/", "/dicomweb/")) for url in exempt), sorted(exempt)
 
 
 # --- uploaded files are never public ----------------------------------------------------------------------------
