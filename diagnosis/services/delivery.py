@@ -230,8 +230,9 @@ def _send_dicom(delivery: ResultDelivery) -> Outcome:
     """C-STORE of the object to the destination, as MedSite's calling AE title, over a fresh association."""
     try:
         dataset = _dataset(delivery)
-    except Exception:  # a missing heatmap file, an unreadable source image: no retry makes it work
-        logger.exception("Could not build the DICOM object of delivery %s", delivery.pk)
+    except Exception as exc:  # a missing heatmap file, an unreadable source image: no retry makes it work
+        # The type only: a message about the dataset could quote the patient's details.
+        logger.error("Could not build the DICOM object of delivery %s: %s", delivery.pk, type(exc).__name__)
         return Outcome(sent=False, peer_status="not sent", error="MedSite could not build the DICOM object.")
     uid = str(dataset.SOPInstanceUID)
     destination = delivery.destination
@@ -241,8 +242,8 @@ def _send_dicom(delivery: ResultDelivery) -> Outcome:
     ae.add_requested_context(dataset.SOPClassUID, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     try:
         assoc = ae.associate(destination.host, destination.port, ae_title=destination.ae_title)
-    except Exception:  # an unresolvable host name and the like: it may resolve later
-        logger.warning("Delivery %s: could not reach %s", delivery.pk, destination.name, exc_info=True)
+    except Exception as exc:  # an unresolvable host name and the like: it may resolve later
+        logger.warning("Delivery %s: could not reach %s: %s", delivery.pk, destination.name, type(exc).__name__)
         return _no_answer(destination, uid)
     if assoc.is_rejected:
         transient = getattr(assoc.acceptor.primitive, "result", None) == 0x02
@@ -265,8 +266,10 @@ def _send_dicom(delivery: ResultDelivery) -> Outcome:
         return _no_answer(destination, uid)
     try:
         answer = assoc.send_c_store(dataset)
-    except Exception:
-        logger.warning("Delivery %s: the C-STORE to %s broke off", delivery.pk, destination.name, exc_info=True)
+    except Exception as exc:
+        logger.warning(
+            "Delivery %s: the C-STORE to %s broke off: %s", delivery.pk, destination.name, type(exc).__name__
+        )
         answer = Dataset()
     finally:
         if assoc.is_established:
@@ -320,8 +323,8 @@ def _send_fhir(delivery: ResultDelivery) -> Outcome:
         if status is None:
             return Outcome(sent=False, peer_status="no answer", error=message, transient=True)
         return Outcome(sent=False, peer_status=str(status), error=message, transient=status in TRANSIENT_HTTP)
-    except Exception:
-        logger.warning("Delivery %s: the FHIR push broke off", delivery.pk, exc_info=True)
+    except Exception as exc:
+        logger.warning("Delivery %s: the FHIR push broke off: %s", delivery.pk, type(exc).__name__)
         return Outcome(sent=False, peer_status="no answer", error="The FHIR push broke off.", transient=True)
     return Outcome(sent=True, peer_status=str(code))
 

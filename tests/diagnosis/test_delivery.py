@@ -312,6 +312,20 @@ def test_a_rejected_association_fails_at_once(world, answering_scp):
     assert "rejected the association (permanent)" in row.error and answering_scp.received == []
 
 
+def test_an_object_that_cannot_be_built_fails_at_once_and_logs_no_patient_data(world, answering_scp, caplog):
+    _destination(world.site, answering_scp.port, ae_title="ANSWER")
+    [sc] = [r for r in delivery.deliveries_for_prediction(prediction=world.prediction) if r.kind == "sc"]
+    world.prediction.heatmap.storage.delete(world.prediction.heatmap.name)  # the heatmap file is gone
+
+    sc = _send(sc)
+
+    assert (sc.status, sc.peer_status, sc.attempts) == ("failed", "not sent", 1)
+    assert sc.error == "MedSite could not build the DICOM object." and answering_scp.received == []
+    logged = caplog.text
+    assert f"delivery {sc.pk}" in logged
+    assert world.patient.mrn not in logged and world.patient.name not in logged
+
+
 def test_a_busy_pacs_rejecting_transiently_is_retried_until_the_last_try(world, answering_scp):
     _destination(world.site, answering_scp.port, ae_title="ANSWER")
     holder = AE(ae_title="OTHER")
