@@ -199,6 +199,8 @@ def _params(data) -> dict[str, str]:
         values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
         if len(values) != 1 or not isinstance(values[0], str):
             raise BadSearch(f"Give {name!r} once (comma-separate values to match any of them).")
+        if "\x00" in values[0]:  # PostgreSQL refuses NUL in a query
+            raise BadSearch(f"{name!r} holds a NUL character.")
         params[name] = values[0].strip()
     return params
 
