@@ -49,6 +49,7 @@ OUTCOME_CODES = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    415: "not-supported",
     429: "throttled",
 }
 

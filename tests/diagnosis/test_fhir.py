@@ -375,6 +375,8 @@ def test_identifiers_are_searched_by_post_only_and_never_put_in_links(api, world
     assert mrn not in json.dumps(body["link"])
     assert f"patient={fhir.resource_id(dicom_prediction.image.study.patient_id)}" in body["link"][0]["url"]
     assert client.post(search, {"patient.identifier": "MRN\x00"}).status_code == 400  # not a 500
+    as_json = client.post(search, {"patient.identifier": mrn}, format="json")  # FHIR's _search body is a form
+    assert (as_json.status_code, as_json.json()["issue"][0]["code"]) == (415, "not-supported")
     wrong_system = client.post(search, {"patient.identifier": f"urn:other|{mrn}"}).json()
     assert wrong_system["total"] == 0 and "link" not in wrong_system
     study = dicom_prediction.image.study
