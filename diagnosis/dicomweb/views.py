@@ -9,6 +9,7 @@ DICOM receiver (records.dicom_receive). See docs/dicom-conformance.md, "DICOMweb
 import io
 import json
 import logging
+import re
 
 import pydicom
 from django.conf import settings
@@ -271,11 +272,11 @@ def _store_part(request, site, study_uid, part: multipart.Part, number: int, cli
             io.BytesIO(part.content), force=True,
             specific_tags=["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "PixelData"],
         )  # fmt: skip
-    except PARSE_ERRORS:
+    except (*PARSE_ERRORS, KeyError, IndexError, OverflowError):  # a first look only: the import service judges
         header = Dataset()
     item = Dataset()
-    item.ReferencedSOPClassUID = str(header.get("SOPClassUID", ""))
-    item.ReferencedSOPInstanceUID = sop_uid = str(header.get("SOPInstanceUID", ""))
+    sop_class, sop_uid = (_uid(header.get(keyword)) for keyword in ("SOPClassUID", "SOPInstanceUID"))
+    item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = sop_class, sop_uid
     name = f"part {number}" + (f" ({sop_uid})" if sop_uid else "")
     if part.content_type not in ("", "application/dicom"):
         return None, _failed(item, CANNOT_UNDERSTAND, f"{name} is {part.content_type[:60]}, not application/dicom.")
@@ -297,6 +298,12 @@ def _store_part(request, site, study_uid, part: multipart.Part, number: int, cli
     item.ReferencedSOPInstanceUID = stored_uid
     item.RetrieveURL = _url(request, "instance", instances.study_uid(image.study), series_uid, stored_uid)
     return image, item
+
+
+def _uid(value) -> str:
+    """A UID read from a part, or "" when it is none (it goes into messages and the answer)."""
+    text = str(value or "").strip()
+    return text if re.fullmatch(r"[0-9][0-9.]{0,63}", text) else ""
 
 
 def _failed(item: Dataset, reason: int, message: str) -> tuple[Dataset, str]:
