@@ -291,18 +291,18 @@ def observation_resources(prediction: Prediction, review: Review | None = None) 
     issued = _instant(review.created_at if review else prediction.created_at)
     common = _observation_common(prediction, status, issued)
     device = reference("Device", prediction.model_version_id, display=f"MedSite {prediction.model_version}")
-    classes = [c for c in prediction.model_version.classes if c in prediction.probabilities]
+    classes = [(n, c) for n, c in enumerate(prediction.model_version.classes) if c in prediction.probabilities]
     members = [
         Observation(
             id=resource_id(prediction.pk, f"c{index}"),
             category=[{"coding": [IMAGING]}],
             code={"coding": [_class_coding(name)], "text": f"Probability of {name}"},
-            valueQuantity={"value": float(prediction.probabilities[name]), "unit": "1", "system": UCUM, "code": "1"},
+            valueQuantity=_unitless(float(prediction.probabilities[name])),
             interpretation=[{"coding": [POSITIVE if name == prediction.label else NEGATIVE]}],
             device=device,
             **common,
         )
-        for index, name in enumerate(classes)
+        for index, name in classes  # c<n>: the class's position in the model's classes
     ]
     threshold = _threshold(prediction)
     group = Observation(

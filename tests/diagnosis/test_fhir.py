@@ -204,6 +204,12 @@ def test_the_imaging_study_lists_the_dicom_instances_with_their_uids(world, dico
     assert png_study.identifier[0].value == f"urn:oid:{dicom_results.study_instance_uid(world.study)}"
 
 
+def test_class_observations_are_numbered_by_the_models_class_list(world):
+    world.prediction.probabilities = {"pneumonia": 0.8}  # a class missing from the stored probabilities
+    ids = [o.id for o in fhir.observation_resources(world.prediction)]
+    assert ids == [fhir.resource_id(world.prediction.pk, part) for part in ("ai", "c1")]
+
+
 def test_names_as_stored_become_human_names_and_blank_ones_none(world):
     assert fhir.human_name("Doe^Jane^M") == {"text": "Doe^Jane^M", "family": "Doe", "given": ["Jane"]}
     assert fhir.human_name("Jane Q Doe") == {"text": "Jane Q Doe", "family": "Doe", "given": ["Jane Q"]}
