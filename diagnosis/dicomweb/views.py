@@ -66,8 +66,8 @@ def _find_study(request, uid: str) -> Study:
             pks = studies.values_list("pk", "patient__site")
             if candidates := [(pk, site) for pk, site in pks if dicom_results.stable_uid("study", pk) == uid]:
                 break
-    if not candidates:
-        raise exceptions.NotFound("No such study.")
+    if not candidates:  # the words access's helpers answer for another site's record: no oracle of UIDs
+        raise exceptions.NotFound("No such record.")
     pk = next((pk for pk, site in candidates if site in mine), candidates[0][0])
     return Study.objects.select_related("patient__site").get(pk=pk)
 
@@ -90,7 +90,11 @@ def _instance(request, study_uid: str, series_uid: str, instance_uid: str) -> tu
     """The instance, checked as the REST API checks the record it shows (an image, a prediction or a review):
     another site's is a 404 and a DENIED event naming that record."""
     study = _find_study(request, study_uid)
-    (instance,) = _instances(study, series_uid, instance_uid)
+    try:
+        (instance,) = _instances(study, series_uid, instance_uid)
+    except exceptions.NotFound:  # another site's study answers as access does, whatever else is wrong (and audited)
+        access.get_study_for_user(request, study.pk)
+        raise
     CHECKS[instance.kind](request, instance.obj.pk)
     return study, instance
 

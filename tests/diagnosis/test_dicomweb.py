@@ -437,9 +437,14 @@ def test_another_sites_study_is_404_and_audited_denied(dicomweb, live_server, ar
     assert study_uid(archive.ct.study) not in _uids(dicomweb(outsider).search_for_studies())
     assert session.get(f"{study}/series").status_code == 404
     assert session.get(f"{study}/series/{ct.SeriesInstanceUID}/instances/{ct.SOPInstanceUID}").status_code == 404
-    assert session.get(f"{live_server.url}/dicomweb/studies/1.2.3.4/series").status_code == 404  # no such study
+    # the same answer as for what does not exist: an outsider learns no UID (an unknown series is refused too)
+    nowhere = session.get(f"{live_server.url}/dicomweb/studies/1.2.3.4/series")
+    wrong_series = session.get(f"{study}/series/1.2.3/instances/{ct.SOPInstanceUID}/metadata")
+    assert (nowhere.status_code, wrong_series.status_code) == (404, 404)
+    assert nowhere.json() == wrong_series.json() == session.get(f"{study}/series").json()
     events = [(e.object_type, e.object_id, e.site, e.detail["status"]) for e in _denied(outsider)]
-    assert events == [("study", str(archive.ct.study_id), site, 404), ("image", str(archive.ct.pk), site, 404)]
+    study_denied = ("study", str(archive.ct.study_id), site, 404)
+    assert events == [study_denied, ("image", str(archive.ct.pk), site, 404), study_denied, study_denied]
 
 
 def test_no_token_is_401_and_a_bad_one_too(live_server, archive):
