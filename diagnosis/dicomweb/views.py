@@ -8,16 +8,11 @@ DICOM receiver (records.dicom_receive). See docs/dicom-conformance.md, "DICOMweb
 
 import io
 import json
-import logging
-import re
 
 import pydicom
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
-from pydicom.dataset import Dataset
 from pydicom.uid import PYDICOM_ROOT_UID
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
@@ -27,16 +22,11 @@ from accounts.audit import Client
 from accounts.models import AuditEvent, Role
 from diagnosis import access, dicom_results
 from diagnosis.api.base import IgnoreAcceptHeader
-from diagnosis.dicom import PARSE_ERRORS
-from diagnosis.dicomweb import instances, multipart, qido
+from diagnosis.dicomweb import instances, multipart, qido, stow
 from diagnosis.dicomweb.instances import Instance
 from diagnosis.models import Study
-from diagnosis.services import records
 
-log = logging.getLogger(__name__)
 DICOM_JSON = "application/dicom+json"
-# STOW-RS failure reasons (PS3.18 10.5.3, the DIMSE statuses of PS3.4 B.2-1 the DICOM receiver also answers)
-OUT_OF_RESOURCES, DOES_NOT_MATCH_SOP_CLASS, CANNOT_UNDERSTAND = 0xA700, 0xA900, 0xC000
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -199,9 +189,8 @@ class Instances(DicomWebView):
 
 
 def _store(request, study_uid: str | None) -> HttpResponse:
-    """STOW-RS: each application/dicom part imported by records.dicom_receive (the DICOM receiver's service), into
-    the site where the user is a clinician (?site=<id> when they are one at several). 200: all stored; 202: some;
-    409: none; 400: a malformed body; 413: larger than the upload limit; 415: not multipart/related DICOM."""
+    """STOW-RS into the site where the user is a clinician (?site=<id> when they are one at several): 200 all stored,
+    202 some, 409 none; 400 a malformed body, 413 larger than the upload limit, 415 not multipart/related DICOM."""
     site = _stow_site(request)
     boundary = _boundary(request)
     length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -213,33 +202,13 @@ def _store(request, study_uid: str | None) -> HttpResponse:
         raise PayloadTooLarge(message) from None
     with body:
         try:
-            count = sum(1 for _ in multipart.parts(body, boundary))  # the whole body is well formed before any store
+            outcomes = stow.store(
+                site=site, body=body, boundary=boundary, study_uid=study_uid, client=Client.from_request(request)
+            )
         except multipart.MalformedBody as exc:
             raise serializers.ValidationError({"body": [str(exc)]}) from None
-        if not count:
-            raise serializers.ValidationError({"body": ["The body holds no part."]})
-        client = Client.from_request(request)
-        stored, failed, studies = [], [], set()
-        try:
-            for number, part in enumerate(multipart.parts(body, boundary), start=1):
-                image, item = _store_part(request, site, study_uid, part, number, client)
-                (stored if image is not None else failed).append(item)
-                if image is not None:
-                    studies.add(image.study)
-        finally:
-            if studies:  # the request is the study's association: its images go to inference now
-                records.study_release_held(study_pks=sorted(study.pk for study in studies))
-    result = Dataset()
-    uids = {instances.study_uid(study) for study in studies}
-    if study_uid or len(uids) == 1:
-        result.RetrieveURL = _url(request, "study", study_uid or uids.pop())
-    result.ReferencedSOPSequence = stored
-    if failed:
-        result.FailedSOPSequence = [item for item, _ in failed]
-    body = result.to_json_dict()
-    for item, (_, message) in zip(body.get("00081198", {}).get("Value", []), failed, strict=True):
-        item["00000902"] = {"vr": "LO", "Value": [message]}  # ErrorComment: why, for the person who sent it
-    return _json(body, status=200 if not failed else 202 if stored else 409)
+    result, status = stow.answer(outcomes, study_uid, lambda name, *uids: _url(request, name, *uids))
+    return _json(result, status=status)
 
 
 def _stow_site(request):
@@ -267,53 +236,6 @@ def _boundary(request) -> str:
     if not boundary or not isinstance(boundary, str):
         raise serializers.ValidationError({"body": ["The Content-Type names no boundary."]})
     return boundary
-
-
-def _store_part(request, site, study_uid, part: multipart.Part, number: int, client: Client):
-    """Store one part: (the image, its ReferencedSOPSequence item), or (None, (its FailedSOPSequence item, why))."""
-    try:
-        header = pydicom.dcmread(
-            io.BytesIO(part.content), force=True,
-            specific_tags=["SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "PixelData"],
-        )  # fmt: skip
-    except (*PARSE_ERRORS, KeyError, IndexError, OverflowError):  # a first look only: the import service judges
-        header = Dataset()
-    item = Dataset()
-    sop_class, sop_uid = (_uid(header.get(keyword)) for keyword in ("SOPClassUID", "SOPInstanceUID"))
-    item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = sop_class, sop_uid
-    name = f"part {number}" + (f" ({sop_uid})" if sop_uid else "")
-    if part.content_type not in ("", "application/dicom"):
-        return None, _failed(item, CANNOT_UNDERSTAND, f"{name} is {part.content_type[:60]}, not application/dicom.")
-    if study_uid and str(header.get("StudyInstanceUID", "")) != study_uid:
-        return None, _failed(item, DOES_NOT_MATCH_SOP_CLASS, f"{name} belongs to another study than the one named.")
-    if item.ReferencedSOPClassUID and "PixelData" not in header:
-        return None, _failed(item, DOES_NOT_MATCH_SOP_CLASS, f"{name} contains no image (no pixel data).")
-    try:
-        image, _ = records.dicom_receive(
-            site=site, file=ContentFile(part.content, name=name), sop_instance_uid=sop_uid, client=client, hold=True
-        )
-    except ValidationError as exc:
-        reason = OUT_OF_RESOURCES if getattr(exc, "code", None) == "storage_full" else CANNOT_UNDERSTAND
-        return None, _failed(item, reason, " ".join(exc.messages))
-    except OSError:
-        log.exception("STOW-RS: part %s could not be stored", number)
-        return None, _failed(item, OUT_OF_RESOURCES, f"{name} could not be stored; try again later.")
-    series_uid, stored_uid = instances.image_uids(image)
-    item.ReferencedSOPInstanceUID = stored_uid
-    item.RetrieveURL = _url(request, "instance", instances.study_uid(image.study), series_uid, stored_uid)
-    return image, item
-
-
-def _uid(value) -> str:
-    """A UID read from a part, or "" when it is none (it goes into messages and the answer)."""
-    text = str(value or "").strip()
-    return text if re.fullmatch(r"[0-9][0-9.]{0,63}", text) else ""
-
-
-def _failed(item: Dataset, reason: int, message: str) -> tuple[Dataset, str]:
-    """A FailedSOPSequence item and its message (the service's: it names no patient data)."""
-    item.FailureReason = reason
-    return item, message
 
 
 # --- WADO-RS ----------------------------------------------------------------------------------------------------
