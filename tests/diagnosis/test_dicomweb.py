@@ -332,6 +332,32 @@ def test_wado_retrieve_metadata_frames_and_rendered_of_a_dicom_image(dicomweb, a
     assert PILImage.open(io.BytesIO(jpeg)).format == "JPEG"
 
 
+def _multiframe() -> pydicom.Dataset:
+    """CT_small as three frames (the second one brighter), a new instance of a new study."""
+    ds = pydicom.dcmread(CT)
+    pixels = ds.pixel_array
+    ds.PixelData = b"".join((pixels + 100 * n).astype(pixels.dtype).tobytes() for n in range(3))
+    ds.NumberOfFrames = 3
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = (pydicom.uid.generate_uid() for _ in range(3))
+    return ds
+
+
+def test_wado_frames_of_a_multiframe_instance(dicomweb, site, clinician, live_server):
+    client = dicomweb(clinician)
+    ds = _multiframe()
+    client.store_instances([ds])
+    uids = (ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    length = len(ds.PixelData) // 3
+    frames = client.retrieve_instance_frames(*uids, frame_numbers=[3, 1])
+    assert frames == [ds.PixelData[2 * length :], ds.PixelData[:length]]
+    assert _value(client.retrieve_instance_metadata(*uids), "00280008") == 3
+    for frame in (1, 3):  # the first and last: not the middle frame MedSite displays
+        picture = client.retrieve_instance_frames_rendered(*uids, frame_numbers=[frame], media_types=("image/png",))
+        _not_blank(picture, (128, 128))
+    url = f"{live_server.url}/dicomweb/studies/{uids[0]}/series/{uids[1]}/instances/{uids[2]}"
+    assert _session(clinician).get(f"{url}/frames/2,4").status_code == 404
+
+
 def test_wado_of_a_png_upload_and_the_ai_objects_in_its_study(dicomweb, archive, clinician):
     client = dicomweb(clinician)
     png_uid = study_uid(archive.png.study)
