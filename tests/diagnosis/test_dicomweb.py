@@ -17,6 +17,7 @@ from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 
 from accounts.models import ApiToken, AuditEvent
+from diagnosis.dicomweb import multipart
 from diagnosis.dicomweb.instances import image_uids, study_uid
 from diagnosis.models import Image, Study
 from diagnosis.services import records
@@ -85,6 +86,26 @@ def _not_blank(png: bytes, size: tuple[int, int]) -> PILImage.Image:
 
 def _denied(user) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=AuditEvent.Action.DENIED, actor=user).order_by("pk"))
+
+
+def test_multipart_bodies_are_read_part_by_part_within_the_limit():
+    """The splitter behind STOW-RS (diagnosis.dicomweb.multipart): a preamble, a part without headers, transport
+    padding after a boundary and an epilogue are RFC 2046's; a body without Content-Length is cut at the limit."""
+    body = (
+        b"preamble\r\n--b1 \r\nContent-Type: application/dicom\r\n\r\nfirst\r\n--b1\r\n\r\nsecond\r\nline"
+        b"\r\n--b1--\r\nepilogue"
+    )
+    with multipart.spool(io.BytesIO(body), length=None, limit=1000) as spooled:
+        parts = list(multipart.parts(spooled, "b1"))
+    assert parts == [multipart.Part("application/dicom", b"first"), multipart.Part("", b"second\r\nline")]
+    with pytest.raises(multipart.BodyTooLarge):
+        multipart.spool(io.BytesIO(body), length=None, limit=len(body) - 1)  # whatever Content-Length said
+    with pytest.raises(multipart.BodyTooLarge):
+        multipart.spool(io.BytesIO(b""), length=10**9, limit=1000)  # refused before reading
+    for broken in (b"--b1\r\nContent-Type: x\r\n\r\ncut short", b"no boundary", b"--b1\r\nno blank line\r\n--b1--"):
+        with multipart.spool(io.BytesIO(broken), length=None, limit=1000) as spooled:
+            with pytest.raises(multipart.MalformedBody):
+                list(multipart.parts(spooled, "b1"))
 
 
 # --- STOW-RS ------------------------------------------------------------------------------------------------------
