@@ -266,26 +266,32 @@ def main() -> None:
             flush=True,
         )
         result = {"labels": {"orthanc": "Orthanc 1.10.1 (Debian)", "medsite": "MedSite dicom_listener"}}
-        for name in ("orthanc", "medsite"):
-            if args.only and args.only != name:
-                continue
-            runs = []
-            for repeat in range(args.repeats):
+        names = [name for name in ("orthanc", "medsite") if args.only in (None, name)]
+        runs = {name: [] for name in names}
+        for repeat in range(args.repeats):  # the receivers take turns, so that both see the machine's load alike
+            for name in names:
                 folder = work / f"{name}-{repeat + 1}"
                 folder.mkdir()
+                load = os.getloadavg()[0]
                 run = run_orthanc(paths, folder, args.client) if name == "orthanc" else run_medsite(paths, folder, args)
+                run["load_average_before"] = load
                 shutil.rmtree(folder, ignore_errors=True)
-                runs.append(run)
+                runs[name].append(run)
                 print(
                     f"{name} run {repeat + 1}: {len(paths) / run['seconds']:.1f} instances/s "
-                    f"({run['seconds']:.1f} s, receiver CPU {run['receiver_cpu_s']:.1f} s)",
+                    f"({run['seconds']:.1f} s, receiver CPU {run['receiver_cpu_s']:.1f} s, load before {load:.1f})",
                     flush=True,
                 )
-            result[name] = summary(runs, len(paths), total_bytes)
+        for name in names:
+            result[name] = summary(runs[name], len(paths), total_bytes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result.update(
-        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end",
+        machine=f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        client=args.client,
+        commit=subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
         n=len(paths),
         per_study=args.per_study,
         file_mb=round(total_bytes / len(paths) / 1e6, 2),
