@@ -5,6 +5,8 @@ Three personas (HOUSE_STYLE): a member of the study's site reads it (a clinician
 store (403), and a member of another site gets 404, with a DENIED audit event naming the record."""
 
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from PIL import Image as PILImage
 from pydicom.data import get_testdata_file
 
 from accounts.models import ApiToken, AuditEvent
-from diagnosis.dicomweb import multipart
+from diagnosis.dicomweb import instances, multipart
 from diagnosis.dicomweb.instances import image_uids, study_uid
 from diagnosis.models import Image, Study
 from diagnosis.services import records
@@ -314,11 +316,11 @@ def test_qido_series_and_instances_of_a_study(dicomweb, archive, clinician):
     assert [_value(row, "00080060") for row in series] == ["CR", "SR", "OT"]  # the image, the AI's SR, its heatmap
     assert _value(series[0], "0020000E") == image_uids(archive.png)[0]
     assert _uids(client.search_for_series(png_uid, search_filters={"Modality": "SR"}), "00080060") == {"SR"}
-    instances = client.search_for_instances(png_uid)
-    assert [_value(row, "00080016") for row in instances] == [SC_CLASS, SR_CLASS, SC_CLASS]
-    assert "00280010" not in instances[1]  # an SR has no rows
+    listed = client.search_for_instances(png_uid)
+    assert [_value(row, "00080016") for row in listed] == [SC_CLASS, SR_CLASS, SC_CLASS]
+    assert "00280010" not in listed[1]  # an SR has no rows
     (sr,) = client.search_for_instances(png_uid, search_filters={"SOPClassUID": SR_CLASS})
-    assert _value(sr, "00080018") == _value(instances[1], "00080018")
+    assert _value(sr, "00080018") == _value(listed[1], "00080018")
 
 
 # --- WADO-RS ------------------------------------------------------------------------------------------------------
@@ -400,6 +402,16 @@ def test_wado_of_a_png_upload_and_the_ai_objects_in_its_study(dicomweb, archive,
     assert PILImage.open(io.BytesIO(rendered)).mode == "RGB"
     metadata = client.retrieve_instance_metadata(png_uid, sr.SeriesInstanceUID, sr.SOPInstanceUID)
     assert _value(metadata, "00080060") == "SR" and "0040A730" in metadata  # the content sequence
+
+
+@pytest.mark.skipif(not shutil.which("dciodvfy"), reason="dciodvfy (dicom3tools) is absent: .ci/run installs it")
+def test_a_png_upload_as_secondary_capture_passes_dciodvfy(tmp_path, world):
+    (capture,) = [i for i in instances.study_instances(world.study) if i.kind == instances.CAPTURE]
+    path = tmp_path / "capture.dcm"
+    path.write_bytes(b"".join(instances.part10_chunks(capture)))
+    result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert not [line for line in output.splitlines() if line.startswith("Error")], output
 
 
 def test_wado_errors_are_clear(live_server, archive, clinician):
