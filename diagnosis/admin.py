@@ -405,6 +405,9 @@ class FhirServerForm(forms.ModelForm):
         help_text="Sent as the Authorization header, e.g. 'Bearer ...'. Never shown again: leave blank to keep it.",
     )
     clear_authorization = forms.BooleanField(required=False, help_text="Remove the stored Authorization header")
+    base_url = forms.URLField(
+        label="Base URL", assume_scheme="https", help_text=FhirServer._meta.get_field("base_url").help_text
+    )
 
     class Meta:
         model = FhirServer

@@ -158,7 +158,8 @@ def _person_name(user) -> str:
     if full and " " in full:
         given, family = full.rsplit(" ", 1)
         return f"{family}^{given}"[:64]
-    return (full or user.email.split("@")[0])[:64]
+    # One component: the family name, with the trailing caret that says a single component is meant (PS3.5 6.2.1).
+    return (full or user.email.split("@")[0])[:63] + "^"
 
 
 def _ai_group(prediction: Prediction, source: Dataset, is_dicom: bool) -> hd.sr.MeasurementsAndQualitativeEvaluations:
