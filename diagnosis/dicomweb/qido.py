@@ -48,7 +48,7 @@ def parse(params, keys: set[str]) -> Query:
     """The query string of a QIDO request at the level whose attributes are `keys`."""
     match, ignored = {}, []
     for name in params:
-        value = params.get(name, "")
+        value = params.get(name, "").replace("\x00", "")  # PostgreSQL refuses NUL in a query
         keyword = _keyword(name)
         if name in CONTROL:
             continue
@@ -72,8 +72,8 @@ def _number(params, name: str, default: int) -> int:
     value = params.get(name)
     if value in (None, ""):
         return min(default, MAX_LIMIT) if name == "limit" else default
-    if not value.isdigit():
-        raise BadQuery(f"{name} must be a whole number, not {value[:20]!r}.")
+    if not value.isdigit() or len(value) > 9:
+        raise BadQuery(f"{name} must be a whole number below 10^9, not {value[:20]!r}.")
     return min(int(value), MAX_LIMIT) if name == "limit" else int(value)
 
 
@@ -91,7 +91,7 @@ def _fields(params) -> tuple[str, ...]:
 
 def _pattern(value: str) -> str:
     """A DICOM wildcard value as an anchored regular expression."""
-    return "^" + re.escape(value).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return "^" + re.escape(re.sub(r"\*+", "*", value)).replace(r"\*", ".*").replace(r"\?", ".") + "$"
 
 
 def _text(field_name: str, value: str, *, case: bool = True) -> Q:

@@ -291,9 +291,14 @@ def test_qido_studies_of_the_users_sites_with_filters(dicomweb, archive, radiolo
 
 def test_qido_refuses_bad_query_values_and_names_ignored_keys(live_server, archive, clinician):
     session, url = _session(clinician), f"{live_server.url}/dicomweb/studies"
-    for query in ("StudyDate=2004", "StudyDate=-", "limit=ten", "includefield=NoSuchKeyword"):
+    bad = ("StudyDate=2004", "StudyDate=-", "limit=ten", "offset=99999999999999999999", "includefield=NoSuchKeyword")
+    for query in bad:
         response = session.get(f"{url}?{query}")
         assert response.status_code == 400 and response.json()["query"], query
+    for query in ("PatientID=1CT%00", "AccessionNumber=****ACC*", "PatientName=%5E%5E"):  # NUL, runs of *, no name
+        response = session.get(f"{url}?{query}")
+        assert response.status_code == 200, query
+    assert len(session.get(f"{url}?AccessionNumber=****ACC*").json()) == 1
     response = session.get(f"{url}?ReferringPhysicianName=X")
     assert response.status_code == 200 and "ReferringPhysicianName" in response.headers["Warning"]
     response = session.get(f"{url}?limit=1")
