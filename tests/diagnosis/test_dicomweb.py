@@ -276,6 +276,7 @@ def test_qido_studies_of_the_users_sites_with_filters(dicomweb, archive, radiolo
     search = lambda **filters: _uids(client.search_for_studies(search_filters=filters))  # noqa: E731
     assert search(PatientID="1CT1") == {ct_uid}
     assert search(PatientID="4MR*") == {mr_uid}
+    assert search(**{"00100020": "1CT?"}) == {ct_uid}  # a key may be a tag
     assert search(PatientName="*compressedsamples*") == {ct_uid, mr_uid}
     assert search(StudyDate="20040101-20040331") == {ct_uid}
     assert search(StudyDate="20040201-") == {mr_uid}
