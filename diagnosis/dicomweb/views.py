@@ -193,7 +193,8 @@ def _store(request, study_uid: str | None) -> HttpResponse:
     202 some, 409 none; 400 a malformed body, 413 larger than the upload limit, 415 not multipart/related DICOM."""
     site = _stow_site(request)
     boundary = _boundary(request)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    length = request.META.get("CONTENT_LENGTH", "")
+    length = int(length) if length.isdigit() else None  # none, or not a number: the limit holds while reading
     try:
         body = multipart.spool(request.stream or io.BytesIO(), length=length, limit=settings.MEDSITE_MAX_UPLOAD_BYTES)
     except multipart.BodyTooLarge:
