@@ -77,8 +77,11 @@ bench-load: install
 
 # DICOM intake benchmark (see docs/performance.md): 200 real-size CR instances (2048², 16-bit) over one association
 # into Orthanc and into `manage.py dicom_listener` on PostgreSQL, 3 runs each; needs Debian's orthanc and dcmtk.
+# Then the round trip: 10 studies from Orthanc to MedSite (receiver, a live worker, the starter chest model) until the
+# AI's SR is back in Orthanc (BENCH_RT_ARGS="--n 20"); needs the shared datasets (MEDSITE_DATASETS) for real X-rays.
 bench-dicom: install
 	$(PY) benchmarks/dicom_intake.py $(BENCH_ARGS)
+	$(PY) benchmarks/dicom_roundtrip.py $(BENCH_RT_ARGS)
 
 # Learning-loop benchmark (see docs/model-card.md): held-out AUC against the number of reviewed labels.
 bench-loop: install
