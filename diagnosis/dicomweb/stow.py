@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from pydicom.dataset import Dataset
 
 from accounts.audit import Client
-from accounts.models import Site
+from accounts.models import Site, User
 from diagnosis.dicom import PARSE_ERRORS
 from diagnosis.dicomweb import instances, multipart
 from diagnosis.models import Image
@@ -36,7 +36,9 @@ class Outcome:
     message: str = ""
 
 
-def store(*, site: Site, body, boundary: str, study_uid: str | None, client: Client) -> list[Outcome]:
+def store(
+    *, site: Site, body, boundary: str, study_uid: str | None, client: Client, uploaded_by: User | None = None
+) -> list[Outcome]:
     """Import every part of `body` (a spooled file) into `site`, after checking that the whole body is well formed
     (raises multipart.MalformedBody, and stores nothing, when it is not). With study_uid (POST .../studies/{uid}),
     an instance of another study fails. The request is the study's association: its images wait for the rest of it
@@ -46,7 +48,7 @@ def store(*, site: Site, body, boundary: str, study_uid: str | None, client: Cli
     outcomes, studies = [], set()
     try:
         for number, part in enumerate(multipart.parts(body, boundary), start=1):
-            outcomes.append(outcome := _store_part(site, study_uid, part, number, client))
+            outcomes.append(outcome := _store_part(site, study_uid, part, number, client, uploaded_by))
             if outcome.image is not None:
                 studies.add(outcome.image.study_id)
     finally:
@@ -55,7 +57,9 @@ def store(*, site: Site, body, boundary: str, study_uid: str | None, client: Cli
     return outcomes
 
 
-def _store_part(site: Site, study_uid: str | None, part: multipart.Part, number: int, client: Client) -> Outcome:
+def _store_part(
+    site: Site, study_uid: str | None, part: multipart.Part, number: int, client: Client, uploaded_by: User | None
+) -> Outcome:
     try:
         header = pydicom.dcmread(
             io.BytesIO(part.content), force=True,
@@ -74,8 +78,9 @@ def _store_part(site: Site, study_uid: str | None, part: multipart.Part, number:
         return failed(DOES_NOT_MATCH_SOP_CLASS, f"{name} contains no image (no pixel data).")
     try:
         image, _ = records.dicom_receive(
-            site=site, file=ContentFile(part.content, name=name), sop_instance_uid=sop_uid, client=client, hold=True
-        )
+            site=site, file=ContentFile(part.content, name=name), sop_instance_uid=sop_uid, client=client,
+            uploaded_by=uploaded_by, hold=True,
+        )  # fmt: skip
     except ValidationError as exc:  # the service's message: it names what is wrong, never patient data
         storage_full = getattr(exc, "code", None) == "storage_full"
         return failed(OUT_OF_RESOURCES if storage_full else CANNOT_UNDERSTAND, " ".join(exc.messages))

@@ -204,8 +204,9 @@ def _store(request, study_uid: str | None) -> HttpResponse:
     with body:
         try:
             outcomes = stow.store(
-                site=site, body=body, boundary=boundary, study_uid=study_uid, client=Client.from_request(request)
-            )
+                site=site, body=body, boundary=boundary, study_uid=study_uid, client=Client.from_request(request),
+                uploaded_by=request.user,
+            )  # fmt: skip
         except multipart.MalformedBody as exc:
             raise serializers.ValidationError({"body": [str(exc)]}) from None
     result, status = stow.answer(outcomes, study_uid, lambda name, *uids: _url(request, name, *uids))

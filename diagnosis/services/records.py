@@ -207,17 +207,24 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
 
 
 def dicom_receive(
-    *, site: Site, file, sop_instance_uid: str, client: Client = SYSTEM, hold: bool = False
+    *,
+    site: Site,
+    file,
+    sop_instance_uid: str,
+    client: Client = SYSTEM,
+    uploaded_by: User | None = None,
+    hold: bool = False,
 ) -> tuple[Image, bool]:
     """One instance received over DICOM (C-STORE, STOW-RS): dicom_import, de-duplicated by SOPInstanceUID within
     the site. Returns the image and whether it is new; a resent instance returns the image already stored and stores
-    nothing. With hold (the DICOM receiver), the image waits for the rest of its study (study_release_held).
+    nothing. uploaded_by: the signed-in sender (STOW-RS), None for a DICOM peer. With hold, the image waits for the
+    rest of its study (study_release_held).
     """
     stored = Image.objects.filter(study__patient__site=site, sop_instance_uid=sop_instance_uid)
     if sop_instance_uid and (image := stored.first()) is not None:
         return image, False
     try:
-        return dicom_import(site=site, file=file, uploaded_by=None, client=client, hold=hold), True
+        return dicom_import(site=site, file=file, uploaded_by=uploaded_by, client=client, hold=hold), True
     except ValidationError:
         if sop_instance_uid and (image := stored.first()) is not None:  # the same instance, on two associations
             return image, False

@@ -129,6 +129,9 @@ def test_stow_stores_real_dicom_once_and_a_resend_stores_nothing_new(dicomweb, s
     # the request was the study's association: its images went to inference when it ended, none is left held
     assert set(images.values_list("status", flat=True)) == {Image.Status.QUEUED}
     assert Study.objects.get(study_instance_uid=ct.StudyInstanceUID).patient.mrn == ct.PatientID
+    assert set(images.values_list("uploaded_by", flat=True)) == {clinician.pk}
+    created = AuditEvent.objects.filter(action=AuditEvent.Action.CREATE, object_type="image")
+    assert created.count() == 2 and set(created.values_list("actor", flat=True)) == {clinician.pk}
 
     again = client.store_instances([pydicom.dcmread(CT)])
     assert [item.ReferencedSOPInstanceUID for item in again.ReferencedSOPSequence] == [ct.SOPInstanceUID]
