@@ -1,4 +1,10 @@
-"""Celery tasks: short, keyword-only primary keys, a status guard in the service."""
+"""Celery tasks: short, keyword-only primary keys, a status guard in the service.
+
+Each task takes its name from diagnosis/task_names.py (which also says its queue) and declares its time limits
+here, once. Importing this module stays light: the web, Celery beat and the DICOM
+listener import it (the app's autodiscovery) only to send tasks, so TensorFlow, which services/inference.py and
+services/training.py load, is imported inside the bodies of the tasks that run models, by the workers that run them.
+"""
 
 import logging
 
@@ -8,9 +14,10 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from diagnosis import task_names
 from diagnosis.models import ModelVersion
-from diagnosis.services import delivery, learning, review, training
-from diagnosis.services.records import STORAGE_FULL
+from diagnosis.services import delivery, learning, requeue, review
+from diagnosis.services.records import STORAGE_FULL, study_release_held
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +30,22 @@ class StorageFullError(Exception):
 TRANSIENT = (OperationalError, InterfaceError, StorageFullError)
 
 
-@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8)
+def _limits(seconds: int) -> dict:
+    """A hard time limit and the soft one at 0.9 of it (the task's chance to record why it stopped)."""
+    return {"time_limit": seconds, "soft_time_limit": int(seconds * 0.9)}
+
+
+@shared_task(
+    name=task_names.INFERENCE_TASK,
+    **_limits(settings.CELERY_INFERENCE_TIME_LIMIT),
+    bind=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
 def run_inference_task(self, *, image_pk: int) -> None:
-    from diagnosis.services import inference  # TensorFlow: imported by workers only, on first use
+    from diagnosis.services import inference  # TensorFlow: imported by inference workers only, on first use
 
     try:
         inference.image_run_inference(image_pk=image_pk, worker=self.request.hostname or "")
@@ -43,23 +63,21 @@ def run_inference_task(self, *, image_pk: int) -> None:
         )
 
 
-@shared_task
+@shared_task(name=task_names.REQUEUE_INFERENCE_TASK)
 def requeue_stalled_inference_task() -> int:
     """Run by Celery beat: send images whose worker died or whose message was lost to inference again."""
-    from diagnosis.services.requeue import inference_requeue_stalled
-
-    return inference_requeue_stalled()
+    return requeue.inference_requeue_stalled()
 
 
-@shared_task
+@shared_task(name=task_names.RELEASE_QUIET_STUDIES_TASK)
 def release_quiet_studies_task() -> int:
     """Run by Celery beat: queue the held images of studies received over DICOM that went quiet."""
-    from diagnosis.services.records import study_release_held
-
     return len(study_release_held(quiet_seconds=settings.MEDSITE_DICOM_STUDY_QUIET_SECONDS))
 
 
 @shared_task(
+    name=task_names.SEND_TASK,
+    **_limits(settings.RESULT_SEND_TIME_LIMIT),
     bind=True,
     autoretry_for=(delivery.DeliveryRetry, OperationalError, InterfaceError),
     retry_backoff=True,
@@ -76,30 +94,34 @@ def send_result_task(self, *, delivery_pk: int) -> None:
     )
 
 
-@shared_task
+@shared_task(name=task_names.REQUEUE_DELIVERIES_TASK)
 def requeue_stalled_deliveries_task() -> int:
     """Run by Celery beat: send pending result deliveries whose message was lost or whose worker died again."""
     return delivery.deliveries_requeue_stalled()
 
 
-@shared_task
+@shared_task(name=task_names.TRAINING_TASK, **_limits(settings.CELERY_TRAINING_TIME_LIMIT))
 def train_model_task(*, run_pk: int) -> None:
+    from diagnosis.services import training  # TensorFlow: imported by training workers only
+
     training.training_run_execute(run_pk=run_pk)
 
 
-@shared_task
+@shared_task(name=task_names.EVALUATE_TASK, **_limits(settings.CELERY_TRAINING_TIME_LIMIT))
 def evaluate_model_task(*, model_version_pk: int) -> None:
     """Score a candidate against the active version on the task's held-out set (the promotion gate)."""
+    from diagnosis.services import training  # TensorFlow: imported by training workers only
+
     training.model_evaluate(candidate=ModelVersion.objects.get(pk=model_version_pk))
 
 
-@shared_task
+@shared_task(name=task_names.STATUS_REFRESH_TASK)
 def site_studies_refresh_status_task(*, site_pk: int) -> int:
     """After a site's second-reader switch changed: its studies' stored statuses, worked out again."""
     return review.site_studies_refresh_status(site_pk=site_pk)
 
 
-@shared_task
+@shared_task(name=task_names.RETRAINING_DUE_TASK)
 def retraining_due_task() -> int:
     """Run by Celery beat: start training for every task whose queue reached its policy's threshold."""
     return len(learning.retraining_due())
@@ -110,9 +132,7 @@ def _requeue_own_stalled_images(sender, **kwargs) -> None:
     """At start-up, a worker re-sends the images a previous life of it (same node name) was holding."""
     if "inference" not in set(sender.app.amqp.queues.consume_from or ()):
         return
-    from diagnosis.services.requeue import inference_requeue_stalled  # no TensorFlow in the parent process
-
-    try:
-        inference_requeue_stalled(worker=sender.hostname)
+    try:  # services/requeue.py is light: no TensorFlow in the worker's parent process
+        requeue.inference_requeue_stalled(worker=sender.hostname)
     except Exception:  # never keep a worker from starting; the periodic sweep catches up
         logger.exception("Could not requeue the images this worker held before it restarted")

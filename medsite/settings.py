@@ -363,17 +363,8 @@ CACHES = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_TASK_ROUTES = {
-    "diagnosis.tasks.run_inference_task": {"queue": "inference"},
-    "diagnosis.tasks.train_model_task": {"queue": "training"},
-    "diagnosis.tasks.evaluate_model_task": {"queue": "training"},
-    "diagnosis.tasks.retraining_due_task": {"queue": "default"},
-    "diagnosis.tasks.requeue_stalled_inference_task": {"queue": "default"},
-    "diagnosis.tasks.site_studies_refresh_status_task": {"queue": "default"},
-    "diagnosis.tasks.send_result_task": {"queue": "default"},
-    "diagnosis.tasks.requeue_stalled_deliveries_task": {"queue": "default"},
-    "accounts.tasks.audit_checkpoint_task": {"queue": "default"},
-}
+# Task queues (inference, training, default) are declared beside the task names in diagnosis/task_names.py, time
+# limits at each task (diagnosis/tasks.py); medsite/celery.py routes by them.
 # Inference: a worker that takes an image also takes up to BATCH_SIZE - 1 other waiting images of the same
 # task and runs them in one forward pass. Images whose message was lost (a broker restart) or whose worker
 # died are sent again by a periodic sweep (Celery beat) once they have waited REQUEUE_AFTER seconds, or
@@ -411,24 +402,6 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_TASK_ANNOTATIONS = {
-    "diagnosis.tasks.send_result_task": {
-        "time_limit": RESULT_SEND_TIME_LIMIT,
-        "soft_time_limit": int(RESULT_SEND_TIME_LIMIT * 0.9),
-    },
-    "diagnosis.tasks.run_inference_task": {
-        "time_limit": CELERY_INFERENCE_TIME_LIMIT,
-        "soft_time_limit": int(CELERY_INFERENCE_TIME_LIMIT * 0.9),
-    },
-    "diagnosis.tasks.evaluate_model_task": {
-        "time_limit": CELERY_TRAINING_TIME_LIMIT,
-        "soft_time_limit": int(CELERY_TRAINING_TIME_LIMIT * 0.9),
-    },
-    "diagnosis.tasks.train_model_task": {
-        "time_limit": CELERY_TRAINING_TIME_LIMIT,
-        "soft_time_limit": int(CELERY_TRAINING_TIME_LIMIT * 0.9),
-    },
-}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True

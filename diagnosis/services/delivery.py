@@ -39,6 +39,7 @@ from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, User
 from diagnosis import dicom_results
 from diagnosis.models import DicomDestination, FhirServer, Prediction, ResultDelivery, Review
+from diagnosis.task_names import SEND_TASK
 
 try:
     from diagnosis import fhir
@@ -47,7 +48,6 @@ except ImportError:  # diagnosis/fhir.py (issue 21, part 4) is not in this check
 
 logger = logging.getLogger(__name__)
 
-SEND_TASK = "diagnosis.tasks.send_result_task"
 CLAIM_MARGIN_S = 30  # a claim is stale this long after the send task's hard time limit
 TRANSIENT_HTTP = {408, 425, 429, 502, 503, 504}
 Kind = ResultDelivery.Kind

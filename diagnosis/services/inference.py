@@ -31,14 +31,9 @@ from django.utils import timezone
 
 from diagnosis.models import Image, ModelVersion, Prediction, Study
 from diagnosis.services.delivery import deliveries_for_prediction
-from diagnosis.services.records import (
-    INFERENCE_TASK,
-    file_save,
-    study_refresh_status,
-    task_for_study,
-    task_study_filter,
-)
+from diagnosis.services.records import file_save, study_refresh_status, task_for_study, task_study_filter
 from diagnosis.services.requeue import CLAIM_LEASE_MARGIN_S
+from diagnosis.task_names import INFERENCE_TASK
 from mlcore.bundle import load_bundle
 from mlcore.imaging import DataError, load_image
 from mlcore.inference import Predictor, enable_gpu_memory_growth

@@ -20,11 +20,10 @@ from django.utils import timezone
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
 from diagnosis.models import LearningPolicy, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
+from diagnosis.task_names import EVALUATE_TASK, TRAINING_TASK
 from mlcore.evaluate import operating_point
 
 logger = logging.getLogger(__name__)
-TRAINING_TASK = "diagnosis.tasks.train_model_task"
-EVALUATE_TASK = "diagnosis.tasks.evaluate_model_task"
 LIVE = (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING)
 
 

@@ -25,11 +25,11 @@ from accounts.models import AuditEvent, Membership, Role, Site, User
 from diagnosis import listings
 from diagnosis.dicom import DicomImage, is_dicom, read_dicom
 from diagnosis.models import Image, Patient, Study
+from diagnosis.task_names import INFERENCE_TASK
 from diagnosis.uploads import check_size, file_sha256, inspect_image
 from mlcore.imaging import DataError, load_image
 
 log = logging.getLogger(__name__)
-INFERENCE_TASK = "diagnosis.tasks.run_inference_task"
 STORAGE_FULL = (errno.ENOSPC, errno.EDQUOT)  # the image storage has no room (disk full, or over its quota)
 CHEST_XRAY = "chest-xray"
 BRAIN = "brain-mri"

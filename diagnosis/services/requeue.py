@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from diagnosis.models import Image
-from diagnosis.services.records import INFERENCE_TASK
+from diagnosis.task_names import INFERENCE_TASK
 
 logger = logging.getLogger(__name__)
 CLAIM_LEASE_MARGIN_S = 30  # a claim is stale this long after the inference hard time limit

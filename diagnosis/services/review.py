@@ -10,6 +10,7 @@ from diagnosis.models import Prediction, Review, Study
 from diagnosis.services.delivery import deliveries_for_review
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
+from diagnosis.task_names import STATUS_REFRESH_TASK
 
 
 @transaction.atomic
@@ -59,9 +60,6 @@ def review_submit(
     study_refresh_status(study=prediction.image.study)
     listings.results_changed(site.pk)
     return review
-
-
-STATUS_REFRESH_TASK = "diagnosis.tasks.site_studies_refresh_status_task"
 
 
 def site_second_reader_changed(*, site: Site) -> None:

@@ -17,8 +17,8 @@ from pynetdicom import AE
 from pynetdicom.sop_class import ComputedRadiographyImageStorage
 
 from diagnosis.models import DicomNode, DicomPeer, Image, Prediction
-from diagnosis.services.records import INFERENCE_TASK
 from diagnosis.services.training import model_register
+from diagnosis.task_names import INFERENCE_TASK
 from tests import live
 from tests.factories import SiteFactory
 

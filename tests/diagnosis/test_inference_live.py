@@ -13,8 +13,8 @@ from celery import current_app
 
 from diagnosis.models import Image, ModelVersion, Prediction
 from diagnosis.services import records, registry
-from diagnosis.services.records import INFERENCE_TASK
 from diagnosis.services.training import model_register
+from diagnosis.task_names import INFERENCE_TASK
 from tests import live
 from tests.conftest import train_tiny_bundle
 from tests.diagnosis.conftest import png_file
