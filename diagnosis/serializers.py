@@ -1,6 +1,8 @@
 """REST API representations. Serializers validate and render; permissions and writes live elsewhere."""
 
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AuditEvent, Site
@@ -446,9 +448,15 @@ class StudyCreateSerializer(StudyUpdateSerializer):
         extra_kwargs = {"modality": {"required": True}, "body_part": {"required": True}}  # as the web form asks
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadedFileField(serializers.FileField):
+    """A file sent in a multipart request: binary in the schema, as clients must send it (drf-spectacular describes a
+    FileField by the URL a response would give, unless the whole schema splits request components)."""
+
+
 class UploadSerializer(serializers.Serializer):
     # Empty files pass here so that the upload service refuses them with its own message, file by file.
-    files = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+    files = serializers.ListField(child=UploadedFileField(allow_empty_file=True), allow_empty=False)
 
 
 class DicomImportSerializer(UploadSerializer):
