@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load bench-dicom
+.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint client client-files clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load bench-dicom
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,6 +90,25 @@ bench-loop: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The typed Python client (clients/python/, see its README) from the OpenAPI schema (clients/openapi.yml, as served;
+# clients/client_schema.py keeps only the JSON body where an operation also takes forms), by openapi-python-client
+# (pinned in requirements-dev.txt) with the options in clients/openapi-python-client.yml and the ones below. Same
+# schema, same output, byte for byte: tests/medsite/test_client_schema.py runs client-files into a temporary folder
+# and fails ("run make client") when clients/ differs, e.g. after an API change.
+CLIENT_SCHEMA ?= clients/openapi.yml
+CLIENT_DIR ?= clients/python
+
+client: install
+	@$(MAKE) --no-print-directory client-files
+
+client-files:
+	$(DEV_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(CLIENT_SCHEMA)
+	rm -rf $(CLIENT_DIR)
+	$(PY) clients/client_schema.py $(CLIENT_SCHEMA) $(CLIENT_DIR).json
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --meta uv --fail-on-warning \
+	  --config clients/openapi-python-client.yml --custom-template-path clients/templates \
+	  --path $(CLIENT_DIR).json --output-path $(CLIENT_DIR); status=$$?; rm -f $(CLIENT_DIR).json; exit $$status
 
 # Dependency audit of requirements.txt against PyPI's advisory data (see docs/security.md). It needs the network
 # (pypi.org's JSON API), so it is not part of `make test`. --strict: a package it cannot look up fails the audit

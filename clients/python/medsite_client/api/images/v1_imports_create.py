@@ -1,0 +1,210 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.dicom_import import DicomImport
+from ...models.upload_result import UploadResult
+from ...models.v1_imports_create_response_400_type_1 import V1ImportsCreateResponse400Type1
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: DicomImport,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/api/v1/imports/",
+    }
+
+    _kwargs["files"] = body.to_multipart()
+
+    headers["Content-Type"] = "multipart/form-data; boundary=+++"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+    if response.status_code == 201:
+        response_201 = UploadResult.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+
+        def _parse_response_400(data: object) -> UploadResult | V1ImportsCreateResponse400Type1:
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                response_400_type_0 = UploadResult.from_dict(data)
+
+                return response_400_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            if not isinstance(data, dict):
+                raise TypeError()
+            response_400_type_1 = V1ImportsCreateResponse400Type1.from_dict(data)
+
+            return response_400_type_1
+
+        response_400 = _parse_response_400(response.json())
+
+        return response_400
+
+    if response.status_code == 409:
+        response_409 = UploadResult.from_dict(response.json())
+
+        return response_409
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: DicomImport,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+    """Import DICOM files
+
+     DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (DicomImport):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: DicomImport,
+    idempotency_key: str | Unset = UNSET,
+) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+    """Import DICOM files
+
+     DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (DicomImport):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        UploadResult | UploadResult | V1ImportsCreateResponse400Type1
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: DicomImport,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+    """Import DICOM files
+
+     DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (DicomImport):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: DicomImport,
+    idempotency_key: str | Unset = UNSET,
+) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+    """Import DICOM files
+
+     DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (DicomImport):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        UploadResult | UploadResult | V1ImportsCreateResponse400Type1
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

@@ -1,0 +1,181 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.model_promote import ModelPromote
+from ...models.model_version_detail import ModelVersionDetail
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: int,
+    *,
+    body: ModelPromote | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/api/v1/models/{id}/promote/".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    if not isinstance(body, Unset):
+        _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ModelVersionDetail | None:
+    if response.status_code == 200:
+        response_200 = ModelVersionDetail.from_dict(response.json())
+
+        return response_200
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ModelVersionDetail]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: ModelPromote | Unset = UNSET,
+) -> Response[ModelVersionDetail]:
+    """Make this version the active model of its task through the promotion gate; the previous one is
+    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
+    active one on the held-out set, or `override` is true with a written `reason` (audited).
+
+    Args:
+        id (int):
+        body (ModelPromote | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ModelVersionDetail]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: ModelPromote | Unset = UNSET,
+) -> ModelVersionDetail | None:
+    """Make this version the active model of its task through the promotion gate; the previous one is
+    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
+    active one on the held-out set, or `override` is true with a written `reason` (audited).
+
+    Args:
+        id (int):
+        body (ModelPromote | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ModelVersionDetail
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: ModelPromote | Unset = UNSET,
+) -> Response[ModelVersionDetail]:
+    """Make this version the active model of its task through the promotion gate; the previous one is
+    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
+    active one on the held-out set, or `override` is true with a written `reason` (audited).
+
+    Args:
+        id (int):
+        body (ModelPromote | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ModelVersionDetail]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+    body: ModelPromote | Unset = UNSET,
+) -> ModelVersionDetail | None:
+    """Make this version the active model of its task through the promotion gate; the previous one is
+    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
+    active one on the held-out set, or `override` is true with a written `reason` (audited).
+
+    Args:
+        id (int):
+        body (ModelPromote | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ModelVersionDetail
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed

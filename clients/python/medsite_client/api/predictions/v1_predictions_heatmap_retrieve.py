@@ -1,0 +1,187 @@
+from http import HTTPStatus
+from io import BytesIO
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...types import File, Response
+
+
+def _get_kwargs(
+    id: int,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v1/predictions/{id}/heatmap/".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | None:
+    if response.status_code == 200:
+        response_200 = File(payload=BytesIO(response.content))
+
+        return response_200
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> Response[File]:
+    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+
+     Predictions on images of your sites, with the model version that made them and their reviews.
+
+    Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
+    P(normal)).
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`; `?ordering=margin`
+    puts the
+    least certain first (active learning: the labels the model learns most from). A shadow version's
+    predictions are never listed: they are compared with the active model's on the model pages.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[File]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> File | None:
+    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+
+     Predictions on images of your sites, with the model version that made them and their reviews.
+
+    Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
+    P(normal)).
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`; `?ordering=margin`
+    puts the
+    least certain first (active learning: the labels the model learns most from). A shadow version's
+    predictions are never listed: they are compared with the active model's on the model pages.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        File
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> Response[File]:
+    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+
+     Predictions on images of your sites, with the model version that made them and their reviews.
+
+    Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
+    P(normal)).
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`; `?ordering=margin`
+    puts the
+    least certain first (active learning: the labels the model learns most from). A shadow version's
+    predictions are never listed: they are compared with the active model's on the model pages.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[File]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> File | None:
+    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+
+     Predictions on images of your sites, with the model version that made them and their reviews.
+
+    Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
+    P(normal)).
+    The radiologists' triage worklist is `?reviewed=false&ordering=-abnormality`; `?ordering=margin`
+    puts the
+    least certain first (active learning: the labels the model learns most from). A shadow version's
+    predictions are never listed: they are compared with the active model's on the model pages.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        File
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+        )
+    ).parsed

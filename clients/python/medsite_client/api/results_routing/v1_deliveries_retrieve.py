@@ -1,0 +1,171 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.result_delivery import ResultDelivery
+from ...types import Response
+
+
+def _get_kwargs(
+    id: int,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v1/deliveries/{id}/".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ResultDelivery | None:
+    if response.status_code == 200:
+        response_200 = ResultDelivery.from_dict(response.json())
+
+        return response_200
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ResultDelivery]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> Response[ResultDelivery]:
+    """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
+    and heatmap
+    Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
+    (pending, sent,
+    failed), `kind` (sr, sc, final_sr, fhir) or `prediction`. A prediction's own are also at
+    /api/v1/predictions/{id}/deliveries/.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ResultDelivery]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> ResultDelivery | None:
+    """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
+    and heatmap
+    Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
+    (pending, sent,
+    failed), `kind` (sr, sc, final_sr, fhir) or `prediction`. A prediction's own are also at
+    /api/v1/predictions/{id}/deliveries/.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ResultDelivery
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> Response[ResultDelivery]:
+    """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
+    and heatmap
+    Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
+    (pending, sent,
+    failed), `kind` (sr, sc, final_sr, fhir) or `prediction`. A prediction's own are also at
+    /api/v1/predictions/{id}/deliveries/.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ResultDelivery]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: int,
+    *,
+    client: AuthenticatedClient,
+) -> ResultDelivery | None:
+    """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
+    and heatmap
+    Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
+    (pending, sent,
+    failed), `kind` (sr, sc, final_sr, fhir) or `prediction`. A prediction's own are also at
+    /api/v1/predictions/{id}/deliveries/.
+
+    Args:
+        id (int):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ResultDelivery
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+        )
+    ).parsed

@@ -1,0 +1,195 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.review import Review
+from ...models.review_create import ReviewCreate
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: ReviewCreate,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/api/v1/reviews/",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Review | None:
+    if response.status_code == 201:
+        response_201 = Review.from_dict(response.json())
+
+        return response_201
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Review]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: ReviewCreate,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[Review]:
+    """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
+    model
+    version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
+    is ever
+    changed. Filter by `task`, `model_version`, `decision`, `reviewer` (email),
+    `created_after`/`created_before`;
+    `export/` gives the same rows as CSV.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (ReviewCreate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Review]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: ReviewCreate,
+    idempotency_key: str | Unset = UNSET,
+) -> Review | None:
+    """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
+    model
+    version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
+    is ever
+    changed. Filter by `task`, `model_version`, `decision`, `reviewer` (email),
+    `created_after`/`created_before`;
+    `export/` gives the same rows as CSV.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (ReviewCreate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Review
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: ReviewCreate,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[Review]:
+    """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
+    model
+    version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
+    is ever
+    changed. Filter by `task`, `model_version`, `decision`, `reviewer` (email),
+    `created_after`/`created_before`;
+    `export/` gives the same rows as CSV.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (ReviewCreate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Review]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: ReviewCreate,
+    idempotency_key: str | Unset = UNSET,
+) -> Review | None:
+    """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
+    model
+    version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
+    is ever
+    changed. Filter by `task`, `model_version`, `decision`, `reviewer` (email),
+    `created_after`/`created_before`;
+    `export/` gives the same rows as CSV.
+
+    Args:
+        idempotency_key (str | Unset):
+        body (ReviewCreate):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Review
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class DecisionEnum(StrEnum):
+    CONFIRM = "confirm"
+    CORRECT = "correct"
+    UNCERTAIN = "uncertain"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class StudyStatusEnum(StrEnum):
+    ANALYSING = "analysing"
+    AWAITING_REVIEW = "awaiting_review"
+    COMPLETE = "complete"
+    REGISTERED = "registered"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class V1DeliveriesListKind(StrEnum):
+    FHIR = "fhir"
+    FINAL_SR = "final_sr"
+    SC = "sc"
+    SR = "sr"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="Week")
+
+
+@_attrs_define
+class Week:
+    """
+    Attributes:
+        week (datetime.date):
+        reviews (int):
+        agreed (int):
+        rate (float):
+    """
+
+    week: datetime.date
+    reviews: int
+    agreed: int
+    rate: float
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        week = self.week.isoformat()
+
+        reviews = self.reviews
+
+        agreed = self.agreed
+
+        rate = self.rate
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "week": week,
+                "reviews": reviews,
+                "agreed": agreed,
+                "rate": rate,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        week = datetime.date.fromisoformat(d.pop("week"))
+
+        reviews = d.pop("reviews")
+
+        agreed = d.pop("agreed")
+
+        rate = d.pop("rate")
+
+        week = cls(
+            week=week,
+            reviews=reviews,
+            agreed=agreed,
+            rate=rate,
+        )
+
+        week.additional_properties = d
+        return week
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
