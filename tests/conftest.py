@@ -1,7 +1,14 @@
-"""Shared fixtures: three personas per site (HC's alice/bob/charlie), images, and a tiny real model bundle."""
+"""Shared fixtures: three personas per site (HC's alice/bob/charlie), images, and a tiny real model bundle.
+
+No TensorFlow at import: every test module loads this file, and most never run a model. mlcore.data, .bundle and
+.train (which import TensorFlow) are imported by the functions that train, when a test first asks for a bundle
+(tests/test_conftest.py holds this file to it)."""
+
+from __future__ import annotations
 
 import dataclasses
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import PIL.Image
@@ -13,11 +20,11 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Role
-from mlcore.bundle import save_bundle
 from mlcore.config import ModelConfig
-from mlcore.data import Dataset, Split
-from mlcore.train import train
 from tests.factories import PASSWORD, MembershipFactory, PatientFactory, SiteFactory, StudyFactory
+
+if TYPE_CHECKING:
+    from mlcore.data import Dataset
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +145,7 @@ def png_upload():
 def tiny_dataset(classes=("normal", "pneumonia")) -> Dataset:
     """The toy images tiny bundles train on (16x16). With two classes, class 1 has a bright centre; with more,
     class k has a bright square at position k."""
+    from mlcore.data import Dataset, Split  # TensorFlow: only for the tests that train
 
     def split(n, data_seed):
         rng = np.random.default_rng(data_seed)
@@ -155,6 +163,9 @@ def tiny_dataset(classes=("normal", "pneumonia")) -> Dataset:
 def train_tiny_bundle(folder, *, task="chest-xray", classes=("normal", "pneumonia"), seed=42, scope_for=None):
     """A real, trained Keras bundle on tiny_dataset (seconds on a CPU). A different seed gives another sha256.
     scope_for(result, data) -> mlcore.scope.Scope gives the bundle a scope (default: none)."""
+    from mlcore.bundle import save_bundle  # TensorFlow: only for the tests that train
+    from mlcore.train import train
+
     data = tiny_dataset(classes)
     config = ModelConfig(task=task, classes=data.classes, image_size=16, epochs=2, batch_size=8, seed=seed)
     result = train(config, data)

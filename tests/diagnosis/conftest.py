@@ -17,7 +17,6 @@ from diagnosis.models import (
     TrainingRun,
 )
 from diagnosis.services import records
-from diagnosis.services.inference import prediction_create
 from tests import live
 from tests.conftest import png_bytes, with_totp
 from tests.factories import MembershipFactory, PatientFactory, StudyFactory, UserFactory
@@ -114,6 +113,8 @@ def outside_admin(other_site):
 
 def _records_at(site, clinician, model_version) -> "World":
     """One of everything at `site`: patient, study, a stored PNG image and a prediction on it."""
+    from diagnosis.services.inference import prediction_create  # TensorFlow: not while the tests are collected
+
     patient = PatientFactory(site=site)
     study = StudyFactory(patient=patient)
     image = records.image_upload(study=study, file=png_file(), uploaded_by=clinician)

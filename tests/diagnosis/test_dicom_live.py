@@ -22,7 +22,7 @@ from diagnosis.task_names import INFERENCE_TASK
 from tests import live
 from tests.factories import SiteFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 RABBITMQ_URL = os.environ.get("MEDSITE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 QUEUES = ("default", "inference", "training")

@@ -17,7 +17,7 @@ from diagnosis.services.training import model_register
 from tests import live
 from tests.conftest import png_bytes
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.live]
 
 
 @pytest.mark.django_db(transaction=True)

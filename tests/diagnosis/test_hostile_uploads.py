@@ -265,7 +265,7 @@ def test_an_enormous_private_tag_is_dropped_from_the_deidentified_copy(world):
 # --- a live worker through it all ----------------------------------------------------------------------------
 
 
-@pytest.mark.e2e
+@pytest.mark.live
 @pytest.mark.django_db(transaction=True)
 def test_live_worker_survives_the_corpus_and_predicts_a_good_image_after_it(tmp_path, tiny_bundle, site, clinician):
     env = live.postgres_redis_env(settings, tmp_path / "var")

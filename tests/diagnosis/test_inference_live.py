@@ -20,7 +20,7 @@ from tests.conftest import train_tiny_bundle
 from tests.diagnosis.conftest import png_file
 from tests.factories import PatientFactory, StudyFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def _finished(*images: Image, timeout: float = 120) -> None:

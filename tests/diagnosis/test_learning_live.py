@@ -21,7 +21,7 @@ from tests.diagnosis.conftest import png_file
 from tests.diagnosis.test_learning import toy_npz
 from tests.factories import PatientFactory, StudyFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
 def _predicted(site, clinician, *, bright: bool) -> Image:

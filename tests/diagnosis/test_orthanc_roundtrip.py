@@ -18,7 +18,7 @@ from diagnosis.services.training import model_register
 from tests import live, orthanc
 from tests.diagnosis.test_orthanc_peer import _bytes
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 

@@ -21,7 +21,7 @@ from tests.e2e.conftest import (
     totp_now,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.live, pytest.mark.django_db, pytest.mark.timeout(300)]
 
 # A drop as the browser makes it: a DataTransfer holding a File, built in the page from the PNG's bytes.
 NEW_TRANSFER = """([name, data]) => {

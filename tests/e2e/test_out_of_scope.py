@@ -25,7 +25,7 @@ from tests.conftest import tiny_dataset, train_tiny_bundle
 from tests.e2e.conftest import CLINICIAN, PREDICTION_TIMEOUT, assert_no_page_errors
 from tests.factories import PatientFactory, StudyFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.live, pytest.mark.django_db, pytest.mark.timeout(300)]
 
 MIN_SIDE = 8  # the tiny model reads 16 px images
 TOO_SMALL = f"Too small to assess (1×1 px): this model reads images of at least {MIN_SIDE} px on each side."

@@ -9,7 +9,11 @@ ends, uploads go on for POST seconds, then the harness waits (at most SETTLE sec
 import time
 from collections import Counter
 
+import pytest
+
 from tests.faults.stack import WORKER_NAME, Stack, Uploader
+
+pytestmark = pytest.mark.live
 
 PRE, POST, SETTLE = 4.0, 4.0, 75.0
 UPLOAD_FOLDERS = ("images/", "display/", "deidentified/")

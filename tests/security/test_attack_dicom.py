@@ -21,7 +21,7 @@ from tests.diagnosis.test_deidentification import (
 )
 from tests.security.conftest import CLINICIAN, signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.live]
 
 
 def _clinician(server, browser):

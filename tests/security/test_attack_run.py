@@ -16,7 +16,7 @@ from accounts.models import ApiToken, AuditEvent, Role, User
 from tests import live
 from tests.security.conftest import ADMIN, CLINICIAN, OUTSIDER, PROMOTED, PROMOTED_PASSWORD, signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.live]
 
 ATTACKER = "203.0.113.66"
 
