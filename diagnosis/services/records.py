@@ -2,17 +2,17 @@
 
 import contextlib
 import errno
-import io
 import logging
 import re
+import struct
 import unicodedata
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import PIL.Image
 from celery import current_app
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -290,11 +290,21 @@ def person_names_match(dicom_name: str, stored_name: str) -> bool:
 
 
 def _png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(pixels, mode="L").save(
-        buffer, format="PNG", compress_level=1
-    )  # 4x faster than the default 6, ~25% larger
-    return buffer.getvalue()
+    """The display rendition: an 8-bit greyscale PNG of ``pixels`` (uint8, H x W). Written here, not by Pillow, whose
+    encoder tries all five PNG filters on every row: that took half of a received 2048 x 2048 image's time (125-155
+    ms). Each row minus the one above (PNG filter 2, "Up"), deflated with zlib's run-length strategy, holds the same
+    pixels in 30-35 ms, and radiographs come out smaller than Pillow's level-1 files (make bench-dicom)."""
+    height, width = pixels.shape
+    rows = np.empty((height, width + 1), dtype=np.uint8)
+    rows[:, 0] = 2  # each row's filter type, Up (above the first row PNG reads zeros)
+    rows[0, 1:] = pixels[0]
+    np.subtract(pixels[1:], pixels[:-1], out=rows[1:, 1:])  # uint8 wraps modulo 256, as the filter does
+    deflate = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, deflate, filters, no interlace
+    chunks = ((b"IHDR", header), (b"IDAT", deflate.compress(rows) + deflate.flush()), (b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)) for kind, body in chunks
+    )
 
 
 def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client, hold: bool = False) -> Image:
