@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.utils import timezone
 
 from accounts.models import Site
 
@@ -407,10 +409,18 @@ class RetrainingItemQuerySet(models.QuerySet):
         """Items the next training run uses: not excluded, not of an image withheld for burned-in text, and still
         the radiologists' word on the image: no later review of the prediction (an "uncertain" one included) and no
         later item for the same image."""
-        newer_item = RetrainingItem.objects.filter(image=OuterRef("image"), pk__gt=OuterRef("pk"))
-        newer_review = Review.objects.filter(prediction=OuterRef("review__prediction"), pk__gt=OuterRef("review"))
         burned_in = Q(image__burned_in="") | Q(image__burned_in_cleared_at__isnull=False)  # see Image.burned_in
-        return self.filter(burned_in, excluded_at=None).exclude(Exists(newer_item)).exclude(Exists(newer_review))
+        return self.filter(burned_in, excluded_at=None).exclude(_superseded())
+
+    def with_superseded(self) -> "RetrainingItemQuerySet":
+        """Annotate `superseded`: a later review of the prediction, or a later item for the image, replaced it."""
+        return self.annotate(superseded=models.ExpressionWrapper(_superseded(), output_field=models.BooleanField()))
+
+
+def _superseded() -> Q:
+    newer_item = RetrainingItem.objects.filter(image=OuterRef("image"), pk__gt=OuterRef("pk"))
+    newer_review = Review.objects.filter(prediction=OuterRef("review__prediction"), pk__gt=OuterRef("review"))
+    return Q(Exists(newer_item)) | Q(Exists(newer_review))
 
 
 class RetrainingItem(models.Model):
@@ -688,3 +698,25 @@ class ResultDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of prediction {self.prediction_id} to {self.destination or self.fhir_server}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST that carried an `Idempotency-Key` header, kept 24 hours, so that a client
+    retrying after a lost response gets that answer again instead of creating the record twice. One row per
+    (user, key): the unique constraint is what stops two concurrent retries from both creating."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64, help_text="sha256 of the method, path and body")
+    status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while the first is in progress")
+    body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    headers = models.JSONField(default=dict, blank=True, help_text="The answer's Location, if any")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_answer_per_idempotency_key")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.status or 'in progress'})"
