@@ -167,7 +167,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
     Refused with 401: an unknown or revoked token, an inactive user, an expired token (kept, and listed to its
     owner as expired), a superuser's token, and the token of a user whose role requires TOTP but who has none.
-    A refusal counts against the client address (medsite.exceptions.refusals_throttled): past the anonymous rate
+    A refusal counts against the client address (medsite.exceptions.api_exception_handler): past the anonymous rate
     it is a 429. `last_used_at` is written at most once a minute per token, by a conditional UPDATE.
     """
 

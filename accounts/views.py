@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.utils import timezone
@@ -17,6 +17,7 @@ from accounts import services
 from accounts.adapter import SESSION_KEY
 from accounts.audit import Client
 from accounts.models import ApiToken, Invitation
+from medsite.exceptions import problem_response
 
 
 def invitation_accept(request, token: str):
@@ -86,7 +87,7 @@ def server_error(request):
         else "Something went wrong. The error has been logged; please try again, or contact your administrator."
     )
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message}, status=status)
+        response = problem_response(status, message, code="unavailable" if unavailable else "server_error")
     else:
         response = HttpResponse(
             loader.get_template("500.html").render({"message": message, "unavailable": unavailable}), status=status

@@ -21,7 +21,6 @@ import numpy as np
 import pydicom
 from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import get_frame
@@ -40,6 +39,8 @@ from pydicom.pixels.utils import get_expected_length, get_nr_frames
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, generate_uid
 from pydicom.valuerep import DA
+
+from diagnosis.errors import DomainError
 
 HEAD_BYTES = 64 * 1024  # enough for the header of a file without preamble; is_dicom reads no more
 SYNTAX_BY_ENCODING = {  # (implicit VR, little endian), as pydicom read a file without File Meta
@@ -171,19 +172,20 @@ def read_dicom(file) -> DicomImage:
 
     Multi-frame files are accepted: the middle frame is displayed and given to the model, since the middle of a
     stack usually shows the anatomy best and decoding one frame bounds memory; the de-identified file keeps every
-    frame untouched. Raises ValidationError with a message for the person who uploaded the file.
+    frame untouched. Raises DomainError with a message for the person who uploaded the file.
     """
     name = getattr(file, "name", None) or "the file"
     _check_size(file, name)
     if not is_dicom(file):
-        raise ValidationError(f"{name} is not a DICOM file.")
+        raise DomainError(f"{name} is not a DICOM file.")
     try:
         _check_inflated_size(file, name)
         file.seek(0)
         return _read(pydicom.dcmread(file, force=True), name)
-    except PARSE_ERRORS as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValidationError(f"{name} is damaged or truncated and cannot be decoded ({reason}).") from None
+    except PARSE_ERRORS:
+        raise DomainError(  # pydicom's own words are not for the person who uploaded
+            f"{name} is damaged or truncated: it cannot be read as DICOM. Nothing was stored; upload the complete file."
+        ) from None
     finally:
         file.seek(0)
 
@@ -193,10 +195,10 @@ def _check_size(file, name: str) -> None:
     size = file.tell()
     file.seek(0)
     if size == 0:
-        raise ValidationError(f"{name} is empty (0 bytes).")
+        raise DomainError(f"{name} is empty (0 bytes).")
     if size > settings.MEDSITE_MAX_UPLOAD_BYTES:
         limit_mb = settings.MEDSITE_MAX_UPLOAD_BYTES // (1024 * 1024)
-        raise ValidationError(f"{name} is larger than the {limit_mb} MB upload limit.")
+        raise DomainError(f"{name} is larger than the {limit_mb} MB upload limit.")
 
 
 def _check_inflated_size(file, name: str) -> None:
@@ -215,36 +217,37 @@ def _check_inflated_size(file, name: str) -> None:
         size += len(inflater.decompress(chunk))
         if size > settings.MEDSITE_MAX_UPLOAD_BYTES:
             limit_mb = settings.MEDSITE_MAX_UPLOAD_BYTES // (1024 * 1024)
-            raise ValidationError(f"{name} inflates to more than the {limit_mb} MB upload limit.")
+            raise DomainError(f"{name} inflates to more than the {limit_mb} MB upload limit.")
 
 
 def _read(ds: Dataset, name: str) -> DicomImage:
     if "PixelData" not in ds and ("Rows" in ds or len(ds) == 0):  # pydicom drops what a cut-short file lost
-        raise ValidationError(f"{name} is damaged or truncated: its image data is missing.")
+        raise DomainError(f"{name} is damaged or truncated: its image data is missing.")
     if "PixelData" not in ds:
-        raise ValidationError(f"{name} contains no image (no pixel data).")
+        raise DomainError(f"{name} contains no image (no pixel data).")
     missing = [keyword for keyword in REQUIRED_KEYWORDS if keyword not in ds]
     if missing:
-        raise ValidationError(f"{name} is damaged: it has pixel data but no {', '.join(missing)}.")
+        raise DomainError(f"{name} is damaged: it has pixel data but no {', '.join(missing)}.")
     # A file without File Meta gets the encoding pydicom read it with.
     syntax = UID(ds.file_meta.get("TransferSyntaxUID") or SYNTAX_BY_ENCODING[ds.original_encoding])
     ds.file_meta.TransferSyntaxUID = syntax
     rows, columns, frames = int(ds.Rows), int(ds.Columns), int(get_nr_frames(ds, warn=False))
     _check_dimensions(name, rows, columns)  # before any decoding: decompression-bomb guard
     if ds.SamplesPerPixel not in (1, 3):
-        raise ValidationError(f"{name} has {ds.SamplesPerPixel} samples per pixel; MedSite reads grey or colour.")
+        raise DomainError(f"{name} has {ds.SamplesPerPixel} samples per pixel; MedSite reads grey or colour.")
     try:
         decodable = get_decoder(syntax).is_available
     except NotImplementedError:
         decodable = False
     if not decodable:
-        raise ValidationError(f"{name} is compressed with {syntax.name}, which MedSite cannot decode.")
+        raise DomainError(f"{name} is compressed with {syntax.name}, which MedSite cannot decode.")
     if syntax.is_compressed:
         _check_codestream(name, get_frame(ds.PixelData, frames // 2, number_of_frames=frames), syntax, rows, columns)
     elif len(ds.PixelData) < get_expected_length(ds):
-        raise ValidationError(
-            f"{name} is damaged or truncated: its pixel data is shorter than {columns}x{rows} pixels"
-            f" in {frames} frame(s) need."
+        declared = f"{columns}x{rows} image" if frames == 1 else f"{frames} frames of {columns}x{rows} pixels"
+        raise DomainError(
+            f"{name} is damaged or truncated: its pixel data is shorter than the {declared} it declares."
+            " Nothing was stored; upload the complete, undamaged file."
         )
     return DicomImage(
         pixels=_display_pixels(pixel_array(ds, index=frames // 2), ds),
@@ -275,13 +278,11 @@ def _read(ds: Dataset, name: str) -> DicomImage:
 def _check_dimensions(name: str, rows: int, columns: int) -> None:
     max_side = settings.MEDSITE_MAX_IMAGE_SIDE
     if rows < 1 or columns < 1:
-        raise ValidationError(f"{name} declares an image of {columns}x{rows} pixels; it is damaged.")
+        raise DomainError(f"{name} declares an image of {columns}x{rows} pixels; it is damaged.")
     if columns > max_side or rows > max_side:
-        raise ValidationError(f"{name} is {columns}x{rows} pixels; the largest side allowed is {max_side}.")
+        raise DomainError(f"{name} is {columns}x{rows} pixels; the largest side allowed is {max_side}.")
     if rows * columns > settings.MEDSITE_MAX_IMAGE_PIXELS:
-        raise ValidationError(
-            f"{name} has {rows * columns:,} pixels; the limit is {settings.MEDSITE_MAX_IMAGE_PIXELS:,}."
-        )
+        raise DomainError(f"{name} has {rows * columns:,} pixels; the limit is {settings.MEDSITE_MAX_IMAGE_PIXELS:,}.")
 
 
 def _check_codestream(name: str, frame: bytes, syntax: UID, rows: int, columns: int) -> None:
@@ -296,7 +297,7 @@ def _check_codestream(name: str, frame: bytes, syntax: UID, rows: int, columns: 
             size = struct.unpack_from(">HH", frame, offset + 5)
         offset += 2 + struct.unpack_from(">H", frame, offset + 2)[0]
     if size is not None and tuple(size) != (rows, columns):
-        raise ValidationError(
+        raise DomainError(
             f"{name} is damaged: its compressed image is {size[1]}x{size[0]} pixels, not {columns}x{rows}."
         )
 

@@ -6,7 +6,7 @@ and window in the shared cache, one round trip per request. The price is the usu
 can make up to twice its rate across the boundary of two windows, never more.
 
 DRF authenticates, then checks permissions, and only then throttles, so a request with a wrong, expired or refused
-token, or with no credentials where the API needs them, was answered 401 and never counted. `refusals_throttled`
+token, or with no credentials where the API needs them, was answered 401 and never counted. `api_exception_handler`
 (the API's exception handler, in medsite.exceptions: rest_framework.views reads the throttle classes when it is
 imported, so this module must not import it) counts each such refusal against the client address, at the
 anonymous rate, and answers 429 with Retry-After once the address is over it. A valid token is never refused for

@@ -97,7 +97,7 @@ def test_the_same_file_twice_is_refused(login, clinician, study, png_upload):
         ("empty.png", b"", "empty"),
         ("notes.png", b"this is a text file, not an image", "not an image MedSite can read"),
         ("report.pdf", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "not an image MedSite can read"),
-        ("truncated.png", png_bytes()[:200], "damaged or truncated"),
+        ("truncated.png", png_bytes()[:200], "truncated.png is truncated: the file ends before the image does."),
         ("bomb.png", _bomb_png(), "decompression bomb"),
         ("scan.gif", _image_bytes("P", "GIF"), "GIF file"),
         ("wide.png", _bomb_png(20000, 10), "largest side allowed"),
@@ -109,6 +109,36 @@ def test_bad_files_get_400_and_nothing_is_stored(login, clinician, study, settin
     assert message in response.content.decode()
     assert not Image.objects.exists()
     assert _stored_files(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("cut.png", png_bytes(size=(256, 256))[:-24]),
+        ("cut.jpg", _image_bytes("L", "JPEG")[:-24]),  # Pillow: "image file is truncated (N bytes not processed)"
+        ("cut-early.jpg", _image_bytes("L", "JPEG")[:200]),  # Pillow: "Truncated File Read"
+    ],
+)
+def test_a_truncated_image_is_explained_in_our_words_not_pillow_s(login, clinician, study, name, content):
+    response = _upload(login(clinician), study, SimpleUploadedFile(name, content))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert (
+        f"{name} is truncated: the file ends before the image does. Nothing was stored; upload the complete file."
+        in page
+    )
+    assert "not processed" not in page and "image file is" not in page and "Truncated File Read" not in page
+    assert not Image.objects.exists()
+
+
+def test_a_damaged_image_is_explained_without_pillow_s_text(login, clinician, study):
+    content = bytearray(png_bytes(size=(256, 256)))
+    content[100:400] = bytes(300)  # a damaged compressed stream, the file as long as before
+    response = _upload(login(clinician), study, SimpleUploadedFile("damaged.png", bytes(content)))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "damaged.png is damaged: its image data cannot be decoded. Nothing was stored;" in page, page[-3000:]
+    assert not Image.objects.exists()
 
 
 def test_file_over_size_limit(login, clinician, study, settings, png_upload):

@@ -417,8 +417,8 @@ CORPUS = [
     Hostile("private-tag-8mb.dcm", _huge_private_tag, None, "DICOM", dicom=True),
     # Damaged images
     Hostile("bad-crc.png", _bad_crc, NOT_IMAGE),
-    Hostile("cut.png", lambda: _cut(_png(), 0.5), DAMAGED),
-    Hostile("cut.jpg", lambda: _cut(_jpeg(), 0.5), DAMAGED),
+    Hostile("cut.png", lambda: _cut(_png(), 0.5), "is truncated: the file ends before the image does"),
+    Hostile("cut.jpg", lambda: _cut(_jpeg(), 0.5), "is truncated: the file ends before the image does"),
     # Wrong extensions
     Hostile("jpeg-named.dcm", _jpeg, None, "JPEG"),
     Hostile("dicom-named.png", _dicom, None, "DICOM", dicom=True),
