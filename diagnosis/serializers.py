@@ -180,6 +180,11 @@ class RetrainingItemSerializer(serializers.ModelSerializer):
     """A reviewed image in the retraining queue: its label, the patient's pseudonym, and any exclusion."""
 
     excluded_by = serializers.EmailField(source="excluded_by.email", default=None, allow_null=True, read_only=True)
+    superseded = serializers.SerializerMethodField(
+        help_text="A later review of the prediction, or a later item for the same image, replaced this one: no later "
+        "training run uses it"
+    )
+    used_in_runs = serializers.SerializerMethodField(help_text="Training runs that trained on this item, oldest first")
 
     class Meta:
         model = RetrainingItem
@@ -194,8 +199,19 @@ class RetrainingItemSerializer(serializers.ModelSerializer):
             "excluded_at",
             "excluded_by",
             "exclusion_reason",
+            "superseded",
+            "used_in_runs",
         ]
         read_only_fields = fields
+
+    def get_superseded(self, item) -> bool:
+        if hasattr(item, "superseded"):  # annotated by RetrainingItem.objects.with_superseded()
+            return item.superseded
+        return RetrainingItem.objects.with_superseded().values_list("superseded", flat=True).get(pk=item.pk)
+
+    def get_used_in_runs(self, item) -> list[int]:
+        runs = TrainingRun.objects.filter(data_manifest__contains=[{"item": item.pk}]).order_by("created_at", "pk")
+        return list(runs.values_list("pk", flat=True))
 
 
 class ExclusionSerializer(serializers.Serializer):
@@ -326,7 +342,7 @@ class ImageSerializer(serializers.ModelSerializer):
     """An image's technical metadata. Never its original file name, which may name the patient.
 
     status `unsuitable`: the image is outside the model's scope (too small, or unlike the images it was trained on),
-    so it has no predictions; failure_reason says why. Like `done`, it is final.
+    so it has no predictions; status_reason says why. Like `done`, it is final.
 
     burned_in: why the pixels may carry a burned-in name or ID (empty when they should not); while
     burned_in_withheld, the de-identified file is refused (403) and the image is not used for training, until an
@@ -334,6 +350,15 @@ class ImageSerializer(serializers.ModelSerializer):
 
     predictions = PredictionSerializer(many=True, source="shown_predictions", read_only=True)
     burned_in_withheld = serializers.BooleanField(read_only=True)
+    status_reason = serializers.CharField(
+        source="failure_reason",
+        read_only=True,
+        help_text="Why the image has its status, for a person: no_model (no model reads this kind of image), "
+        "unsuitable (outside the model's scope) or failed; empty otherwise",
+    )
+    failure_reason = serializers.SerializerMethodField(
+        help_text="Why the analysis failed: only when status is failed, else empty (see status_reason)"
+    )
 
     class Meta:
         model = Image
@@ -351,12 +376,16 @@ class ImageSerializer(serializers.ModelSerializer):
             "sop_instance_uid",
             "sha256",
             "status",
+            "status_reason",
             "failure_reason",
             "burned_in",
             "burned_in_withheld",
             "uploaded_at",
             "predictions",
         ]
+
+    def get_failure_reason(self, image) -> str:
+        return image.failure_reason if image.status == Image.Status.FAILED else ""
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -385,10 +414,13 @@ class StudySerializer(serializers.ModelSerializer):
 class UploadErrorSerializer(serializers.Serializer):
     file = serializers.CharField(help_text="The uploaded file's name")
     message = serializers.CharField()
+    image = serializers.IntegerField(required=False, help_text="The same file already in the study: that image's id")
+    existing = serializers.URLField(required=False, help_text="The same file already in the study: that image's URL")
 
 
 class UploadResultSerializer(serializers.Serializer):
-    """201 when every file was stored; 400 when any was refused (the stored ones are kept)."""
+    """201 when every file was stored; 409 when every refused file was already in its study; 400 when any other
+    was refused. Stored files are kept either way."""
 
     images = ImageSerializer(many=True)
     errors = UploadErrorSerializer(many=True)

@@ -432,12 +432,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # ?page_size= up to 200; a page past the end is empty (see diagnosis.api.pagination)
+    "DEFAULT_PAGINATION_CLASS": "diagnosis.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # An unknown query parameter or ordering is a 400; ?search= only where a view sets search_fields with SearchFilter.
     "DEFAULT_FILTER_BACKENDS": [
+        "diagnosis.filters.KnownParametersFilter",
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-        "rest_framework.filters.SearchFilter",
+        "diagnosis.filters.StrictOrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "medsite.throttling.AnonRateThrottle",

@@ -14,8 +14,10 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from diagnosis import access, listings
+from diagnosis.api.conventions import ConditionalGetMixin, absolute, created
 from diagnosis.models import Image, image_details
 from diagnosis.serializers import UploadResultSerializer
+from diagnosis.services.records import DuplicateImage
 
 
 def pk_in_body(request, name: str) -> int:
@@ -37,7 +39,7 @@ def refusals_as_400():
         raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
 
 
-class SiteScopedViewSet(viewsets.GenericViewSet):
+class SiteScopedViewSet(ConditionalGetMixin, viewsets.GenericViewSet):
     """A viewset over the rows of the user's sites. Subclasses set `queryset` and `site_field`, the path from
     the model to its Site; their retrieve and write actions use the access helpers, as the web views do."""
 
@@ -89,18 +91,29 @@ class AuditedListMixin:
         return {"body": body, "count": len(page), "site_id": site_ids.pop() if len(site_ids) == 1 else None}
 
 
-def store_each(files: Iterable, store: Callable[[object], Image]) -> Response:
-    """Store every file with `store`, keeping the ones that succeed. 201 when all were stored; 400 listing
-    each refused file with the service's message otherwise. The drag-and-drop uploader reads this shape."""
-    images, errors = [], []
+def store_each(request, files: Iterable, store: Callable[[object], Image]) -> Response:
+    """Store every file with `store`, keeping the ones that succeed. 201 when all were stored, with Location: the
+    image, or for several the first one's study's images. Otherwise each refused file is listed with the service's
+    message: 409 when every refused file is already in its study (`existing` is that image's URL), else 400.
+    The drag-and-drop uploader reads this shape."""
+    images, errors, duplicates = [], [], 0
     for file in files:
         try:
             images.append(store(file))
+        except DuplicateImage as exc:
+            duplicates += 1
+            existing = {"image": exc.existing.pk, "existing": absolute(request, "image-detail", exc.existing.pk)}
+            errors.append({"file": file.name, "message": " ".join(exc.messages), **existing})
         except DjangoValidationError as exc:
             errors.append({"file": file.name, "message": " ".join(exc.messages)})
     prefetch_related_objects(images, *image_details())  # one query per relation, not one per stored image
     body = UploadResultSerializer({"images": images, "errors": errors}).data
-    return Response(body, status=status.HTTP_400_BAD_REQUEST if errors else status.HTTP_201_CREATED)
+    if errors:
+        refused = status.HTTP_409_CONFLICT if duplicates == len(errors) else status.HTTP_400_BAD_REQUEST
+        return Response(body, status=refused)
+    if len(images) == 1:
+        return created(request, body, "image-detail", images[0].pk)
+    return created(request, body, "study-images", images[0].study_id)
 
 
 class IgnoreAcceptHeader(BaseContentNegotiation):

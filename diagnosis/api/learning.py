@@ -1,13 +1,14 @@
 """The learning loop over REST, for superusers: the retraining queue, training runs, held-out evaluations."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.audit import Client
 from diagnosis import access
 from diagnosis.api.base import refusals_as_400
+from diagnosis.api.conventions import IDEMPOTENCY_KEY, ConditionalGetMixin, created, idempotent
 from diagnosis.models import RetrainingItem, TrainingRun
 from diagnosis.serializers import (
     ExclusionSerializer,
@@ -30,11 +31,14 @@ class IsSuperuser(permissions.BasePermission):
 
 
 @extend_schema(tags=["learning"])
-class RetrainingItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RetrainingItemViewSet(
+    ConditionalGetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is used
-    by the next run unless excluded or superseded by a later review of its image."""
+    by the next run unless excluded or superseded by a later review of its image (`superseded`); `used_in_runs`
+    lists the training runs that trained on it."""
 
-    queryset = RetrainingItem.objects.select_related("excluded_by", "image__study__patient__site")
+    queryset = RetrainingItem.objects.with_superseded().select_related("excluded_by", "image__study__patient__site")
     serializer_class = RetrainingItemSerializer
     permission_classes = [permissions.IsAuthenticated, IsSuperuser]
     filterset_fields = ["task", "label"]
@@ -66,7 +70,9 @@ class RetrainingItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
 
 @extend_schema(tags=["learning"])
-class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingRunViewSet(
+    ConditionalGetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the queue."""
 
@@ -88,7 +94,10 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         access.record_view(request, run, None)
         return Response(TrainingRunSerializer(run).data)
 
-    @extend_schema(request=TrainingRunCreateSerializer, responses={201: TrainingRunSerializer})
+    @extend_schema(
+        request=TrainingRunCreateSerializer, responses={201: TrainingRunSerializer}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
     def create(self, request):
         body = TrainingRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -96,4 +105,4 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             run = learning.retraining_run_create(
                 task=body.validated_data["task"], requested_by=request.user, client=Client.from_request(request)
             )
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+        return created(request, TrainingRunSerializer(run).data, "training-run-detail", run.pk)

@@ -4,9 +4,8 @@ from django.db.models import prefetch_related_objects
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -21,7 +20,8 @@ from diagnosis.api.base import (
     refusals_as_400,
     store_each,
 )
-from diagnosis.filters import PatientFilter, StudyFilter
+from diagnosis.api.conventions import IDEMPOTENCY_KEY, IF_MATCH, created, idempotent, if_match
+from diagnosis.filters import KnownParametersFilter, PatientFilter, StrictOrderingFilter, StudyFilter
 from diagnosis.models import Image, Patient, Study, image_details, study_details
 from diagnosis.serializers import (
     DicomImportSerializer,
@@ -56,6 +56,11 @@ UPLOAD_RESPONSES = {
         description="Some files were refused (the stored ones are listed), or the request itself was invalid "
         "(the field errors).",
     ),
+    409: OpenApiResponse(
+        response=UploadResultSerializer,
+        description="Every refused file was already in its study: each error gives that image's id and URL "
+        "(`image`, `existing`); files that were new are stored and listed.",
+    ),
 }
 
 
@@ -73,7 +78,7 @@ class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
     queryset = Patient.objects.all()
     serializer_class = PatientSerializer
     site_field = "site"
-    filter_backends = [DjangoFilterBackend, OrderingFilter]  # no SearchFilter: searches are POSTed to search/
+    filter_backends = [KnownParametersFilter, DjangoFilterBackend, StrictOrderingFilter]  # searches: POST search/
     filterset_class = PatientFilter
     ordering_fields = ["created_at", "mrn", "name", "birth_date"]
     ordering = ["-created_at", "-id"]
@@ -102,7 +107,8 @@ class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
         access.record_list(request, "patient", len(page), site, detail={"search": True})
         return self.get_paginated_response(PatientSerializer(page, many=True).data)
 
-    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer})
+    @extend_schema(request=PatientCreateSerializer, responses={201: PatientSerializer}, parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def create(self, request):
         access.get_site_for_user(request, pk_in_body(request, "site"), roles=[Role.CLINICIAN])
         serializer = PatientCreateSerializer(data=request.data)
@@ -110,19 +116,20 @@ class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
         patient = records.patient_create(
             **serializer.validated_data, created_by=request.user, client=Client.from_request(request)
         )
-        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return created(request, PatientSerializer(patient).data, "patient-detail", patient.pk)
 
     def retrieve(self, request, pk):
         patient = access.get_patient_for_user(request, pk)
         access.record_view(request, patient, patient.site)
         return Response(PatientSerializer(patient).data)
 
-    @extend_schema(request=PatientUpdateSerializer, responses=PatientSerializer)
+    @extend_schema(request=PatientUpdateSerializer, responses=PatientSerializer, parameters=[IF_MATCH])
     def partial_update(self, request, pk):
         patient = access.get_patient_for_user(request, pk, roles=[Role.CLINICIAN])
         serializer = PatientUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        with refusals_as_400():  # e.g. the new MRN is taken at this site
+        represent = lambda current: PatientSerializer(current).data  # noqa: E731
+        with if_match(request, patient, represent) as patient, refusals_as_400():  # e.g. the new MRN is taken
             records.patient_update(
                 patient=patient,
                 **serializer.validated_data,
@@ -144,7 +151,8 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
     ordering_fields = ["created_at", "study_date", "modality", "status"]
     ordering = ["-created_at", "-id"]
 
-    @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer})
+    @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer}, parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def create(self, request):
         access.get_patient_for_user(request, pk_in_body(request, "patient"), roles=[Role.CLINICIAN])
         serializer = StudyCreateSerializer(data=request.data)
@@ -152,7 +160,7 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
         study = records.study_create(
             **serializer.validated_data, created_by=request.user, client=Client.from_request(request)
         )
-        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+        return created(request, StudySerializer(study).data, "study-detail", study.pk)
 
     def retrieve(self, request, pk):
         study = access.get_study_for_user(request, pk)
@@ -160,16 +168,16 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
         access.record_view(request, study, study.site)
         return Response(StudySerializer(study).data)
 
-    @extend_schema(request=StudyUpdateSerializer, responses=StudySerializer)
+    @extend_schema(request=StudyUpdateSerializer, responses=StudySerializer, parameters=[IF_MATCH])
     def partial_update(self, request, pk):
         study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
         serializer = StudyUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        records.study_update(
-            study=study, **serializer.validated_data, changed_by=request.user, client=Client.from_request(request)
-        )
-        prefetch_related_objects([study], *STUDY_DETAILS)
-        return Response(StudySerializer(study).data)
+        with if_match(request, study, _study_representation) as study:
+            records.study_update(
+                study=study, **serializer.validated_data, changed_by=request.user, client=Client.from_request(request)
+            )
+        return Response(_study_representation(study))
 
     @extend_schema(methods=["GET"], responses=ImageSerializer(many=True), summary="The study's images", description="")
     @action(detail=True, methods=["get"], filter_backends=[], parser_classes=[MultiPartParser])
@@ -184,15 +192,19 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
         responses=UPLOAD_RESPONSES,
         summary="Upload images (one or more files)",
         description="Each file is stored and queued for analysis, or refused with a message. Files that were "
-        "stored stay stored when others are refused: the response is then 400 and lists both.",
+        "stored stay stored when others are refused: the response is then 400 (409 when the refused ones were "
+        "already in the study) and lists both. 201's Location is the image, or for several the study's images.",
+        parameters=[IDEMPOTENCY_KEY],
     )
     @images.mapping.post
+    @idempotent
     def upload_images(self, request, pk):
         study = access.get_study_for_user(request, pk, roles=[Role.CLINICIAN])
         serializer = UploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         client = Client.from_request(request)
         return store_each(
+            request,
             serializer.validated_data["files"],
             lambda file: records.image_upload(study=study, file=file, uploaded_by=request.user, client=client),
         )
@@ -238,13 +250,25 @@ class DicomImportViewSet(viewsets.GenericViewSet):
     serializer_class = DicomImportSerializer
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=DicomImportSerializer, responses=UPLOAD_RESPONSES, summary="Import DICOM files")
+    @extend_schema(
+        request=DicomImportSerializer,
+        responses=UPLOAD_RESPONSES,
+        summary="Import DICOM files",
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request):
         site = access.get_site_for_user(request, pk_in_body(request, "site"), roles=[Role.CLINICIAN])
         serializer = DicomImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         client = Client.from_request(request)
         return store_each(
+            request,
             serializer.validated_data["files"],
             lambda file: records.dicom_import(site=site, file=file, uploaded_by=request.user, client=client),
         )
+
+
+def _study_representation(study: Study) -> dict:
+    prefetch_related_objects([study], *STUDY_DETAILS)
+    return StudySerializer(study).data

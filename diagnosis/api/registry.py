@@ -2,13 +2,17 @@
 promote, shadow, retire and roll back, as in Django admin."""
 
 from django.core.exceptions import ValidationError
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
 from accounts.audit import Client
 from diagnosis.api.base import refusals_as_400
+from diagnosis.api.conventions import ConditionalGetMixin
+from diagnosis.filters import KnownParametersFilter, StrictOrderingFilter
 from diagnosis.models import ModelVersion
 from diagnosis.serializers import (
     LivePerformanceSerializer,
@@ -29,14 +33,19 @@ class IsSuperuserForWrites(permissions.BasePermission):
 
 
 @extend_schema(tags=["models"])
-class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ModelVersionViewSet(
+    ConditionalGetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Registered model versions: task, classes, metrics and operating threshold, and status
-    (candidate, shadow, active, retired). Filter with `?task=` and `?status=`."""
+    (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the task or the
+    start of the bundle's sha256."""
 
     queryset = ModelVersion.objects.select_related("registered_by")
     serializer_class = ModelVersionDetailSerializer
     permission_classes = [permissions.IsAuthenticated, IsSuperuserForWrites]
     filterset_fields = ["task", "status"]
+    filter_backends = [KnownParametersFilter, DjangoFilterBackend, StrictOrderingFilter, SearchFilter]
+    search_fields = ["task", "^bundle_sha256"]
     ordering_fields = ["created_at", "activated_at"]
     ordering = ["-created_at", "-id"]
     lookup_value_converter = "int"

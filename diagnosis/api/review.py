@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -17,6 +17,7 @@ from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
 from diagnosis import access, dicom_results, views
 from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, pk_in_body
+from diagnosis.api.conventions import IDEMPOTENCY_KEY, created, idempotent
 from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
 from diagnosis.models import Prediction, ResultDelivery, Review
 from diagnosis.serializers import (
@@ -94,7 +95,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
         responses=ResultDeliverySerializer(many=True),
         summary="Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status",
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])  # all of them, as a list
     def deliveries(self, request, pk):
         prediction = access.get_prediction_for_user(request, pk)
         rows = list(ResultDelivery.objects.filter(prediction=prediction).select_related("destination", "fhir_server"))
@@ -152,7 +153,14 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         found = access.get_review_for_user(request, pk)
         return _dicom_download(request, found, found.prediction.image.study.site, dicom_results.review_sr(found))
 
-    @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer})
+    @extend_schema(responses=LedgerEntrySerializer, summary="One review, as the ledger lists it")
+    def retrieve(self, request, pk):
+        found = access.get_review_for_user(request, pk)
+        access.record_view(request, found, found.prediction.image.study.site)
+        return Response(LedgerEntrySerializer(found).data)
+
+    @extend_schema(request=ReviewCreateSerializer, responses={201: ReviewSerializer}, parameters=[IDEMPOTENCY_KEY])
+    @idempotent
     def create(self, request):
         prediction = access.get_prediction_for_user(request, pk_in_body(request, "prediction"), [Role.RADIOLOGIST])
         serializer = ReviewCreateSerializer(data=request.data)
@@ -168,7 +176,7 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
             )
         except ValueError as exc:  # a label that is not one of the model's classes
             raise serializers.ValidationError({"label": [str(exc)]}) from None
-        return Response(ReviewSerializer(submitted).data, status=status.HTTP_201_CREATED)
+        return created(request, ReviewSerializer(submitted).data, "review-detail", submitted.pk)
 
 
 def _dicom_download(request, obj, site, dataset) -> HttpResponse:

@@ -307,9 +307,23 @@ def _png(pixels: np.ndarray) -> bytes:
     )
 
 
+class DuplicateImage(ValidationError):
+    """The same file (by sha256) is already in the study: `existing` is that image (the API answers 409 with it)."""
+
+    def __init__(self, message: str, *, existing: Image):
+        super().__init__(message, code="duplicate_image")
+        self.existing = existing
+
+
+def _duplicate(study: Study, file, sha256: str) -> ValidationError:
+    existing = Image.objects.filter(study=study, sha256=sha256).first()
+    message = f"{file.name} is already in this study."
+    return ValidationError(message) if existing is None else DuplicateImage(message, existing=existing)
+
+
 def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client, hold: bool = False) -> Image:
     if Image.objects.filter(study=study, sha256=decoded.sha256).exists():
-        raise ValidationError(f"{file.name} is already in this study.")
+        raise _duplicate(study, file, decoded.sha256)
     dicom = decoded.dicom
     height, width = decoded.pixels.shape
     image = Image(
@@ -354,7 +368,7 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
             if field.name:
                 field.storage.delete(field.name)
         if isinstance(exc, IntegrityError):  # the same file, uploaded twice at the same moment
-            raise ValidationError(f"{file.name} is already in this study.") from None
+            raise _duplicate(study, file, decoded.sha256) from None
         if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
             raise ValidationError(
                 f"{file.name} could not be stored: the image storage is full. Nothing was kept; "

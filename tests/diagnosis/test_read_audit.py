@@ -112,6 +112,7 @@ READS = [
     Read("api:prediction-sc", "clinician", "prediction", "prediction", DOWNLOAD, refused=OUTSIDER),
     Read("api:review-sr", "radiologist", "review", "retraining_item.review", DOWNLOAD, refused=OUTSIDE_RADIOLOGIST),
     Read("api:review-list", "radiologist", "review"),
+    Read("api:review-detail", "radiologist", "review", "retraining_item.review", refused=OUTSIDE_RADIOLOGIST),
     Read("api:prediction-deliveries", "clinician", "resultdelivery", "prediction", refused=OUTSIDER),
     Read("api:delivery-list", "clinician", "resultdelivery"),
     Read("api:delivery-detail", "radiologist", "resultdelivery", "delivery", refused=OUTSIDE_RADIOLOGIST),

@@ -255,20 +255,22 @@ def test_web_forms_do_not_take_another_sites_id(client, clinician, other_site):
 
 def test_api_edits_cannot_move_records_to_another_site(client, clinician, site, patient, study, other_site):
     """The update serializers have no site or patient field: a PATCH naming one leaves the record where it is."""
-    headers = {"HTTP_AUTHORIZATION": f"Token {ApiToken.objects.create(user=clinician, name='test')[1]}"}
+    token = ApiToken.objects.create(user=clinician, name="test")[1]
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}", "HTTP_IF_MATCH": "*"}  # If-Match: the edit itself runs
     other_patient = PatientFactory(site=other_site)
-    client.patch(
+    moved = client.patch(
         reverse("api:patient-detail", args=[patient.pk]),
         {"site": other_site.pk},
         content_type="application/json",
         **headers,
     )
-    client.patch(
+    reassigned = client.patch(
         reverse("api:study-detail", args=[study.pk]),
         {"patient": other_patient.pk},
         content_type="application/json",
         **headers,
     )
+    assert (moved.status_code, reassigned.status_code) == (200, 200)
     patient.refresh_from_db()
     study.refresh_from_db()
     assert (patient.site, study.patient) == (site, patient)
