@@ -2,15 +2,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
-from django.http import FileResponse, Http404
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Client
-from accounts.models import AuditEvent, Role
-from diagnosis import access, listings, selectors
+from accounts.models import Role
+from diagnosis import access, listings, selectors, serving
 from diagnosis.filters import PredictionFilter
 from diagnosis.forms import (
     DicomImportForm,
@@ -23,22 +22,18 @@ from diagnosis.forms import (
     UploadForm,
 )
 from diagnosis.models import (
-    Image,
     LearningPolicy,
     ModelVersion,
     Patient,
     Prediction,
     ResultDelivery,
     RetrainingItem,
-    Review,
     Study,
     TrainingRun,
     image_details,
 )
 from diagnosis.services import delivery, records, registry, review
 from diagnosis.services import learning as learning_service
-
-CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 
 
 @login_required
@@ -82,7 +77,7 @@ def patient_detail(request, pk: int):
     access.record_view(request, patient, patient.site)
     context = {
         "patient": patient,
-        "studies": patient.studies.all(),
+        "studies": selectors.study_list(user=request.user, filters={"patient": patient.pk}),
         "study_form": StudyForm(),
         "can_create": access.role_at(request.user, patient.site) == Role.CLINICIAN,
     }
@@ -218,52 +213,16 @@ def _study_context(request, study, upload_form) -> dict:
     }
 
 
-IMAGE_RENDITIONS = {
-    # name: (file field, content type or None for the original's, download file name suffix)
-    "display": ("display_file", "image/png", ".png"),
-    "original": ("file", None, ""),
-    "deidentified": ("deidentified_file", "application/dicom", ".dcm"),
-}
-WITHHELD_BURNED_IN = (
-    "This image may show the patient's name or ID burned into its pixels, which de-identification does not remove. "
-    "Its de-identified copy is withheld until an admin of its site has checked the image and cleared it."
-)
-
-
 @login_required
 def image_file(request, pk: int, rendition: str = "display"):
-    """The only way image files leave the server: authenticated, site-checked, audited, never cached."""
-    image = access.get_image_for_user(request, pk)
-    field_name, content_type, suffix = IMAGE_RENDITIONS[rendition]
-    field = getattr(image, field_name)
-    if not field:
-        raise Http404("This image has no such file.")
-    if rendition == "deidentified" and image.burned_in_withheld:
-        raise access.deny(request, "image", WITHHELD_BURNED_IN)
-    action = AuditEvent.Action.DOWNLOAD if rendition != "display" else AuditEvent.Action.VIEW
-    access.record_view(request, image, image.study.site, action=action, detail={"rendition": rendition})
-    content_type = content_type or CONTENT_TYPES[image.format]
-    response = FileResponse(
-        field.open("rb"),
-        content_type=content_type,
-        as_attachment=rendition != "display",
-        filename=f"image-{image.pk}{suffix or field.name[field.name.rfind('.') :]}",
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    """An image's file (the URL names the rendition): diagnosis.serving checks, audits and streams it."""
+    return serving.image_file(request, pk, rendition=rendition)
 
 
 @login_required
 def prediction_heatmap(request, pk: int):
-    """A prediction's Grad-CAM PNG: authenticated, site-checked, audited, never cached, like the images."""
-    prediction = access.get_prediction_for_user(request, pk)
-    if not prediction.heatmap:
-        raise Http404("This prediction has no heatmap.")
-    image = prediction.image
-    access.record_view(request, prediction, image.study.site, detail={"rendition": "heatmap", "image": image.pk})
-    response = FileResponse(prediction.heatmap.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    """A prediction's Grad-CAM PNG, served as the images are (diagnosis.serving)."""
+    return serving.prediction_heatmap(request, pk)
 
 
 @login_required
@@ -280,13 +239,6 @@ def review_submit(request, prediction_pk: int):
 
 
 WORKLIST_PAGE_SIZE = 50
-
-WORKLIST_ORDERS = {
-    "abnormal": (("-abnormality", "created_at"), "most likely abnormal first"),
-    "oldest": (("created_at",), "oldest first"),
-    "newest": (("-created_at",), "newest first"),
-    "uncertain": (("margin", "created_at"), "least certain first (labels where the model learns most)"),
-}
 
 
 @login_required
@@ -307,15 +259,12 @@ def worklist(request):
 
 def _worklist_page(request, sites) -> dict:
     """The worklist's content for this query, rendered, with what its audit event records."""
-    waiting = Prediction.objects.filter(
-        image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
-    ).filter(_waiting_for(request.user))
-    filters = PredictionFilter(request.GET, queryset=waiting)
-    order = request.GET.get("order") if request.GET.get("order") in WORKLIST_ORDERS else "abnormal"
-    predictions = filters.qs.select_related("image__study__patient__site", "model_version").order_by(
-        *WORKLIST_ORDERS[order][0]
+    waiting = selectors.worklist_list(user=request.user)
+    filters = PredictionFilter(request.GET, queryset=waiting)  # its form, shown with the list
+    predictions = selectors.worklist_list(user=request.user, filters=request.GET)
+    by_task = list(
+        waiting.order_by().values("model_version__task").annotate(n=Count("pk")).order_by("model_version__task")
     )
-    by_task = list(waiting.values("model_version__task").annotate(n=Count("pk")).order_by("model_version__task"))
     total = sum(row["n"] for row in by_task)
     filtered = any(request.GET.get(k) for k in filters.form.fields)
     paginator = Paginator(predictions, WORKLIST_PAGE_SIZE)
@@ -335,47 +284,28 @@ def _worklist_page(request, sites) -> dict:
         "sites": sites,
         "tasks": ModelVersion.objects.values_list("task", flat=True).distinct().order_by("task"),
         "modalities": Study.Modality.choices,
-        "orders": [(key, label) for key, (_, label) in WORKLIST_ORDERS.items()],
-        "order": order,
+        "orders": [(key, label) for key, (_, label) in selectors.WORKLIST_ORDERS.items()],
+        "order": selectors.worklist_order(request.GET),
         "filtered": filtered,
     }
     html = render_to_string("diagnosis/_worklist_body.html", context, request=request)
     return {"html": html, "count": len(page), "number": page.number}
 
 
-def _waiting_for(user) -> Q:
-    """Unreviewed predictions; at sites with a second reader, also those read once, by someone else."""
-    reviews = Review.objects.filter(prediction=OuterRef("pk"))
-    first_reader = Review.objects.filter(prediction=OuterRef(OuterRef("pk"))).order_by("pk").values("reviewer")[:1]
-    two_readers = reviews.filter(is_adjudication=False).exclude(reviewer=Subquery(first_reader))
-    second_read = (
-        Q(image__study__patient__site__second_reader=True)
-        & ~Exists(reviews.filter(reviewer=user))
-        & ~Exists(two_readers)
-    )
-    return ~Exists(reviews) | second_read
+ADJUDICATION_PAGE_SIZE = 50
 
 
 @login_required
 def adjudication(request):
     """Predictions whose two readers disagree, at sites with a second reader, for a third radiologist."""
-    sites = access.sites_for(request.user, [Role.RADIOLOGIST]).filter(second_reader=True)
-    if not access.sites_for(request.user, [Role.RADIOLOGIST]).exists():
+    radiologist_sites = access.site_list_for(request.user, [Role.RADIOLOGIST])
+    if not radiologist_sites:
         raise access.deny(request, "adjudication", "Adjudication is for radiologists.")
-    candidates = (
-        Prediction.objects.filter(image__study__patient__site__in=sites, is_shadow=False, reviews__isnull=False)
-        .distinct()
-        .select_related("image__study__patient__site", "model_version")
-        .prefetch_related("reviews__reviewer")
-        .order_by("created_at")
-    )
-    disputed = [
-        p
-        for p in candidates[:1000]
-        if p.reading(second_reader=True)[0] == Prediction.Reading.ADJUDICATION and request.user.pk not in p.readers()
-    ]
-    access.record_list(request, "adjudication", len(disputed[:200]), None)
-    return render(request, "diagnosis/adjudication.html", {"predictions": disputed[:200], "sites": sites})
+    disputed = selectors.adjudication_list(user=request.user).prefetch_related("reviews__reviewer")
+    page = Paginator(disputed, ADJUDICATION_PAGE_SIZE).get_page(request.GET.get("page"))
+    access.record_list(request, "adjudication", len(page), None, detail={"page": page.number})
+    sites = [site for site in radiologist_sites if site.second_reader]
+    return render(request, "diagnosis/adjudication.html", {"predictions": page, "page": page, "sites": sites})
 
 
 @login_required

@@ -50,7 +50,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ResultDelivery]:
-    """Send a failed delivery again (an admin of its site). 400 when it is not failed.
+    """Send a failed delivery again (an admin of its site). 409 when it is not failed.
 
     Args:
         id (int):
@@ -79,7 +79,7 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> ResultDelivery | None:
-    """Send a failed delivery again (an admin of its site). 400 when it is not failed.
+    """Send a failed delivery again (an admin of its site). 409 when it is not failed.
 
     Args:
         id (int):
@@ -103,7 +103,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ResultDelivery]:
-    """Send a failed delivery again (an admin of its site). 400 when it is not failed.
+    """Send a failed delivery again (an admin of its site). 409 when it is not failed.
 
     Args:
         id (int):
@@ -130,7 +130,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> ResultDelivery | None:
-    """Send a failed delivery again (an admin of its site). 400 when it is not failed.
+    """Send a failed delivery again (an admin of its site). 409 when it is not failed.
 
     Args:
         id (int):
