@@ -4,7 +4,9 @@ know, an ordering it does not offer, or a boolean other than true/false is a 400
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, FloatField, Func, OuterRef, QuerySet
+from django.forms.utils import ErrorDict, ErrorList
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
@@ -112,7 +114,28 @@ def with_prediction_facts(predictions: QuerySet[Prediction]) -> QuerySet[Predict
     )
 
 
-class PatientFilter(django_filters.FilterSet):
+class FilterSet(django_filters.FilterSet):
+    """Errors name the query parameter at fault: a bad `created_after` is reported under created_after, not under
+    the range filter's own name (created), which is no parameter at all."""
+
+    @property
+    def errors(self) -> ErrorDict:
+        errors = ErrorDict()
+        for name, messages in self.form.errors.items():
+            field = self.form.fields.get(name)
+            suffixes = getattr(getattr(field, "widget", None), "suffixes", None)
+            for suffix, part in zip(suffixes or (), getattr(field, "fields", ()), strict=False):
+                parameter = f"{name}_{suffix}" if suffix else name
+                try:
+                    part.clean(self.form.data.get(parameter))
+                except ValidationError as exc:
+                    errors[parameter] = ErrorList(exc.error_list)
+            if not any(key.startswith(f"{name}_") for key in errors) and name not in errors:
+                errors[name] = messages  # the range as a whole (after > before), or a plain filter
+        return errors
+
+
+class PatientFilter(FilterSet):
     site = django_filters.NumberFilter(field_name="site")
 
     class Meta:
@@ -120,7 +143,7 @@ class PatientFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class StudyFilter(django_filters.FilterSet):
+class StudyFilter(FilterSet):
     patient = django_filters.NumberFilter(field_name="patient")
     modality = django_filters.ChoiceFilter(choices=Study.Modality.choices)
     status = django_filters.ChoiceFilter(choices=Study.Status.choices)
@@ -131,7 +154,7 @@ class StudyFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class PredictionFilter(django_filters.FilterSet):
+class PredictionFilter(FilterSet):
     """The API's prediction list and the radiologists' worklist filter the same way."""
 
     label = django_filters.CharFilter(help_text="The AI label, e.g. pneumonia")
@@ -148,7 +171,7 @@ class PredictionFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class ReviewFilter(django_filters.FilterSet):
+class ReviewFilter(FilterSet):
     task = django_filters.CharFilter(field_name="prediction__model_version__task")
     model_version = django_filters.NumberFilter(field_name="prediction__model_version")
     decision = django_filters.ChoiceFilter(choices=Review.Decision.choices)
@@ -162,7 +185,7 @@ class ReviewFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     """Who did what to which record, when: e.g. every access to patient 12 is
     `?object_type=patient&object_id=12`; one person's actions `?actor=7` or `?actor_email=`."""
 

@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.audit import Client
 from accounts.models import Role
 from diagnosis import access, listings, selectors, serving
+from diagnosis.errors import DomainError
 from diagnosis.filters import PredictionFilter
 from diagnosis.forms import (
     DicomImportForm,
@@ -93,7 +93,7 @@ def patient_update(request, pk: int):
             records.patient_update(
                 patient=patient, **form.cleaned_data, changed_by=request.user, client=Client.from_request(request)
             )
-        except ValidationError as exc:  # e.g. the new MRN is taken at this site
+        except DomainError as exc:  # e.g. the new MRN is taken at this site
             form.add_error(None, exc)
         else:
             return redirect("diagnosis:patient_detail", pk=patient.pk)
@@ -146,7 +146,7 @@ def dicom_import(request):
                         client=Client.from_request(request),
                     )
                 )
-            except ValidationError as exc:
+            except DomainError as exc:
                 errors.extend(exc.messages)
     status = 400 if errors or (request.method == "POST" and not form.is_valid()) else 200
     context = {"form": form, "imported": imported, "upload_errors": errors}
@@ -180,7 +180,7 @@ def study_upload(request, pk: int):
                 records.image_upload(
                     study=study, file=file, uploaded_by=request.user, client=Client.from_request(request)
                 )
-            except ValidationError as exc:
+            except DomainError as exc:
                 errors.extend(exc.messages)
     status = 400 if errors or not form.is_valid() else 200
     if status == 200:
@@ -381,11 +381,11 @@ def retraining_items(request, task: str):
 
 
 def _attempt(request, change, done=None):
-    """Make one service call; a refusal (ValidationError) becomes an error message, success the message `done`
+    """Make one service call; a refusal (DomainError) becomes an error message, success the message `done`
     gives for the result. Returns the result, or None when refused."""
     try:
         result = change()
-    except ValidationError as exc:
+    except DomainError as exc:
         messages.error(request, " ".join(exc.messages))
         return None
     if done is not None:

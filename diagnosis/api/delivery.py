@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from accounts.audit import Client
 from accounts.models import Role
 from diagnosis import access
-from diagnosis.api.base import AuditedListMixin, SiteScopedViewSet, refusals_as_400
+from diagnosis.api.base import AuditedListMixin, SiteScopedViewSet
 from diagnosis.models import ResultDelivery
 from diagnosis.serializers import ResultDeliverySerializer
 from diagnosis.services import delivery
@@ -35,8 +35,7 @@ class ResultDeliveryViewSet(AuditedListMixin, SiteScopedViewSet):
     @extend_schema(request=None, responses={200: ResultDeliverySerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk):
-        """Send a failed delivery again (an admin of its site). 400 when it is not failed."""
+        """Send a failed delivery again (an admin of its site). 409 when it is not failed."""
         found = access.get_delivery_for_user(request, pk, [Role.ADMIN])
-        with refusals_as_400():
-            again = delivery.delivery_retry(delivery=found, user=request.user, client=Client.from_request(request))
+        again = delivery.delivery_retry(delivery=found, user=request.user, client=Client.from_request(request))
         return Response(ResultDeliverySerializer(again).data)

@@ -7,7 +7,6 @@ from rest_framework.response import Response
 
 from accounts.audit import Client
 from diagnosis import access
-from diagnosis.api.base import refusals_as_400
 from diagnosis.api.conventions import IDEMPOTENCY_KEY, ConditionalGetMixin, created, idempotent
 from diagnosis.models import RetrainingItem, TrainingRun
 from diagnosis.serializers import (
@@ -62,10 +61,9 @@ class RetrainingItemViewSet(
         item = self.get_object()
         body = ExclusionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals_as_400():
-            item = learning.retraining_item_exclude(
-                item=item, actor=request.user, reason=body.validated_data["reason"], client=Client.from_request(request)
-            )
+        item = learning.retraining_item_exclude(
+            item=item, actor=request.user, reason=body.validated_data["reason"], client=Client.from_request(request)
+        )
         return Response(RetrainingItemSerializer(item).data)
 
 
@@ -101,8 +99,7 @@ class TrainingRunViewSet(
     def create(self, request):
         body = TrainingRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals_as_400():
-            run = learning.retraining_run_create(
-                task=body.validated_data["task"], requested_by=request.user, client=Client.from_request(request)
-            )
+        run = learning.retraining_run_create(
+            task=body.validated_data["task"], requested_by=request.user, client=Client.from_request(request)
+        )
         return created(request, TrainingRunSerializer(run).data, "training-run-detail", run.pk)

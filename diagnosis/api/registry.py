@@ -1,16 +1,14 @@
 """The model registry over REST: every member reads it; only superusers (the admins who run the models)
 promote, shadow, retire and roll back, as in Django admin."""
 
-from django.core.exceptions import ValidationError
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import SearchFilter
 from rest_framework.response import Response
 
 from accounts.audit import Client
-from diagnosis.api.base import refusals_as_400
 from diagnosis.api.conventions import ConditionalGetMixin
 from diagnosis.filters import KnownParametersFilter, StrictOrderingFilter
 from diagnosis.models import ModelVersion
@@ -59,12 +57,9 @@ class ModelVersionViewSet(
         version = self.get_object()
         body = ModelPromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = registry.model_promote(
-                model_version=version, actor=request.user, client=Client.from_request(request), **body.validated_data
-            )
-        except ValidationError as exc:
-            raise serializers.ValidationError({"status": exc.messages}) from None
+        version = registry.model_promote(
+            model_version=version, actor=request.user, client=Client.from_request(request), **body.validated_data
+        )
         return Response(ModelVersionDetailSerializer(version).data)
 
     @extend_schema(request=ModelStatusChangeSerializer, responses=ModelVersionDetailSerializer)
@@ -99,10 +94,9 @@ class ModelVersionViewSet(
     def evaluate(self, request, pk):
         """Queue an evaluation of this version against the active one on the task's held-out set."""
         version = self.get_object()
-        with refusals_as_400():
-            learning.model_evaluation_request(
-                model_version=version, actor=request.user, client=Client.from_request(request)
-            )
+        learning.model_evaluation_request(
+            model_version=version, actor=request.user, client=Client.from_request(request)
+        )
         return Response(status=202)
 
     @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionDetailSerializer)
@@ -111,23 +105,19 @@ class ModelVersionViewSet(
         """Make the task's previous active version active again."""
         body = ModelRollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals_as_400():
-            version = registry.model_rollback(
-                actor=request.user, client=Client.from_request(request), **body.validated_data
-            )
+        version = registry.model_rollback(
+            actor=request.user, client=Client.from_request(request), **body.validated_data
+        )
         return Response(ModelVersionDetailSerializer(version).data)
 
     def _change(self, request, change) -> Response:
         version = self.get_object()
         body = ModelStatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = change(
-                model_version=version,
-                actor=request.user,
-                reason=body.validated_data["reason"],
-                client=Client.from_request(request),
-            )
-        except ValidationError as exc:
-            raise serializers.ValidationError({"status": exc.messages}) from None
+        version = change(
+            model_version=version,
+            actor=request.user,
+            reason=body.validated_data["reason"],
+            client=Client.from_request(request),
+        )
         return Response(ModelVersionDetailSerializer(version).data)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import pydicom
 from celery import current_app
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -38,6 +38,7 @@ from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, User
 from diagnosis import dicom_results
+from diagnosis.errors import DomainError
 from diagnosis.models import DicomDestination, FhirServer, Prediction, ResultDelivery, Review
 from diagnosis.task_names import SEND_TASK
 
@@ -343,9 +344,8 @@ def delivery_retry(*, delivery: ResultDelivery, user: User, client: Client = SYS
         status=Status.PENDING, claimed_at=None, queued_at=now
     )
     if not again:
-        raise ValidationError("Only a failed delivery can be sent again; this one is %(status)s.", params={
-            "status": ResultDelivery.objects.get(pk=delivery.pk).get_status_display().lower()
-        })  # fmt: skip
+        status = ResultDelivery.objects.get(pk=delivery.pk).get_status_display().lower()
+        raise DomainError(f"Only a failed delivery can be sent again; this one is {status}.", kind="conflict")
     delivery.refresh_from_db()
     audit_record(
         actor=user,

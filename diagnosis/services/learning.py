@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
+from diagnosis.errors import DomainError
 from diagnosis.models import LearningPolicy, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from diagnosis.task_names import EVALUATE_TASK, TRAINING_TASK
 from mlcore.evaluate import operating_point
@@ -54,10 +55,10 @@ def retraining_item_exclude(
     """Keep an item out of every later training run, with the admin's reason; audited, never deleted."""
     reason = reason.strip()
     if not reason:
-        raise ValidationError("Say why the item is excluded: the reason is kept with it.")
+        raise DomainError("Say why the item is excluded: the reason is kept with it.", code="required", field="reason")
     item = RetrainingItem.objects.select_for_update().get(pk=item.pk)
     if item.excluded_at is not None:
-        raise ValidationError("This item is already excluded.")
+        raise DomainError("This item is already excluded.", code="already_excluded", kind="conflict")
     item.excluded_at, item.excluded_by, item.exclusion_reason = timezone.now(), actor, reason[:500]
     item.save(update_fields=["excluded_at", "excluded_by", "exclusion_reason"])
     audit_record(
@@ -155,12 +156,14 @@ def retraining_run_create(
     queue, on the training queue. Refused while another run of the task is queued or running."""
     policy = LearningPolicy.objects.select_for_update().filter(task=task).first()
     if policy is None:
-        raise ValidationError(f"{task} has no learning policy: an admin sets its base and held-out data first.")
+        raise DomainError(f"{task} has no learning policy: an admin sets its base and held-out data first.")
     active = ModelVersion.objects.filter(task=task, status=ModelVersion.Status.ACTIVE).first()
     if active is None:
-        raise ValidationError(f"{task} has no active model whose recipe a retraining could reuse.")
+        raise DomainError(f"{task} has no active model whose recipe a retraining could reuse.")
     if TrainingRun.objects.filter(task=task, status__in=LIVE).exists():
-        raise ValidationError(f"A training run for {task} is already queued or running.")
+        raise DomainError(
+            f"A training run for {task} is already queued or running.", code="run_in_progress", kind="conflict"
+        )
     run = TrainingRun.objects.create(
         task=task,
         source=policy.base_dataset,
@@ -183,7 +186,7 @@ def retraining_run_create(
 def model_evaluation_request(*, model_version: ModelVersion, actor: User | None, client: Client = SYSTEM) -> None:
     """Queue a held-out evaluation of a version against the active one (on the training queue)."""
     if not LearningPolicy.objects.filter(task=model_version.task).exists():
-        raise ValidationError(f"{model_version.task} has no learning policy, so it has no held-out set.")
+        raise DomainError(f"{model_version.task} has no learning policy, so it has no held-out set.")
     audit_record(
         actor=actor, action=AuditEvent.Action.EVALUATE, obj=model_version, client=client, detail={"queued": True}
     )

@@ -24,9 +24,10 @@ from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, Site, User
 from diagnosis import listings
 from diagnosis.dicom import DicomImage, is_dicom, read_dicom
+from diagnosis.errors import DomainError
 from diagnosis.models import Image, Patient, Study
 from diagnosis.task_names import INFERENCE_TASK
-from diagnosis.uploads import check_size, file_sha256, inspect_image
+from diagnosis.uploads import check_size, decode_failure, file_sha256, inspect_image
 from mlcore.imaging import DataError, load_image
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ def _update(record: Patient | Study, fields: dict, *, site: Site, changed_by: Us
         return record
     for name in changed:
         setattr(record, name, fields[name])
-    record.full_clean(exclude=["created_by"])
+    try:
+        record.full_clean(exclude=["created_by"])
+    except ValidationError as exc:  # e.g. the new MRN is taken at this site
+        raise DomainError.from_validation(exc) from None
     with transaction.atomic():
         record.save(update_fields=changed)
         listings.results_changed(site.pk)
@@ -146,12 +150,12 @@ def _decode(file) -> _Decoded:
     try:
         pixels = load_image(file)
     except DataError as exc:
-        raise ValidationError(f"{file.name} could not be decoded ({exc}).") from None
+        raise DomainError(decode_failure(file.name, exc)) from None
     return _Decoded(info.format, pixels, info.bits, info.sha256)
 
 
 def image_upload(*, study: Study, file, uploaded_by: User, client: Client = SYSTEM) -> Image:
-    """Validate, store and queue one file for a study. Bad input raises ValidationError and stores nothing."""
+    """Validate, store and queue one file for a study. Bad input raises DomainError and stores nothing."""
     decoded = _decode(file)
     if decoded.dicom is not None:
         _check_dicom_belongs_to(decoded.dicom, study, file.name)
@@ -163,14 +167,14 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
     With hold, the image waits (HELD) for the rest of its study: study_release_held queues it."""
     check_size(file)
     if not is_dicom(file):
-        raise ValidationError(
+        raise DomainError(
             f"{file.name} is not a DICOM file. PNG and JPEG images carry no patient or study: "
             "upload them from a study page."
         )
     decoded = _decode(file)
     dicom = decoded.dicom
     if not dicom.patient_id or not dicom.study_instance_uid:
-        raise ValidationError(f"{file.name} has no PatientID or StudyInstanceUID; upload it from a study page instead.")
+        raise DomainError(f"{file.name} has no PatientID or StudyInstanceUID; upload it from a study page instead.")
     with transaction.atomic():
         # Imports at one site take turns here: two files of a new patient arriving at once must not both create it.
         Site.objects.select_for_update().filter(pk=site.pk).first()
@@ -189,9 +193,7 @@ def dicom_import(*, site: Site, file, uploaded_by: User, client: Client = SYSTEM
         study = Study.objects.filter(patient=patient, study_instance_uid=dicom.study_instance_uid).first()
         if study is None:
             if Study.objects.filter(patient__site=site, study_instance_uid=dicom.study_instance_uid).exists():
-                raise ValidationError(
-                    f"{file.name}: its StudyInstanceUID already belongs to another patient at this site."
-                )
+                raise DomainError(f"{file.name}: its StudyInstanceUID already belongs to another patient at this site.")
             study = study_create(
                 patient=patient,
                 modality=_modality(dicom),
@@ -239,14 +241,14 @@ def _check_dicom_belongs_to(dicom: DicomImage, study: Study, name: str) -> None:
     """Refuse a DICOM file whose own identifiers say it belongs to another patient or study, or that has no
     PatientID to tell (a file without one cannot be checked against the patient it is filed under)."""
     if not dicom.patient_id:
-        raise ValidationError(
+        raise DomainError(
             f"{name} has no PatientID, so MedSite cannot check that it is this patient's. Nothing was stored: "
             "ask for a copy of the file that carries the patient's ID."
         )
     if dicom.patient_id != study.patient.mrn:
-        raise ValidationError(f"{name} is for a different patient (its PatientID is not this patient's MRN).")
+        raise DomainError(f"{name} is for a different patient (its PatientID is not this patient's MRN).")
     if study.study_instance_uid and dicom.study_instance_uid and dicom.study_instance_uid != study.study_instance_uid:
-        raise ValidationError(f"{name} belongs to a different study (StudyInstanceUID differs).")
+        raise DomainError(f"{name} belongs to a different study (StudyInstanceUID differs).")
 
 
 def _check_dicom_identity(dicom: DicomImage, patient: Patient, name: str) -> None:
@@ -264,7 +266,7 @@ def _check_dicom_identity(dicom: DicomImage, patient: Patient, name: str) -> Non
     if dicom.patient_birth_date and patient.birth_date and dicom.patient_birth_date != patient.birth_date:
         differs.append("birth date")
     if differs:
-        raise ValidationError(
+        raise DomainError(
             f"{name}: its PatientID is the MRN of a patient at this site, but its patient {' and '.join(differs)} "
             f"{'differ' if len(differs) > 1 else 'differs'} from that patient's record. Nothing was stored: check "
             "which is right, correct the record or the file, and import it again."
@@ -307,18 +309,22 @@ def _png(pixels: np.ndarray) -> bytes:
     )
 
 
-class DuplicateImage(ValidationError):
+class DuplicateImage(DomainError):
     """The same file (by sha256) is already in the study: `existing` is that image (the API answers 409 with it)."""
 
     def __init__(self, message: str, *, existing: Image):
-        super().__init__(message, code="duplicate_image")
+        super().__init__(message, code="duplicate_image", kind="conflict")
         self.existing = existing
 
 
-def _duplicate(study: Study, file, sha256: str) -> ValidationError:
+def _duplicate(study: Study, file, sha256: str) -> DomainError:
     existing = Image.objects.filter(study=study, sha256=sha256).first()
     message = f"{file.name} is already in this study."
-    return ValidationError(message) if existing is None else DuplicateImage(message, existing=existing)
+    return (
+        DomainError(message, code="duplicate_image", kind="conflict")
+        if existing is None
+        else DuplicateImage(message, existing=existing)
+    )
 
 
 def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: Client, hold: bool = False) -> Image:
@@ -370,7 +376,7 @@ def _store(*, study: Study, file, decoded: _Decoded, uploaded_by: User, client: 
         if isinstance(exc, IntegrityError):  # the same file, uploaded twice at the same moment
             raise _duplicate(study, file, decoded.sha256) from None
         if isinstance(exc, OSError) and exc.errno in STORAGE_FULL:
-            raise ValidationError(
+            raise DomainError(
                 f"{file.name} could not be stored: the image storage is full. Nothing was kept; "
                 "try again later, and tell an administrator if it goes on.",
                 code="storage_full",
@@ -412,14 +418,14 @@ def image_clear_burned_in(*, image: Image, user: User, reason: str, client: Clie
     reason = reason.strip()
     site = image.study.site
     if not Membership.objects.filter(user=user, site=site, role=Role.ADMIN).exists():
-        raise ValidationError("Only an admin of the image's site can clear it.")
+        raise DomainError("Only an admin of the image's site can clear it.", code="not_site_admin", kind="forbidden")
     if not reason:
-        raise ValidationError("Say what you checked: the reason is kept with the image.")
+        raise DomainError("Say what you checked: the reason is kept with the image.", code="required", field="reason")
     image = Image.objects.select_for_update().get(pk=image.pk)
     if not image.burned_in:
-        raise ValidationError(f"Image {image.pk} is not flagged for burned-in annotation.")
+        raise DomainError(f"Image {image.pk} is not flagged for burned-in annotation.")
     if image.burned_in_cleared_at is not None:
-        raise ValidationError(f"Image {image.pk} is already cleared.")
+        raise DomainError(f"Image {image.pk} is already cleared.", code="already_cleared", kind="conflict")
     image.burned_in_cleared_at, image.burned_in_cleared_by = timezone.now(), user
     image.burned_in_clear_reason = reason[:500]
     image.save(update_fields=["burned_in_cleared_at", "burned_in_cleared_by", "burned_in_clear_reason"])

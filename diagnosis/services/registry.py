@@ -4,13 +4,13 @@ Every change locks the task's versions (SELECT ... FOR UPDATE), so two admins cl
 a task with two active versions; the partial unique constraint one_active_model_per_task backs this up.
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
+from diagnosis.errors import DomainError
 from diagnosis.models import ModelEvaluation, ModelVersion, Prediction
 
 Status = ModelVersion.Status
@@ -84,11 +84,11 @@ def model_promote(
     version = _lock_task(model_version)
     passed, reasons, evaluation = promotion_check(model_version=version)
     if not passed and not override:
-        raise ValidationError(
+        raise DomainError(
             "The promotion gate refuses this version: " + " ".join(reasons) + " An override needs a written reason."
         )
     if override and not reason.strip():
-        raise ValidationError("Overriding the promotion gate needs a written reason.")
+        raise DomainError("Overriding the promotion gate needs a written reason.", code="required", field="reason")
     gate = {"gate_passed": passed, "gate": reasons, "evaluation": evaluation.pk if evaluation else None}
     return model_activate(
         model_version=version,
@@ -106,7 +106,7 @@ def model_rollback(*, task: str, actor: User | None, reason: str = "", client: C
     current = next((v for v in versions if v.status == Status.ACTIVE), None)
     earlier = [v for v in versions if v.status == Status.RETIRED and v.activated_at is not None and v != current]
     if not earlier:
-        raise ValidationError(f"There is no earlier active version of {task} to roll back to.")
+        raise DomainError(f"There is no earlier active version of {task} to roll back to.")
     target = max(earlier, key=lambda v: v.activated_at)
     if current is not None:
         current.status = Status.RETIRED
@@ -131,7 +131,7 @@ def model_set_shadow(
     """Run this version beside the active one on every new image of its task, without showing its output."""
     version = _lock_task(model_version)
     if version.status == Status.ACTIVE:
-        raise ValidationError("The active version cannot run in shadow; promote another version first.")
+        raise DomainError("The active version cannot run in shadow; promote another version first.")
     return _change_status(version, Status.SHADOW, actor, reason, client)
 
 
@@ -142,7 +142,7 @@ def model_retire(
     """Stop using a candidate or shadow version."""
     version = _lock_task(model_version)
     if version.status == Status.ACTIVE:
-        raise ValidationError("The active version cannot be retired; promote another version or roll back.")
+        raise DomainError("The active version cannot be retired; promote another version or roll back.")
     return _change_status(version, Status.RETIRED, actor, reason, client)
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Site, User
 from diagnosis import listings
+from diagnosis.errors import DomainError
 from diagnosis.models import Prediction, Review, Study
 from diagnosis.services.delivery import deliveries_for_review
 from diagnosis.services.learning import retraining_item_create
@@ -34,7 +35,11 @@ def review_submit(
     else:
         classes = prediction.model_version.classes
         if label not in classes:
-            raise ValueError(f"{label!r} is not one of this model's classes: {', '.join(classes)}")
+            raise DomainError(
+                f"{label!r} is not one of this model's classes: {', '.join(classes)}",
+                code="unknown_label",
+                field="label",
+            )
         decision = Review.Decision.CONFIRM if label == prediction.label else Review.Decision.CORRECT
     Prediction.objects.select_for_update().filter(pk=prediction.pk).first()  # reviews of one image take turns
     site = prediction.image.study.site

@@ -352,7 +352,7 @@ def test_duplicate_mrn_is_a_400(api, clinician, patient):
 def test_a_missing_site_is_a_400_not_a_404(api, clinician):
     response = api(clinician).post(reverse("api:patient-list"), {"mrn": "X", "name": "Y"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"site": ["This field is required."]}
+    assert response.json()["errors"] == {"site": ["This field is required."]}
 
 
 def test_patient_edit_changes_only_given_fields_and_audits_them(api, clinician, patient):
@@ -380,7 +380,7 @@ def test_review_with_unknown_label_is_a_400(api, radiologist, world):
         reverse("api:review-list"), {"prediction": world.prediction.pk, "label": "banana"}, format="json"
     )
     assert response.status_code == 400
-    assert response.json() == {"label": ["'banana' is not one of this model's classes: normal, pneumonia"]}
+    assert response.json()["errors"] == {"label": ["'banana' is not one of this model's classes: normal, pneumonia"]}
     assert not Review.objects.exists()
 
 
@@ -409,14 +409,18 @@ def test_original_image_is_an_audited_download(api, clinician, world):
 @pytest.mark.parametrize(
     ("rendition", "status", "error"),
     [
-        ("deidentified", 404, {"detail": "This image has no such file."}),  # only DICOM uploads have one
-        ("thumbnail", 400, {"rendition": ['"thumbnail" is not a valid choice.']}),
+        ("deidentified", 404, ("This image has no such file.", {})),  # only DICOM uploads have one
+        (
+            "thumbnail",
+            400,
+            ('rendition: "thumbnail" is not a valid choice.', {"rendition": ['"thumbnail" is not a valid choice.']}),
+        ),
     ],
 )
 def test_image_file_errors_are_json(api, clinician, world, rendition, status, error):
     url = reverse("api:image-file", args=[world.image.pk])
     response = api(clinician).get(url, {"rendition": rendition}, HTTP_ACCEPT="application/dicom")
-    assert (response.status_code, response.json()) == (status, error)
+    assert (response.status_code, (response.json()["detail"], response.json()["errors"])) == (status, error)
     assert not AuditEvent.objects.filter(object_type="image", action__in=["view", "download"]).exists()
 
 

@@ -427,7 +427,7 @@ def test_retry_is_for_the_sites_admins(api, world, failed, clinician, outside_ad
 
     assert api(site_admin).post(url).status_code == 200
     response = api(site_admin).post(url)  # it is pending now
-    assert response.status_code == 400 and "Only a failed delivery" in str(response.json())
+    assert response.status_code == 409 and "Only a failed delivery" in response.json()["detail"]
 
 
 def test_the_lists_are_site_scoped_and_audited(api, world, failed, clinician, outside_admin):

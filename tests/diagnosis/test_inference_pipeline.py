@@ -256,13 +256,13 @@ def test_api_promotes_and_rolls_back(api, chest, second_chest_bundle, superuser)
     client = api(superuser)
     url = reverse("api:model-promote", args=[candidate.pk])
     refused = client.post(url, {"reason": "looks better"}, format="json")
-    assert refused.status_code == 400 and "not been evaluated" in refused.json()["status"][0]
+    assert refused.status_code == 400 and "not been evaluated" in refused.json()["detail"]
     body = client.post(url, {"reason": "validated offline", "override": True}, format="json")
     assert body.status_code == 200 and body.json()["status"] == "active"
     event = AuditEvent.objects.filter(action=AuditEvent.Action.ACTIVATE, object_id=str(candidate.pk)).get()
     assert event.detail["override"] is True and event.detail["reason"] == "validated offline"
     refused = client.post(reverse("api:model-shadow", args=[candidate.pk]), {}, format="json")
-    assert refused.status_code == 400 and "cannot run in shadow" in refused.json()["status"][0]
+    assert refused.status_code == 400 and "cannot run in shadow" in refused.json()["detail"]
     back = client.post(reverse("api:model-rollback"), {"task": "chest-xray"}, format="json")
     assert back.status_code == 200 and back.json()["id"] == chest.pk
     listed = client.get(reverse("api:model-list"), {"task": "chest-xray", "status": "retired"}).json()

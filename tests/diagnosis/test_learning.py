@@ -356,7 +356,7 @@ def test_api_runs_items_and_performance(api, world, superuser, model_version):
     created = client.post(reverse("api:training-run-list"), {"task": "chest-xray"}, format="json")
     assert created.status_code == 201 and created.json()["trigger"] == "manual"
     again = client.post(reverse("api:training-run-list"), {"task": "chest-xray"}, format="json")
-    assert again.status_code == 400 and "already queued" in str(again.json())
+    assert again.status_code == 409 and "already queued" in again.json()["detail"]
     performance = client.get(reverse("api:model-performance", args=[model_version.pk])).json()
     assert performance["reviews"] == 1 and performance["agreement"] == 1.0
 

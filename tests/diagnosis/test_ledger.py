@@ -32,7 +32,7 @@ def test_api_reviews_need_a_label_or_uncertain_but_not_both(api, radiologist, wo
     url = reverse("api:review-list")
     assert client.post(url, {"prediction": world.prediction.pk}, format="json").status_code == 400
     both = client.post(url, {"prediction": world.prediction.pk, "label": "normal", "uncertain": True}, format="json")
-    assert both.status_code == 400 and "no label" in both.json()["label"][0]
+    assert both.status_code == 400 and "no label" in both.json()["errors"]["label"][0]
     ok = client.post(url, {"prediction": world.prediction.pk, "uncertain": True}, format="json")
     assert ok.status_code == 201 and ok.json()["decision"] == "uncertain"
 

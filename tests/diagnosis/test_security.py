@@ -329,7 +329,7 @@ def test_api_patient_search_in_the_query_string_is_refused_with_the_way_to_do_it
     PatientFactory(site=site, mrn=MRN)
     response = api(clinician).get(reverse("api:patient-list"), {"search": MRN})
     assert response.status_code == 400
-    assert "POST /api/v1/patients/search/" in response.json()["search"][0]
+    assert "POST /api/v1/patients/search/" in response.json()["errors"]["search"][0]
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.VIEW).exists()  # nothing was shown
 
 

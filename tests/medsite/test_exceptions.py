@@ -256,3 +256,14 @@ def test_a_session_post_without_the_slash_still_needs_its_csrf_token(db, clinici
 
 def _png(name="chest.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, png_bytes(), content_type="image/png")
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-13-01"])
+def test_400_a_bad_range_bound_is_reported_under_its_own_parameter(db, api, clinician, value):
+    body = assert_problem(api(clinician).get("/api/v1/predictions/", {"created_after": value}), 400)
+    assert list(body["errors"]) == ["created_after"], body
+
+
+def test_an_error_is_a_problem_whatever_the_client_accepts(db, api, radiologist, site):
+    response = api(radiologist).post("/api/v1/patients/", {"site": site.pk}, HTTP_ACCEPT="text/html")
+    assert_problem(response, 403)
