@@ -148,6 +148,3 @@ def page_not_found(request, exception):
     if is_api(request):
         return problem_response(404, "Not found.", code="not_found")
     return defaults.page_not_found(request, exception)
-
-
-refusals_throttled = api_exception_handler  # the name settings.REST_FRAMEWORK["EXCEPTION_HANDLER"] used first

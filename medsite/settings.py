@@ -449,8 +449,9 @@ REST_FRAMEWORK = {
         "anon": env_str("MEDSITE_API_THROTTLE_ANON", "60/min"),
         "user": env_str("MEDSITE_API_THROTTLE_USER", "3000/min"),
     },
-    # A 401 (no credentials, a bad, expired or refused token) counts against the client address; 429 past "anon".
-    "EXCEPTION_HANDLER": "medsite.exceptions.refusals_throttled",
+    # Every error under /api/ is an RFC 9457 problem (application/problem+json). A 401 (no credentials, a bad,
+    # expired or refused token) counts against the client address; 429 past "anon".
+    "EXCEPTION_HANDLER": "medsite.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MedSite API",
