@@ -19,81 +19,57 @@ from diagnosis.models import (
 from diagnosis.services import records
 from tests import live
 from tests.conftest import png_bytes, with_totp
-from tests.factories import MembershipFactory, PatientFactory, StudyFactory, UserFactory
+from tests.factories import (
+    ImageFactory,
+    MembershipFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PredictionFactory,
+    ReviewFactory,
+    StudyFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture
 def model_version(db):
-    return ModelVersion.objects.create(
-        task="chest-xray",
-        classes=["normal", "pneumonia"],
-        bundle_sha256="a" * 64,
-        image_size=16,
-        threshold=0.5,
-        positive_class="pneumonia",
-        status=ModelVersion.Status.ACTIVE,
-    )
+    """The active chest-xray version (a registry row, no bundle on disk)."""
+    return ModelVersionFactory()
 
 
 @pytest.fixture
 def prediction(study, model_version):
-    image = Image.objects.create(
-        study=study,
-        file="images/x.png",
-        original_name="x.png",
-        format="PNG",
-        width=16,
-        height=16,
-        bits=8,
-        sha256="b" * 64,
-        status=Image.Status.DONE,
-    )
-    return Prediction.objects.create(
-        image=image,
-        model_version=model_version,
-        label="pneumonia",
-        probabilities={"normal": 0.2, "pneumonia": 0.8},
-        abnormality=0.8,
-        threshold=0.5,
-        inference_ms=3.0,
-    )
+    """An analysed image of `study` and the active version's prediction on it (pneumonia, 0.8)."""
+    return PredictionFactory(image=ImageFactory(study=study), model_version=model_version)
 
 
 def shadow_version(active: ModelVersion) -> ModelVersion:
     """A shadow model version of active's task: its predictions are stored, never shown."""
-    return ModelVersion.objects.create(
-        task=active.task, classes=active.classes, bundle_sha256="c" * 64, image_size=16, threshold=0.5,
-        positive_class=active.positive_class, status=ModelVersion.Status.SHADOW,
-    )  # fmt: skip
+    return ModelVersionFactory(
+        task=active.task,
+        classes=active.classes,
+        positive_class=active.positive_class,
+        status=ModelVersion.Status.SHADOW,
+    )
 
 
 def predicted_image(study, version, n: int, **prediction) -> Prediction:
     """An analysed image of study (n makes its file and hash unique) with an unreviewed "normal" prediction by
     version; prediction overrides its fields."""
-    image = Image.objects.create(
-        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=8, height=8, bits=8,
-        sha256=f"{n:064d}", status=Image.Status.DONE,
-    )  # fmt: skip
-    fields = {"label": "normal", "probabilities": {"normal": 0.9, "pneumonia": 0.1}, "threshold": 0.5}
-    return Prediction.objects.create(image=image, model_version=version, inference_ms=1.0, **{**fields, **prediction})
+    image = ImageFactory(study=study, original_name=f"{n}.png", width=8, height=8)
+    fields = {"label": "normal", "probabilities": {"normal": 0.9, "pneumonia": 0.1}, "abnormality": None}
+    return PredictionFactory(image=image, model_version=version, inference_ms=1.0, **{**fields, **prediction})
 
 
 def reviewed_image(study, versions, reviewer, n: int) -> Image:
     """An analysed image of study with a prediction by each of versions (is_shadow for a shadow version's), the
     shown one reviewed by reviewer. n makes its file and hash unique."""
-    image = Image.objects.create(
-        study=study, file=f"images/{n}.png", original_name=f"{n}.png", format="PNG", width=16, height=16, bits=8,
-        sha256=f"{n:064d}", status=Image.Status.DONE,
-    )  # fmt: skip
+    image = ImageFactory(study=study, original_name=f"{n}.png")
     for version in versions:
-        prediction = Prediction.objects.create(
-            image=image, model_version=version, label="pneumonia", probabilities={"normal": 0.2, "pneumonia": 0.8},
-            threshold=0.5, inference_ms=3.0, is_shadow=version.status == ModelVersion.Status.SHADOW,
-        )  # fmt: skip
+        shadow = version.status == ModelVersion.Status.SHADOW
+        prediction = PredictionFactory(image=image, model_version=version, abnormality=None, is_shadow=shadow)
         if not prediction.is_shadow:
-            Review.objects.create(
-                prediction=prediction, reviewer=reviewer, decision=Review.Decision.CONFIRM, label="pneumonia"
-            )
+            ReviewFactory(prediction=prediction, reviewer=reviewer)
     return image
 
 
@@ -141,9 +117,7 @@ def superuser(db):
 @pytest.fixture
 def world(site, clinician, model_version):
     world = _records_at(site, clinician, model_version)
-    world.candidate = ModelVersion.objects.create(
-        task="chest-xray", classes=["normal", "pneumonia"], bundle_sha256="c" * 64, image_size=16
-    )
+    world.candidate = ModelVersionFactory(status=ModelVersion.Status.CANDIDATE, threshold=None, positive_class="")
     return world
 
 

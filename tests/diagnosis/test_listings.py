@@ -85,7 +85,7 @@ def test_a_repeat_worklist_is_served_from_memory_and_still_audited(
 
 
 def test_what_people_change_shows_on_the_worklist_at_once_and_new_results_within_seconds(
-    client, list_cache, settings, site, clinician, radiologist, model_version, committed
+    client, list_cache, settings, site, clinician, radiologist, model_version, committed, time_machine
 ):
     patient = PatientFactory(site=site, name="Before Rename")
     study = StudyFactory(patient=patient)
@@ -94,11 +94,12 @@ def test_what_people_change_shows_on_the_worklist_at_once_and_new_results_within
     assert _rows(client)[0] == 1
 
     settings.MEDSITE_LIST_CACHE_SECONDS = 1
+    time_machine.move_to(time.time(), tick=True)  # a clock the test moves on, instead of waiting
     caches["listings"].clear()
     assert _rows(client)[0] == 1
     _analysed(study, clinician, model_version, "second", 0.2, committed)  # a worker's new result ...
     assert _rows(client)[0] == 1
-    time.sleep(1.1)
+    time_machine.shift(1.1)
     assert _rows(client)[0] == 2  # ... once the page has aged out
     settings.MEDSITE_LIST_CACHE_SECONDS = 15
 
@@ -144,7 +145,7 @@ def test_pages_are_per_site_and_per_reader_where_a_second_reader_is_on(
 
 
 def test_the_study_list_api_shows_an_upload_at_once_and_its_progress_within_seconds(
-    api, list_cache, settings, site, clinician, model_version, committed
+    api, list_cache, settings, site, clinician, model_version, committed, time_machine
 ):
     study = StudyFactory(patient=PatientFactory(site=site))
     client, url = api(clinician), reverse("api:study-list")
@@ -155,13 +156,14 @@ def test_the_study_list_api_shows_an_upload_at_once_and_its_progress_within_seco
     assert browsable.status_code == 200 and "&quot;count&quot;:1" in browsable.content.decode()
 
     settings.MEDSITE_LIST_CACHE_SECONDS = 1  # pages from here on age out after a second
+    time_machine.move_to(time.time(), tick=True)  # a clock the test moves on, instead of waiting
     with committed():
         image = records.image_upload(study=study, file=png_file("up.png"), uploaded_by=clinician)
     assert [i["status"] for i in client.get(url).json()["results"][0]["images"]] == ["queued"]  # at once
 
     with committed():
         image_fail(image_pk=image.pk, reason="unreadable")
-    time.sleep(1.1)
+    time_machine.shift(1.1)
     body = client.get(url).json()
     assert body["results"][0]["images"][0]["status"] == "failed"
     assert body["results"][0]["status"] == "complete"  # no image still being analysed
