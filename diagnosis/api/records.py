@@ -1,6 +1,6 @@
 """Patients, studies, images and DICOM imports: the REST twins of the web UI's record pages."""
 
-from django.db.models import prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts.audit import Client
 from accounts.models import Role
-from diagnosis import access, listings, selectors, views
+from diagnosis import access, listings, selectors, serving
 from diagnosis.api.base import (
     AuditedListMixin,
     IgnoreAcceptHeader,
@@ -151,6 +151,11 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
     ordering_fields = ["created_at", "study_date", "modality", "status"]
     ordering = ["-created_at", "-id"]
 
+    def get_queryset(self):  # the web's read, from the same selector
+        if getattr(self, "swagger_fake_view", False):  # schema generation: there is no user
+            return Study.objects.none()
+        return selectors.study_list(user=self.request.user).annotate(listed_site_id=F(self.site_field))
+
     @extend_schema(request=StudyCreateSerializer, responses={201: StudySerializer}, parameters=[IDEMPOTENCY_KEY])
     @idempotent
     def create(self, request):
@@ -239,8 +244,7 @@ class ImageViewSet(SiteScopedViewSet):
     def file(self, request, pk):
         query = RenditionSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        # The web UI's view streams it: the same site check, audit event and private, no-store caching.
-        return views.image_file(request, pk, rendition=query.validated_data["rendition"])
+        return serving.image_file(request, pk, rendition=query.validated_data["rendition"])
 
 
 @extend_schema(tags=["images"])

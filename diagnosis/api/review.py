@@ -5,7 +5,7 @@ import io
 import json
 import re
 
-from django.db.models import Prefetch
+from django.db.models import F
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -15,10 +15,10 @@ from rest_framework.response import Response
 
 from accounts.audit import Client, audit_record
 from accounts.models import AuditEvent, Role, Site
-from diagnosis import access, dicom_results, views
+from diagnosis import access, dicom_results, selectors, serving
 from diagnosis.api.base import AuditedListMixin, IgnoreAcceptHeader, SiteScopedViewSet, pk_in_body
 from diagnosis.api.conventions import IDEMPOTENCY_KEY, created, idempotent
-from diagnosis.filters import PredictionFilter, ReviewFilter, with_prediction_facts
+from diagnosis.filters import PredictionFilter, ReviewFilter
 from diagnosis.models import Prediction, ResultDelivery, Review
 from diagnosis.serializers import (
     LedgerEntrySerializer,
@@ -40,19 +40,17 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     predictions are never listed: they are compared with the active model's on the model pages.
     """
 
-    queryset = (
-        Prediction.objects.filter(is_shadow=False)
-        .select_related("model_version")
-        .prefetch_related(Prefetch("reviews", to_attr="prefetched_reviews"), "prefetched_reviews__reviewer")
-    )
+    queryset = Prediction.objects.all()  # the rows listed: selectors.prediction_list (get_queryset)
     serializer_class = PredictionSerializer
     site_field = "image__study__patient__site"
     filterset_class = PredictionFilter
     ordering_fields = ["created_at", "max_probability", "abnormality", "margin"]
     ordering = ["-created_at", "-id"]
 
-    def get_queryset(self):
-        return with_prediction_facts(super().get_queryset())
+    def get_queryset(self):  # the web's read, from the same selector
+        if getattr(self, "swagger_fake_view", False):  # schema generation: there is no user
+            return Prediction.objects.none()
+        return selectors.prediction_list(user=self.request.user).annotate(listed_site_id=F(self.site_field))
 
     def retrieve(self, request, pk):
         prediction = access.get_prediction_for_user(request, pk)
@@ -65,7 +63,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     )
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def heatmap(self, request, pk):
-        return views.prediction_heatmap(request, pk)
+        return serving.prediction_heatmap(request, pk)
 
     @extend_schema(
         responses={(200, "application/dicom"): OpenApiTypes.BINARY},
@@ -74,7 +72,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def sr(self, request, pk):
         prediction = access.get_prediction_for_user(request, pk)
-        return _dicom_download(
+        return serving.dicom_download(
             request, prediction, prediction.image.study.site, dicom_results.prediction_sr(prediction)
         )
 
@@ -87,7 +85,7 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
         prediction = access.get_prediction_for_user(request, pk)
         if not prediction.heatmap:
             raise Http404("This prediction has no heatmap.")
-        return _dicom_download(
+        return serving.dicom_download(
             request, prediction, prediction.image.study.site, dicom_results.prediction_sc(prediction)
         )
 
@@ -151,7 +149,7 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def sr(self, request, pk):
         found = access.get_review_for_user(request, pk)
-        return _dicom_download(request, found, found.prediction.image.study.site, dicom_results.review_sr(found))
+        return serving.dicom_download(request, found, found.prediction.image.study.site, dicom_results.review_sr(found))
 
     @extend_schema(responses=LedgerEntrySerializer, summary="One review, as the ledger lists it")
     def retrieve(self, request, pk):
@@ -177,17 +175,6 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         except ValueError as exc:  # a label that is not one of the model's classes
             raise serializers.ValidationError({"label": [str(exc)]}) from None
         return created(request, ReviewSerializer(submitted).data, "review-detail", submitted.pk)
-
-
-def _dicom_download(request, obj, site, dataset) -> HttpResponse:
-    """A DICOM object built from `obj`: audited as a DOWNLOAD, sent as an attachment, never cached."""
-    access.record_view(
-        request, obj, site, action=AuditEvent.Action.DOWNLOAD, detail={"rendition": "dicom", "sop": dataset.SOPClassUID}
-    )
-    response = HttpResponse(dicom_results.to_bytes(dataset), content_type="application/dicom")
-    response["Content-Disposition"] = f'attachment; filename="{obj._meta.model_name}-{obj.pk}.dcm"'
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # A spreadsheet reads a cell as a formula when it starts with one of these (after any spaces or quotes). The file

@@ -1,5 +1,7 @@
 """One module serves files to the web and to the API: the same bytes, headers and audit events from both."""
 
+import importlib
+
 import pytest
 from django.urls import reverse
 
@@ -43,3 +45,8 @@ def test_another_sites_file_is_404_from_both(client, api, world, outsider):
     assert client.get(reverse("diagnosis:image_display", args=[world.image.pk])).status_code == 404
     assert api(outsider).get(reverse("api:image-file", args=[world.image.pk])).status_code == 404
 
+
+@pytest.mark.parametrize("module", ["diagnosis.api.records", "diagnosis.api.review"])
+def test_the_api_serves_files_without_the_web_views(module):
+    """The API called the HTML views to stream files; both now call diagnosis.serving."""
+    assert not hasattr(importlib.import_module(module), "views")
