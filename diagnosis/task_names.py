@@ -16,6 +16,7 @@ TRAINING_TASK = "diagnosis.tasks.train_model_task"
 EVALUATE_TASK = "diagnosis.tasks.evaluate_model_task"
 STATUS_REFRESH_TASK = "diagnosis.tasks.site_studies_refresh_status_task"
 RETRAINING_DUE_TASK = "diagnosis.tasks.retraining_due_task"
+PURGE_IDEMPOTENCY_TASK = "diagnosis.tasks.purge_idempotency_records_task"
 
 # The model workers' queues; every other task goes to the "default" queue.
 QUEUES = {INFERENCE_TASK: "inference", TRAINING_TASK: "training", EVALUATE_TASK: "training"}

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError
 
 from diagnosis import task_names
 from diagnosis.models import ModelVersion
-from diagnosis.services import delivery, learning, requeue, review
+from diagnosis.services import delivery, idempotency, learning, requeue, review
 from diagnosis.services.records import STORAGE_FULL, study_release_held
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,12 @@ def send_result_task(self, *, delivery_pk: int) -> None:
 def requeue_stalled_deliveries_task() -> int:
     """Run by Celery beat: send pending result deliveries whose message was lost or whose worker died again."""
     return delivery.deliveries_requeue_stalled()
+
+
+@shared_task(name=task_names.PURGE_IDEMPOTENCY_TASK)
+def purge_idempotency_records_task() -> int:
+    """Run by Celery beat: forget the API's Idempotency-Key answers once they are 24 hours old."""
+    return idempotency.idempotency_records_purge()
 
 
 @shared_task(name=task_names.TRAINING_TASK, **_limits(settings.CELERY_TRAINING_TIME_LIMIT))

@@ -395,6 +395,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "diagnosis.tasks.retraining_due_task",
         "schedule": env_int("MEDSITE_RETRAINING_CHECK_SECONDS", 300),
     },
+    # The API's Idempotency-Key answers are kept 24 hours (diagnosis.services.idempotency).
+    "purge-idempotency-records": {
+        "task": "diagnosis.tasks.purge_idempotency_records_task",
+        "schedule": 3600,
+    },
     # A signed line with each audit chain's head, appended to MEDSITE_AUDIT_CHECKPOINT_FILE.
     "audit-checkpoint": {
         "task": "accounts.tasks.audit_checkpoint_task",

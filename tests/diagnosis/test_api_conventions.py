@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import AuditEvent, Role
+from diagnosis import task_names, tasks
 from diagnosis.api.conventions import request_fingerprint
 from diagnosis.models import IdempotencyRecord, Image, LearningPolicy, Patient, Review, Study, TrainingRun
 from diagnosis.services.idempotency import idempotency_records_purge
@@ -44,9 +45,8 @@ def test_search_on_models_matches_the_task_or_the_bundle_hash(api, clinician, wo
     client = api(clinician)
     assert client.get(url("model-list"), {"search": "zzzz"}).json()["count"] == 0
     assert client.get(url("model-list"), {"search": "chest"}).json()["count"] == 2
-    assert [row["id"] for row in client.get(url("model-list"), {"search": "ccc"}).json()["results"]] == [
-        world.candidate.pk
-    ]
+    by_hash = client.get(url("model-list"), {"search": world.candidate.bundle_sha256}).json()["results"]
+    assert [row["id"] for row in by_hash] == [world.candidate.pk]
 
 
 @pytest.mark.parametrize("value", ["0", "1", "no", "yes", "maybe"])
@@ -282,6 +282,18 @@ def test_answers_are_kept_24_hours(api, clinician, patient):
     assert Study.objects.filter(patient=patient).count() == 2
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
     assert idempotency_records_purge() == 1 and not IdempotencyRecord.objects.exists()
+
+
+def test_celery_beat_forgets_idempotency_answers_after_24_hours(api, clinician, site, settings):
+    client = api(clinician)
+    for key in ("a", "b"):
+        body = {"site": site.pk, "mrn": key, "name": "A"}
+        client.post(url("patient-list"), body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    IdempotencyRecord.objects.filter(key="a").update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert task_names.PURGE_IDEMPOTENCY_TASK in schedule
+    assert tasks.purge_idempotency_records_task() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["b"]
 
 
 def test_a_malformed_idempotency_key_is_400(api, clinician, site):

@@ -40,6 +40,7 @@ def test_each_task_is_routed_to_the_queue_declared_beside_its_name():
         task_names.REQUEUE_INFERENCE_TASK: "default",
         task_names.REQUEUE_DELIVERIES_TASK: "default",
         task_names.RELEASE_QUIET_STUDIES_TASK: "default",
+        task_names.PURGE_IDEMPOTENCY_TASK: "default",
         "accounts.tasks.audit_checkpoint_task": "default",
     }
     routed = {name: router.route({}, name)["queue"].name for name in expected}
