@@ -2,10 +2,13 @@
 201, ETags with If-None-Match and If-Match, Idempotency-Key on creates, the duplicate upload's 409, status reasons,
 and what became of retraining items. docs/api.md describes each for integrators."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.parsers import JSONParser
@@ -258,6 +261,27 @@ def test_a_retry_while_the_first_is_still_running_is_409_and_creates_nothing(api
     response = api(clinician).post(url("study-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="busy")
     assert response.status_code == 409
     assert not Study.objects.filter(patient=patient).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_requests_with_one_key_create_once(api, clinician, patient):
+    """Two threads (two database connections) send the same create with the same key at the same moment: the unique
+    constraint lets one create; the other is told 409 (still running) or gets the first answer replayed."""
+    body = {"patient": patient.pk, "modality": "DX", "body_part": "CHEST"}
+    clients = [api(clinician), api(clinician)]
+    start = threading.Barrier(2)
+
+    def send(client):
+        start.wait()
+        try:
+            return client.post(url("study-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="race").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(send, clients))
+    assert statuses in ([201, 201], [201, 409])
+    assert Study.objects.filter(patient=patient).count() == 1
 
 
 def test_a_failed_first_attempt_keeps_no_answer(api, clinician, site):
