@@ -204,10 +204,11 @@ def test_the_api_gives_status_unsuitable_with_the_reason(sized_bundle, study, cl
     image_run_inference(image_pk=image.pk)
 
     body = api(clinician).get(reverse("api:image-detail", args=[image.pk])).json()
-    assert (body["status"], body["failure_reason"], body["predictions"]) == ("unsuitable", TOO_SMALL, [])
+    assert (body["status"], body["status_reason"], body["predictions"]) == ("unsuitable", TOO_SMALL, [])
+    assert body["failure_reason"] == ""  # not a failure: failure_reason is for status failed only
     study_body = api(clinician).get(reverse("api:study-detail", args=[study.pk])).json()
     assert study_body["status"] == "complete"
-    assert [(i["status"], i["failure_reason"]) for i in study_body["images"]] == [("unsuitable", TOO_SMALL)]
+    assert [(i["status"], i["status_reason"]) for i in study_body["images"]] == [("unsuitable", TOO_SMALL)]
     assert api(outsider).get(reverse("api:image-detail", args=[image.pk])).status_code == 404
 
 
