@@ -3,7 +3,6 @@ and the upload response used by the browser's drag-and-drop uploader."""
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, prefetch_related_objects
@@ -28,15 +27,6 @@ def pk_in_body(request, name: str) -> int:
         return serializers.IntegerField(min_value=1).run_validation(data.get(name, empty))
     except serializers.ValidationError as exc:
         raise serializers.ValidationError({name: exc.detail}) from None
-
-
-@contextmanager
-def refusals_as_400():
-    """A service's ValidationError (bad input it found) becomes a 400 response."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
 
 
 class SiteScopedViewSet(ConditionalGetMixin, viewsets.GenericViewSet):

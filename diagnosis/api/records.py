@@ -17,7 +17,6 @@ from diagnosis.api.base import (
     IgnoreAcceptHeader,
     SiteScopedViewSet,
     pk_in_body,
-    refusals_as_400,
     store_each,
 )
 from diagnosis.api.conventions import IDEMPOTENCY_KEY, IF_MATCH, created, idempotent, if_match
@@ -128,8 +127,7 @@ class PatientViewSet(AuditedListMixin, SiteScopedViewSet):
         patient = access.get_patient_for_user(request, pk, roles=[Role.CLINICIAN])
         serializer = PatientUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        represent = lambda current: PatientSerializer(current).data  # noqa: E731
-        with if_match(request, patient, represent) as patient, refusals_as_400():  # e.g. the new MRN is taken
+        with if_match(request, patient, lambda current: PatientSerializer(current).data) as patient:
             records.patient_update(
                 patient=patient,
                 **serializer.validated_data,

@@ -9,7 +9,6 @@ from django.db.models import F
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -163,17 +162,14 @@ class ReviewViewSet(AuditedListMixin, SiteScopedViewSet):
         prediction = access.get_prediction_for_user(request, pk_in_body(request, "prediction"), [Role.RADIOLOGIST])
         serializer = ReviewCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            submitted = review.review_submit(
-                prediction=prediction,
-                reviewer=request.user,
-                label=serializer.validated_data["label"],
-                note=serializer.validated_data["note"],
-                uncertain=serializer.validated_data["uncertain"],
-                client=Client.from_request(request),
-            )
-        except ValueError as exc:  # a label that is not one of the model's classes
-            raise serializers.ValidationError({"label": [str(exc)]}) from None
+        submitted = review.review_submit(
+            prediction=prediction,
+            reviewer=request.user,
+            label=serializer.validated_data["label"],
+            note=serializer.validated_data["note"],
+            uncertain=serializer.validated_data["uncertain"],
+            client=Client.from_request(request),
+        )
         return created(request, ReviewSerializer(submitted).data, "review-detail", submitted.pk)
 
 
