@@ -1,6 +1,6 @@
 """The whole journey through the generated Python client (clients/python/) against a live server and a live Celery
-worker, with real API tokens: patient -> study -> upload -> prediction -> review -> retraining run -> promotion ->
-rollback.
+worker, with real API tokens: patient -> study (an Idempotency-Key retry, an edit with If-Match) -> upload ->
+prediction -> review -> retraining run -> promotion -> rollback.
 
 The clinician and the radiologist use their own API tokens. Training runs, promotion and rollback are for superusers
 (diagnosis/api/learning.py, registry.py), whose tokens MedSite refuses by design (docs/security.md): those steps go
@@ -20,7 +20,12 @@ from medsite_client.api.learning import v1_training_runs_create, v1_training_run
 from medsite_client.api.models import v1_models_evaluations_list, v1_models_promote_create, v1_models_rollback_create
 from medsite_client.api.patients import v1_patients_create
 from medsite_client.api.reviews import v1_reviews_create
-from medsite_client.api.studies import v1_studies_create, v1_studies_images_create
+from medsite_client.api.studies import (
+    v1_studies_create,
+    v1_studies_images_create,
+    v1_studies_partial_update,
+    v1_studies_retrieve,
+)
 from medsite_client.errors import UnexpectedStatus
 from medsite_client.models import (
     ImageStatusEnum,
@@ -28,6 +33,7 @@ from medsite_client.models import (
     ModelPromote,
     ModelRollback,
     ModelVersionStatusEnum,
+    PatchedStudyUpdate,
     PatientCreate,
     ReviewCreate,
     StudyCreate,
@@ -87,9 +93,21 @@ def test_the_whole_journey_through_the_generated_client(
         patient = v1_patients_create.sync(
             client=clinic, body=PatientCreate(site=site.pk, mrn="MRN-CLIENT-1", name="Journey^Client")
         )
-        study = v1_studies_create.sync(
-            client=clinic, body=StudyCreate(patient=patient.id, modality=ModalityEnum.CR, body_part="CHEST")
+        # A create retried with its Idempotency-Key (the answer was lost, say) is the first one, replayed.
+        new_study = StudyCreate(patient=patient.id, modality=ModalityEnum.CR, body_part="CHEST")
+        first = v1_studies_create.sync_detailed(client=clinic, body=new_study, idempotency_key="journey-study-1")
+        again = v1_studies_create.sync_detailed(client=clinic, body=new_study, idempotency_key="journey-study-1")
+        study = first.parsed
+        assert (first.status_code, again.status_code, again.parsed.id) == (201, 201, study.id)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert first.headers["Location"].endswith(f"/api/v1/studies/{study.id}/")
+
+        # An edit names the version it was made on: the ETag of the last read.
+        read = v1_studies_retrieve.sync_detailed(study.id, client=clinic)
+        edited = v1_studies_partial_update.sync_detailed(
+            study.id, client=clinic, body=PatchedStudyUpdate(description="PA chest"), if_match=read.headers["ETag"]
         )
+        assert edited.parsed.description == "PA chest" and edited.headers["ETag"] != read.headers["ETag"]
         chest = File(payload=io.BytesIO(png_bytes(size=(40, 40))), file_name="chest.png", mime_type="image/png")
         upload = v1_studies_images_create.sync(study.id, client=clinic, body=Upload(files=[chest]))
         assert upload.errors == [] and len(upload.images) == 1
