@@ -72,7 +72,8 @@ def test_a_study_received_over_dicom_is_analysed_exactly_once_by_two_workers_on_
     DicomPeer.objects.create(site=site, ae_title="MODALITY", ip="127.0.0.1")
     port = live.free_port()
     receiver = [sys.executable, "manage.py", "dicom_listener", "--host", "127.0.0.1", "--port", str(port)]
-    producer = Celery(broker=RABBITMQ_URL)
+    # Not the current app: the test process's own app (Redis, with the project's routes) stays what later tests use.
+    producer = Celery(broker=RABBITMQ_URL, set_as_current=False)
 
     with (
         live.worker(rabbitmq_env, tmp_path / "worker-a.log", hostname="inference-a@%h"),
@@ -100,6 +101,7 @@ def test_a_study_received_over_dicom_is_analysed_exactly_once_by_two_workers_on_
                 what="the duplicate messages consumed",
             )
         worker_logs = (tmp_path / "worker-a.log").read_text() + (tmp_path / "worker-b.log").read_text()
+    producer.close()
 
     assert set(images.values_list("status", flat=True)) == {Image.Status.DONE}
     predictions = Prediction.objects.filter(image__in=images, is_shadow=False)
