@@ -51,8 +51,11 @@ _used_totp_steps: dict[str, int] = {}
 
 def totp_now(secret: str) -> str:
     """The current TOTP code for `secret`, as an authenticator app shows it. allauth refuses a code twice, so when
-    this secret's code for the current 30 s step was already used, wait for the next step."""
-    while (counter := int(time.time()) // mfa_settings.TOTP_PERIOD) == _used_totp_steps.get(secret):
+    this secret's code for the current 30 s step was already used, wait for the next step; and a code is only
+    handed out with at least 10 s of its step left, so that it is still valid when the browser submits it (a step
+    that ended between reading the code and submitting it made the login journey flaky)."""
+    period = mfa_settings.TOTP_PERIOD
+    while (counter := int(time.time()) // period) == _used_totp_steps.get(secret) or time.time() % period > period - 10:
         time.sleep(0.5)
     _used_totp_steps[secret] = counter
     return format_hotp_value(hotp_value(secret, counter))
