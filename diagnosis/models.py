@@ -69,7 +69,14 @@ class Study(models.Model):
         REGISTERED = "registered", "Registered"
         ANALYSING = "analysing", "Images being analysed"
         AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+        # Every image is final, and some have no AI result (no model for them, or outside its scope): a human reads them.
+        AWAITING_READ = "awaiting_read", "Awaiting a human read (no AI analysis)"
         COMPLETE = "complete", "Complete"  # every AI result reviewed, or none to review
+
+    class Priority(models.TextChoices):  # DICOM RequestedProcedurePriority / HL7 ORC-7 in their plain meanings
+        ROUTINE = "routine", "Routine"
+        URGENT = "urgent", "Urgent"
+        STAT = "stat", "STAT"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="studies")
     accession_number = models.CharField(max_length=64, blank=True)
@@ -80,6 +87,12 @@ class Study(models.Model):
     referring_clinician = models.CharField(max_length=200, blank=True)
     study_instance_uid = models.CharField("StudyInstanceUID", max_length=64, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.REGISTERED)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.ROUTINE)
+    # The reader who opened the study to read it ("being read by"); a claim lapses after MEDSITE_READING_CLAIM_MINUTES.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -275,6 +275,9 @@ MEDSITE_DICOM_MAX_PDU = env_int("MEDSITE_DICOM_MAX_PDU", 65536)
 # A study received over DICOM is analysed once it is complete: when the sender releases its association, or when no
 # instance of it has arrived for this many seconds (a sender that keeps its association open, or aborts it).
 MEDSITE_DICOM_STUDY_QUIET_SECONDS = env_int("MEDSITE_DICOM_STUDY_QUIET_SECONDS", 30)
+# A radiologist who opens a study to read it claims it ("being read by" on the others' worklists); the claim lapses
+# after this many minutes without a decision, so a reader who walked away does not hide the study for good.
+MEDSITE_READING_CLAIM_MINUTES = env_int("MEDSITE_READING_CLAIM_MINUTES", 15)
 # Results routing (docs/integration.md): each network step of a C-STORE to a destination (connect, association,
 # each DIMSE message) gives up after MEDSITE_DICOM_SEND_TIMEOUT seconds; a send that failed for a passing reason
 # (no answer, a transient rejection) is tried again MEDSITE_RESULT_SEND_RETRIES times, waiting 1, 2, 4... seconds
