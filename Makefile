@@ -14,7 +14,7 @@ TEST_ENV := DJANGO_DEBUG=true DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_UR
 
 WORKER := $(PY) -m celery -A medsite worker --without-gossip --without-mingle --loglevel INFO
 
-.PHONY: install run web worker migrate seed test test-e2e test-security test-faults lint client client-files clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load bench-dicom
+.PHONY: install node run web worker migrate seed test test-e2e test-security test-faults lint client client-files clean bench-ml bench-ml-compact bench-pipeline bench-loop bench-load bench-dicom
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# axe-core for the browser tests' accessibility checks (tests/e2e/conftest.py injects it); pinned in package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+node: node_modules/.package-lock.json
 
 migrate: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
@@ -40,11 +46,11 @@ run: seed
 	  $(PY) manage.py dicom_listener --host 127.0.0.1 --port 11112 & \
 	  wait'
 
-test: install
+test: install node
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 # Real-browser journeys (Playwright driving Debian's chromium; skipped without /usr/bin/chromium), screenshots in var/e2e/.
-test-e2e: install
+test-e2e: install node
 	$(TEST_ENV) $(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 # Fault injection (as root): its own PostgreSQL, Redis and tmpfs media, gunicorn and a live worker; a worker

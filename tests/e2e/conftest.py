@@ -8,7 +8,9 @@ themselves (marked plain `django_db`) only read, and their transaction shows the
 Once the package is done, the database is flushed, as pytest-django does after a `transaction=True` test.
 """
 
+import contextlib
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -45,6 +47,9 @@ SCREENSHOTS = live.ROOT / "var" / "e2e"
 CLINICIAN = "clinician@demo.medsite"
 RADIOLOGIST = "radiologist@demo.medsite"
 ADMIN = "admin@demo.medsite"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 in CSS pixels, the width the issue's screenshots used
+AXE = live.ROOT / "node_modules" / "axe-core" / "axe.min.js"  # `make node` (make test runs it) installs it from npm
 PREDICTION_TIMEOUT = 120_000  # ms; the first image also loads the model on the worker
 _used_totp_steps: dict[str, int] = {}
 
@@ -66,6 +71,34 @@ def assert_no_page_errors(page, allowed: str | None = None) -> None:
     errors = [error for error in page.errors if not (allowed and re.search(allowed, error))]
     page.errors.clear()
     assert not errors, errors
+
+
+def assert_accessible(page, context: str = "") -> None:
+    """axe-core finds no violation of WCAG 2.1 A/AA (and axe's best practices) on the page as it is now: injected
+    from node_modules, run on the whole document, every violation listed with its nodes in the failure."""
+    assert AXE.exists(), f"{AXE} is missing: run `make node` (make test does) to install axe-core from npm"
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated over the DevTools protocol, which the pages' CSP (script-src 'self') does not govern; a <script>
+        # tag would be refused, and bypass_csp would stop the journeys from catching CSP refusals.
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ["violations"]});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary)}));
+        }"""
+    )
+    assert not result, f"axe-core violations on {context or page.url}:\n" + json.dumps(result, indent=1)
+
+
+@contextlib.contextmanager
+def phone(page):
+    """The page at a phone's width (390x844) for the block, then back at the desktop size."""
+    page.set_viewport_size(PHONE)
+    try:
+        yield page
+    finally:
+        page.set_viewport_size(DESKTOP)
 
 
 @pytest.fixture(scope="package")
@@ -131,7 +164,7 @@ class Browser:
         self.pages = {}
 
     def new_page(self):
-        context = self.chromium.new_context(base_url=self.site.base, viewport={"width": 1280, "height": 900})
+        context = self.chromium.new_context(base_url=self.site.base, viewport=DESKTOP)
         context.set_default_timeout(30_000)
         page = context.new_page()
         page.errors = []  # what the page's console and scripts report: CSP refusals, JS exceptions, 404s
