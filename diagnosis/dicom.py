@@ -250,7 +250,7 @@ def _read(ds: Dataset, name: str) -> DicomImage:
             " Nothing was stored; upload the complete, undamaged file."
         )
     return DicomImage(
-        pixels=_display_pixels(pixel_array(ds, index=frames // 2), ds),
+        pixels=display_pixels(pixel_array(ds, index=frames // 2), ds),
         rows=rows,
         columns=columns,
         bits_allocated=int(ds.BitsAllocated),
@@ -302,7 +302,7 @@ def _check_codestream(name: str, frame: bytes, syntax: UID, rows: int, columns: 
         )
 
 
-def _display_pixels(frame: np.ndarray, ds: Dataset) -> np.ndarray:
+def display_pixels(frame: np.ndarray, ds: Dataset) -> np.ndarray:
     """One decoded frame as uint8 grayscale, the way a DICOM viewer first shows it."""
     photometric = ds.PhotometricInterpretation
     if frame.ndim == 3 or photometric == "PALETTE COLOR":  # pydicom has already converted YBR to RGB

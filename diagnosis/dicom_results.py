@@ -69,11 +69,11 @@ def stable_uid(*parts) -> UID:
 
 def study_instance_uid(study: Study) -> str:
     """The study's own UID; for a study without one (PNG/JPEG uploads), a stable derived one. A DICOM image in a
-    study without a stored UID keeps its file's StudyInstanceUID (see _source_dataset)."""
+    study without a stored UID keeps its file's StudyInstanceUID (see source_dataset)."""
     return study.study_instance_uid or stable_uid("study", study.pk)
 
 
-def _source_dataset(image: Image) -> tuple[Dataset, bool]:
+def source_dataset(image: Image) -> tuple[Dataset, bool]:
     """The patient and study attributes the objects carry, as a dataset for highdicom; and whether it stands for a
     real DICOM instance (a DICOM upload with its original UIDs) that the SR may reference as evidence."""
     study = image.study
@@ -225,7 +225,7 @@ def _sr(*, key: str, pk: int, source: Dataset, is_dicom: bool, report, series_nu
 
 def prediction_sr(prediction: Prediction) -> Dataset:
     """The AI's preliminary SR (TID 1500): PARTIAL, UNVERIFIED, the device as the only observer."""
-    source, is_dicom = _source_dataset(prediction.image)
+    source, is_dicom = source_dataset(prediction.image)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=_device_observer(prediction)),
         procedure_reported=PROCEDURE,
@@ -244,7 +244,7 @@ def review_sr(review: Review) -> Dataset:
     """The final SR once a radiologist decided: the AI's group and the reader's, the reader as person observer and
     verifying observer. COMPLETE, VERIFIED."""
     prediction = review.prediction
-    source, is_dicom = _source_dataset(prediction.image)
+    source, is_dicom = source_dataset(prediction.image)
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(
             observer_person_context=_person_observer(review), observer_device_context=_device_observer(prediction)
@@ -288,7 +288,7 @@ def prediction_sc(prediction: Prediction) -> Dataset:
     its pixels are under the overlay."""
     if not prediction.heatmap:
         raise ValueError("This prediction has no heatmap.")
-    source, is_dicom = _source_dataset(prediction.image)
+    source, is_dicom = source_dataset(prediction.image)
     sc = hd.sc.SCImage(
         pixel_array=heatmap_overlay(prediction),
         photometric_interpretation="RGB",

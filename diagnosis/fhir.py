@@ -185,7 +185,7 @@ def _instances(study: Study) -> list[tuple[Image, object]]:
     """The study's images that are DICOM instances a PACS holds, with their UIDs and SOP class (the SR's view)."""
     found = []
     for image in study.images.order_by("uploaded_at", "pk"):
-        source, is_dicom = dicom_results._source_dataset(image)
+        source, is_dicom = dicom_results.source_dataset(image)
         if is_dicom:
             found.append((image, source))
     return found

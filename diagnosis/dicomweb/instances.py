@@ -24,7 +24,7 @@ from pydicom.pixels import pixel_array
 from pydicom.uid import UID
 
 from diagnosis import dicom_results
-from diagnosis.dicom import PARSE_ERRORS, SYNTAX_BY_ENCODING, _display_pixels
+from diagnosis.dicom import PARSE_ERRORS, SYNTAX_BY_ENCODING, display_pixels
 from diagnosis.models import Image, Prediction, Review, Study, image_details, related_rows
 
 DICOM, CAPTURE, PREDICTION_SR, PREDICTION_SC, REVIEW_SR = "dicom", "capture", "prediction-sr", "prediction-sc", "review"
@@ -296,7 +296,7 @@ def rendered(instance: Instance, number: int | None = None) -> PILImage.Image:
         with image.display_file.open("rb") as fh, PILImage.open(fh) as png:
             return png.convert("L")
     ds = dataset(instance)
-    return PILImage.fromarray(_display_pixels(pixel_array(ds, index=number - 1), ds), mode="L")
+    return PILImage.fromarray(display_pixels(pixel_array(ds, index=number - 1), ds), mode="L")
 
 
 def encode(picture: PILImage.Image, media_type: str) -> bytes:
