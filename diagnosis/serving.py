@@ -6,7 +6,7 @@ hand over. DICOMweb's WADO-RS serves its own multipart answers (diagnosis/dicomw
 from django.http import FileResponse, Http404, HttpResponse
 
 from accounts.models import AuditEvent
-from diagnosis import access, dicom_results
+from diagnosis import access, dicom_results, pixels
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 IMAGE_RENDITIONS = {
@@ -38,6 +38,34 @@ def image_file(request, pk: int, *, rendition: str = "display") -> FileResponse:
         as_attachment=rendition != "display",
         filename=f"image-{image.pk}{suffix or field.name[field.name.rfind('.') :]}",
     )
+    return _private(response)
+
+
+NO_STORED_VALUES = (
+    "This image was uploaded as {format}: its 8-bit values are all there is, and the display rendition shows them."
+)
+
+
+def image_pixels(request, pk: int) -> HttpResponse:
+    """The stored pixel values of a DICOM image's displayed frame (diagnosis.pixels' medsite-pixels/1 format), for
+    the viewer's windowing: audited as a VIEW with rendition "pixels", gzip-compressed when the client accepts it.
+    A PNG or JPEG image, or a colour DICOM, has none: 404 with the reason."""
+    image = access.get_image_for_user(request, pk)
+    if image.format != "DICOM" or not image.file:
+        raise Http404(NO_STORED_VALUES.format(format=image.format))
+    try:
+        with image.file.open("rb") as fh:
+            stored = pixels.read_stored_values(fh)
+    except pixels.NoStoredValues as exc:
+        raise Http404(str(exc)) from None
+    access.record_view(request, image, image.study.site, detail={"rendition": "pixels", "step": stored.header["step"]})
+    data = pixels.pack(stored)
+    response = HttpResponse(content_type=pixels.CONTENT_TYPE)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        data = pixels.compress(data)
+        response["Content-Encoding"] = "gzip"
+    response.content = data
+    response["Vary"] = "Accept-Encoding"
     return _private(response)
 
 

@@ -2,8 +2,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import Client
@@ -34,6 +36,7 @@ from diagnosis.models import (
 )
 from diagnosis.services import delivery, records, registry, review
 from diagnosis.services import learning as learning_service
+from diagnosis.services import worklist as worklist_service
 
 
 @login_required
@@ -198,10 +201,9 @@ def _study_context(request, study, upload_form) -> dict:
         to_attr="prefetched_deliveries",
     )
     images = list(study.images.prefetch_related(*image_details(), deliveries))
-    for image in images:  # where two readers are required, say where each result stands
+    for image in images:
         for prediction in image.shown_predictions:
-            state, _ = prediction.reading(second_reader=study.site.second_reader)
-            prediction.reading_label = Prediction.Reading(state).label if study.site.second_reader else ""
+            _annotate_reading(prediction, study.site, request.user)
             prediction.delivery_lines = delivery.delivery_lines(prediction.prefetched_deliveries)
     return {
         "study": study,
@@ -213,10 +215,74 @@ def _study_context(request, study, upload_form) -> dict:
     }
 
 
+def _annotate_reading(prediction: Prediction, site, user) -> None:
+    """What the result card and the review form show of where a prediction stands with the radiologists: the
+    deciding (final) review, the reading state where two readers are required, and the user's own latest review
+    (the form shows that decision, never the AI's, so a second save cannot silently undo a correction)."""
+    state, deciding = prediction.reading(second_reader=site.second_reader)
+    prediction.final_review = deciding if state == Prediction.Reading.FINAL else None
+    prediction.reading_label = Prediction.Reading(state).label if site.second_reader else ""
+    prediction.own_review = prediction.review_by(user)
+
+
+@login_required
+def study_read(request, pk: int):
+    """The reading view: one image of a study, its result card and the reader's decision, side by side. Opening it
+    claims the study for the reader; while another reader's claim is live it says so and offers "Read anyway"."""
+    study = access.get_study_for_user(request, pk, roles=[Role.RADIOLOGIST])
+    images = list(study.images.prefetch_related(*image_details()))
+    if not images:
+        raise Http404("This study has no images yet.")
+    image = _reading_image(request, study, images)
+    access.record_view(request, study, study.site, detail={"part": "reading", "image": image.pk})
+    claimed_by_other = ""
+    if request.GET.get("anyway") != "1":
+        try:
+            worklist_service.study_claim(study=study, reader=request.user, client=Client.from_request(request))
+        except DomainError as exc:
+            claimed_by_other = " ".join(exc.messages)
+    prediction = image.current_prediction()
+    if prediction is not None:
+        _annotate_reading(prediction, study.site, request.user)
+    position = images.index(image)
+    context = {
+        "study": study,
+        "patient": study.patient,
+        "image": image,
+        "prediction": prediction,
+        "position": position + 1,
+        "count": len(images),
+        "previous_image": images[position - 1] if position > 0 else None,
+        "next_image": images[position + 1] if position + 1 < len(images) else None,
+        "claimed_by_other": claimed_by_other,
+        "can_review": not claimed_by_other,
+    }
+    return render(request, "diagnosis/study_read.html", context)
+
+
+def _reading_image(request, study, images):
+    """The image ?image= names (404 when it is not one of the study's), else the first one waiting for this
+    reader, else the first."""
+    wanted = request.GET.get("image", "")
+    if wanted:
+        image = next((i for i in images if str(i.pk) == wanted), None)
+        if image is None:
+            raise Http404("No such image in this study.")
+        return image
+    waiting = selectors.worklist_first_waiting_image(user=request.user, study=study)
+    return next((i for i in images if waiting is not None and i.pk == waiting.pk), images[0])
+
+
 @login_required
 def image_file(request, pk: int, rendition: str = "display"):
     """An image's file (the URL names the rendition): diagnosis.serving checks, audits and streams it."""
     return serving.image_file(request, pk, rendition=rendition)
+
+
+@login_required
+def image_pixels(request, pk: int):
+    """A DICOM image's stored values for the viewer's windowing (diagnosis.pixels), served by diagnosis.serving."""
+    return serving.image_pixels(request, pk)
 
 
 @login_required
@@ -229,13 +295,33 @@ def prediction_heatmap(request, pk: int):
 @require_POST
 def review_submit(request, prediction_pk: int):
     prediction = access.get_prediction_for_user(request, prediction_pk, roles=[Role.RADIOLOGIST])
-    form = ReviewForm(request.POST, classes=prediction.model_version.classes)
+    form = ReviewForm(request.POST, classes=prediction.model_version.classes, ai_label=prediction.label)
     if not form.is_valid():
         return render(request, "diagnosis/review_invalid.html", {"form": form, "prediction": prediction}, status=400)
-    review.review_submit(
-        prediction=prediction, reviewer=request.user, **form.cleaned_data, client=Client.from_request(request)
-    )
-    return redirect("diagnosis:study_detail", pk=prediction.image.study_id)
+    client = Client.from_request(request)
+    saved = review.review_submit(prediction=prediction, reviewer=request.user, **form.review_fields(), client=client)
+    study = prediction.image.study
+    messages.success(request, f"Saved: {saved.summary} (image {prediction.image.original_name}, {study.patient.name}).")
+    then = form.cleaned_data["then"]
+    if then == ReviewForm.THEN_STAY:
+        return redirect(f"{reverse('diagnosis:study_read', args=[study.pk])}?image={prediction.image_id}")
+    if then == ReviewForm.THEN_NEXT:
+        return redirect(_reading_next(request, study, client))
+    return redirect(f"{reverse('diagnosis:study_detail', args=[study.pk])}#image-{prediction.image_id}")
+
+
+def _reading_next(request, study, client) -> str:
+    """Where "Save and next" goes: the next image of this study waiting for the reader, else the next study on
+    their worklist (this study's claim released), else the worklist, all caught up."""
+    image = selectors.worklist_first_waiting_image(user=request.user, study=study)
+    if image is not None:
+        return f"{reverse('diagnosis:study_read', args=[study.pk])}?image={image.pk}"
+    worklist_service.study_release(study=study, reader=request.user, client=client)
+    following = selectors.worklist_next_study(user=request.user, after=study)
+    if following is not None:
+        return reverse("diagnosis:study_read", args=[following.pk])
+    messages.info(request, "All caught up: nothing else on your worklist waits for a read.")
+    return reverse("diagnosis:worklist")
 
 
 WORKLIST_PAGE_SIZE = 50
