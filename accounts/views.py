@@ -9,11 +9,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from knox.settings import knox_settings
 
-from accounts import services
+from accounts import services, theme
 from accounts.adapter import SESSION_KEY
 from accounts.audit import Client
 from accounts.models import ApiToken, Invitation
@@ -94,4 +95,21 @@ def server_error(request):
         )
     if unavailable:
         response["Retry-After"] = "5"
+    return response
+
+
+@require_POST
+def theme_set(request):
+    """The theme toggle without JavaScript: store the choice in the theme cookie and go back to the page.
+
+    Open to everyone (the login page has the toggle too); it only sets a cookie on the caller's own browser."""
+    choice = request.POST.get("theme", "")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    if theme.theme_from_cookie(choice):
+        response.set_cookie(
+            theme.COOKIE_NAME, choice, max_age=theme.COOKIE_MAX_AGE, samesite="Lax", secure=request.is_secure()
+        )
     return response

@@ -227,7 +227,7 @@ def test_every_full_page_has_landmarks_skip_link_and_htmx_config(every_page):
         if "/results/" in url:
             assert "<html" not in html  # the partial is a fragment
             continue
-        assert '<html lang="en">' in html
+        assert '<html lang="en" data-theme="' in html  # the theme is on the first paint
         assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
         assert "<header" in html and "<footer" in html
         assert """<meta name="htmx-config" content='{"includeIndicatorStyles": false}'>""" in html
