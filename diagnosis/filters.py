@@ -205,3 +205,44 @@ class AuditEventFilter(FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+
+
+class WorklistFilter(FilterSet):
+    """The radiologists' study worklist, the web page's and the API's alike (selectors.worklist_studies reads it).
+
+    `site`, `modality` and `priority` narrow the studies. `task`, `label` and `created_after`/`created_before`
+    narrow which waiting AI results count: a study is listed when one of them waits, and its abnormality, margin
+    and counts are over those. `claimed` (mine, unclaimed, others) and `order` depend on the reader and the clock:
+    the selector applies them (their filters here only validate)."""
+
+    CLAIMED = (("mine", "Claimed by me"), ("unclaimed", "Not claimed"), ("others", "Being read by others"))
+    ORDERS = (
+        ("triage", "triage: STAT, then urgent, then routine; most likely abnormal first within each"),
+        ("abnormal", "most likely abnormal first"),
+        ("uncertain", "least certain first (labels where the model learns most)"),
+        ("oldest", "waiting longest first"),
+        ("newest", "newest first"),
+        ("priority", "priority (STAT, urgent, routine), then waiting longest"),
+    )
+
+    site = django_filters.NumberFilter(field_name="patient__site", help_text="Site id")
+    modality = django_filters.ChoiceFilter(choices=Study.Modality.choices)
+    priority = django_filters.ChoiceFilter(choices=Study.Priority.choices)
+    task = django_filters.CharFilter(method="_by_selector", help_text="The model's task, e.g. chest-xray")
+    label = django_filters.CharFilter(method="_by_selector", help_text="The AI label, e.g. pneumonia")
+    created = django_filters.DateFromToRangeFilter(
+        method="_by_selector", help_text="AI result made from created_after to created_before (YYYY-MM-DD)"
+    )
+    claimed = django_filters.ChoiceFilter(choices=CLAIMED, method="_by_selector", help_text="mine, unclaimed, others")
+    order = django_filters.ChoiceFilter(
+        choices=ORDERS,
+        method="_by_selector",
+        help_text="triage (the default), abnormal, uncertain, oldest, newest, priority",
+    )
+
+    class Meta:
+        model = Study
+        fields: list[str] = []
+
+    def _by_selector(self, queryset, name, value):
+        return queryset  # applied by selectors.worklist_studies, which knows the reader

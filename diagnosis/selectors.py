@@ -5,13 +5,39 @@ as the entity's FilterSet says (diagnosis/filters.py), the same for the web page
 filter backends validate them first (a bad value is a 400); a web page shows its filter form's errors."""
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
-from django.db.models import Case, CharField, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from accounts.models import AuditEvent, Role
 from diagnosis import access
-from diagnosis.filters import AuditEventFilter, PredictionFilter, StudyFilter, with_prediction_facts
+from diagnosis.filters import (
+    AuditEventFilter,
+    PredictionFilter,
+    StudyFilter,
+    WorklistFilter,
+    with_prediction_facts,
+)
 from diagnosis.models import Image, Patient, Prediction, Review, Study, study_details
 
 
@@ -86,6 +112,159 @@ def _waiting_for(user) -> Q:
         & ~Exists(two_readers)
     )
     return ~Exists(reviews) | second_read
+
+
+class AgeInYears(Func):
+    """Whole years from a date to today: a patient's age from their birth date."""
+
+    output_field = IntegerField()
+    template = "CAST(strftime('%%Y.%%m%%d', 'now') - strftime('%%Y.%%m%%d', %(expressions)s) AS INTEGER)"  # SQLite
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "CAST(EXTRACT(YEAR FROM AGE(CURRENT_DATE, %(expressions)s)) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+
+# STAT, then urgent, then routine. The triage order puts the requester's priority before the AI's score: a STAT
+# request is read first whatever the model thinks (the model may miss what the clinician saw); within one priority,
+# the most likely abnormal study comes first, so the AI reorders the routine pile, where the delays are.
+PRIORITY_RANK = Case(
+    When(priority=Study.Priority.STAT, then=Value(0)),
+    When(priority=Study.Priority.URGENT, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+WORKLIST_STUDY_ORDERS = {
+    "triage": ("priority_rank", F("abnormality").desc(nulls_last=True), "waiting_since", "pk"),
+    "abnormal": (F("abnormality").desc(nulls_last=True), "priority_rank", "waiting_since", "pk"),
+    "uncertain": (F("margin").asc(nulls_last=True), "waiting_since", "pk"),
+    "oldest": ("waiting_since", "pk"),
+    "newest": ("-waiting_since", "-pk"),
+    "priority": ("priority_rank", "waiting_since", "pk"),
+}
+
+
+def claim_cutoff(now: datetime | None = None) -> datetime:
+    """A reading claim taken (or refreshed) before this instant has lapsed (MEDSITE_READING_CLAIM_MINUTES)."""
+    return (now or timezone.now()) - timedelta(minutes=settings.MEDSITE_READING_CLAIM_MINUTES)
+
+
+def worklist_filter(filters: Mapping | None) -> WorklistFilter:
+    """The worklist's filters, validated: `.errors` for the page's form; the selector uses only the valid ones."""
+    params = WorklistFilter(filters or {}, queryset=Study.objects.all())
+    params.errors  # noqa: B018 -- runs the validation; form.cleaned_data then holds the valid filters
+    return params
+
+
+def worklist_study_order(filters: Mapping | None) -> str:
+    """The worklist order `filters` asks for (`order`), or the default, triage."""
+    order = (filters or {}).get("order")
+    return order if order in WORKLIST_STUDY_ORDERS else "triage"
+
+
+def _waiting_predictions(user, sites, cleaned: Mapping) -> QuerySet[Prediction]:
+    """AI results at `sites` that wait for this reader, narrowed by the worklist's result filters."""
+    waiting = Prediction.objects.filter(
+        image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
+    ).filter(_waiting_for(user))
+    if cleaned.get("task"):
+        waiting = waiting.filter(model_version__task=cleaned["task"])
+    if cleaned.get("label"):
+        waiting = waiting.filter(label=cleaned["label"])
+    created = cleaned.get("created")
+    if created and created.start:
+        waiting = waiting.filter(created_at__date__gte=created.start)
+    if created and created.stop:
+        waiting = waiting.filter(created_at__date__lte=created.stop)
+    return waiting
+
+
+def _per_study(waiting: QuerySet[Prediction], **aggregate) -> Subquery:
+    """One aggregate of the study's waiting results, as a subquery of the study row."""
+    ((name, expression),) = aggregate.items()
+    rows = waiting.filter(image__study=OuterRef("pk")).order_by().values("image__study").annotate(**{name: expression})
+    return Subquery(rows.values(name)[:1])
+
+
+def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]:
+    """Triage, one row per study: the studies at the user's radiologist sites with at least one analysed image
+    waiting for this reader (unread; at a site with a second reader, also read once by someone else), in the order
+    `filters["order"]` names (WORKLIST_STUDY_ORDERS, triage by default). Each row carries:
+
+    - `abnormality`: the highest P(abnormal) of the waiting results, with `top_label` and `top_task`, that result's;
+    - `margin`: the smallest distance from a decision among them (small: uncertain);
+    - `image_count` (the study's images), `unread_count` (images waiting for this reader);
+    - `waiting_since`: when the oldest waiting result was made;
+    - `patient_age` (whole years, None without a birth date); the patient, site and claimant are joined.
+
+    Filters: WorklistFilter (site, modality, priority, task, label, created_after/before, claimed, order); invalid
+    ones are left out here, and reported by worklist_filter(filters).errors (the web) or the API's filter backend."""
+    sites = access.site_list_for(user, [Role.RADIOLOGIST])
+    params = worklist_filter(filters)
+    cleaned = params.form.cleaned_data
+    waiting = _waiting_predictions(user, sites, cleaned)
+    top = waiting.filter(image__study=OuterRef("pk")).order_by(F("abnormality").desc(nulls_last=True), "pk")
+    images = Image.objects.filter(study=OuterRef("pk")).order_by().values("study").annotate(n=Count("pk"))
+    studies = (
+        Study.objects.filter(patient__site__in=sites)
+        .filter(Exists(waiting.filter(image__study=OuterRef("pk"))))
+        .annotate(
+            abnormality=_per_study(waiting, value=Max("abnormality")),
+            margin=_per_study(waiting, value=Min("margin")),
+            unread_count=_per_study(waiting, value=Count("image", distinct=True)),
+            waiting_since=_per_study(waiting, value=Min("created_at")),
+            top_label=Subquery(top.values("label")[:1]),
+            top_task=Subquery(top.values("model_version__task")[:1]),
+            image_count=Subquery(images.values("n")[:1]),
+            patient_age=AgeInYears("patient__birth_date"),
+            priority_rank=PRIORITY_RANK,
+        )
+    )
+    studies = params.filter_queryset(studies)
+    cutoff = claim_cutoff()
+    live_claim = Q(claimed_by__isnull=False, claimed_at__gt=cutoff)
+    claimed = cleaned.get("claimed")
+    if claimed == "mine":
+        studies = studies.filter(live_claim, claimed_by=user)
+    elif claimed == "unclaimed":
+        studies = studies.exclude(live_claim)
+    elif claimed == "others":
+        studies = studies.filter(live_claim).exclude(claimed_by=user)
+    return studies.select_related("patient__site", "claimed_by").order_by(
+        *WORKLIST_STUDY_ORDERS[worklist_study_order(cleaned)]
+    )
+
+
+def worklist_next_study(*, user, after: Study | None = None, filters: Mapping | None = None) -> Study | None:
+    """The study to read next: the one after `after` in worklist order (the first without `after`), skipping those
+    another reader has a live claim on. When `after` has left the worklist (its last image was just read) or
+    nothing follows it, the first such study from the top, other than `after`: a reader who reaches the end goes
+    round again to what they skipped."""
+    studies = worklist_studies(user=user, filters=filters)
+    cutoff = claim_cutoff()
+    rows = list(studies.values_list("pk", "claimed_by", "claimed_at"))
+    free = [pk for pk, holder, at in rows if holder in (None, user.pk) or at is None or at <= cutoff]
+    pks = [pk for pk, _, _ in rows]
+    chosen = None
+    if after is not None and after.pk in pks:
+        position = pks.index(after.pk)
+        later = [pk for pk in pks[position + 1 :] if pk in free]
+        chosen = later[0] if later else None
+    if chosen is None:
+        chosen = next((pk for pk in free if after is None or pk != after.pk), None)
+    return None if chosen is None else studies.get(pk=chosen)
+
+
+def worklist_first_waiting_image(*, user, study: Study) -> Image | None:
+    """The study's first image (in upload order) with a result still waiting for this reader, or None."""
+    sites = access.site_list_for(user, [Role.RADIOLOGIST])
+    waiting = _waiting_predictions(user, sites, {})
+    return (
+        Image.objects.filter(study=study)
+        .filter(Exists(waiting.filter(image=OuterRef("pk"))))
+        .order_by("uploaded_at", "pk")
+        .first()
+    )
 
 
 # What two reads are compared on (Review.verdict): confirm and correct to the same label are the same verdict.

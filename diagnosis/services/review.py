@@ -11,6 +11,7 @@ from diagnosis.models import Prediction, Review, Study
 from diagnosis.services.delivery import deliveries_for_review
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
+from diagnosis.services.worklist import study_release_when_read
 from diagnosis.task_names import STATUS_REFRESH_TASK
 
 
@@ -63,6 +64,7 @@ def review_submit(
         detail={"reading": state} if site.second_reader else {},
     )
     study_refresh_status(study=prediction.image.study)
+    study_release_when_read(study=prediction.image.study, reader=reviewer, client=client)
     listings.results_changed(site.pk)
     return review
 
