@@ -30,7 +30,7 @@ def claim_message(study: Study) -> str:
 
 
 @transaction.atomic
-def study_claim(*, study: Study, reader: User, client: Client = SYSTEM) -> Study:
+def study_claim(*, study: Study, reader: User, client: Client | None = None) -> Study:
     """Claim the study for `reader`, or refresh their own claim. Refused (DomainError, conflict) while another
     reader's claim is live. A new claim is audited and shows on the worklist at once; a refresh is neither (the
     reading view refreshes it as the reader moves through the study)."""
@@ -48,7 +48,7 @@ def study_claim(*, study: Study, reader: User, client: Client = SYSTEM) -> Study
             action=AuditEvent.Action.UPDATE,
             obj=locked,
             site=site,
-            client=client,
+            client=client or SYSTEM,
             detail={"claim": "taken"},
         )
         listings.results_changed(site.pk)
@@ -57,7 +57,7 @@ def study_claim(*, study: Study, reader: User, client: Client = SYSTEM) -> Study
 
 
 @transaction.atomic
-def study_release(*, study: Study, reader: User, client: Client = SYSTEM) -> Study:
+def study_release(*, study: Study, reader: User, client: Client | None = None) -> Study:
     """Drop `reader`'s own claim on the study (live or lapsed). Someone else's claim, or none, is left as it is."""
     locked = Study.objects.select_for_update(of=("self",)).select_related("patient__site").get(pk=study.pk)
     if locked.claimed_by_id != reader.pk:
@@ -72,7 +72,7 @@ def study_release(*, study: Study, reader: User, client: Client = SYSTEM) -> Stu
             action=AuditEvent.Action.UPDATE,
             obj=locked,
             site=site,
-            client=client,
+            client=client or SYSTEM,
             detail={"claim": "released"},
         )
         listings.results_changed(site.pk)
@@ -80,7 +80,7 @@ def study_release(*, study: Study, reader: User, client: Client = SYSTEM) -> Stu
     return locked
 
 
-def study_release_when_read(*, study: Study, reader: User, client: Client = SYSTEM) -> None:
+def study_release_when_read(*, study: Study, reader: User, client: Client | None = None) -> None:
     """After `reader` reviewed an image of the study: once nothing in it waits for them, their claim goes, so that
     a second reader is not kept out by a finished read."""
     if study.claimed_by_id == reader.pk and selectors.worklist_first_waiting_image(user=reader, study=study) is None:
