@@ -474,6 +474,8 @@ SPECTACULAR_SETTINGS = {
         "ImageStatusEnum": "diagnosis.models.Image.Status",
         "ModelVersionStatusEnum": "diagnosis.models.ModelVersion.Status",
     },
+    # Each operation's error responses, as the one problem+json shape (medsite/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "medsite.schema.problem_responses"],
 }
 
 # Email (invitations). Console in development; SMTP settings from the environment otherwise.

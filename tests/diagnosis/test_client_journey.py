@@ -26,7 +26,6 @@ from medsite_client.api.studies import (
     v1_studies_partial_update,
     v1_studies_retrieve,
 )
-from medsite_client.errors import UnexpectedStatus
 from medsite_client.models import (
     ImageStatusEnum,
     ModalityEnum,
@@ -35,6 +34,7 @@ from medsite_client.models import (
     ModelVersionStatusEnum,
     PatchedStudyUpdate,
     PatientCreate,
+    Problem,
     ReviewCreate,
     StudyCreate,
     TrainingRunCreate,
@@ -128,10 +128,12 @@ def test_the_whole_journey_through_the_generated_client(
         )
         assert review.prediction == prediction.id and review.label == "pneumonia"
 
-        # A superuser's token is refused; the learning loop takes a signed-in session.
-        with _with_token(live_server, superuser) as platform, pytest.raises(UnexpectedStatus) as refused:
-            v1_training_runs_list.sync(client=platform)
-        assert refused.value.status_code == 401
+        # A superuser's token is refused (a typed problem: every operation declares its errors); the learning loop
+        # takes a signed-in session.
+        with _with_token(live_server, superuser) as platform:
+            refused = v1_training_runs_list.sync_detailed(client=platform)
+        assert refused.status_code == 401 and isinstance(refused.parsed, Problem)
+        assert refused.parsed.status == 401 and refused.parsed.detail
 
         # A retraining run on the training queue, then the candidate's held-out evaluation.
         run = v1_training_runs_create.sync(client=admin, body=TrainingRunCreate(task="chest-xray"))

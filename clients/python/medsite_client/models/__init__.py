@@ -39,6 +39,8 @@ from .patient_create import PatientCreate
 from .patient_search import PatientSearch
 from .prediction import Prediction
 from .prediction_timings import PredictionTimings
+from .problem import Problem
+from .problem_errors import ProblemErrors
 from .result_delivery import ResultDelivery
 from .result_delivery_status_enum import ResultDeliveryStatusEnum
 from .retraining_item import RetrainingItem
@@ -110,6 +112,8 @@ __all__ = (
     "PatientSearch",
     "Prediction",
     "PredictionTimings",
+    "Problem",
+    "ProblemErrors",
     "ResultDelivery",
     "ResultDeliveryStatusEnum",
     "RetrainingItem",

@@ -41,6 +41,7 @@ class Study:
         status (StudyStatusEnum | Unset): * `registered` - Registered
             * `analysing` - Images being analysed
             * `awaiting_review` - Awaiting review
+            * `awaiting_read` - Awaiting a human read (no AI analysis)
             * `complete` - Complete
     """
 

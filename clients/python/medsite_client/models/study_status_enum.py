@@ -3,6 +3,7 @@ from enum import StrEnum
 
 class StudyStatusEnum(StrEnum):
     ANALYSING = "analysing"
+    AWAITING_READ = "awaiting_read"
     AWAITING_REVIEW = "awaiting_review"
     COMPLETE = "complete"
     REGISTERED = "registered"

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_audit_event_list import PaginatedAuditEventList
+from ...models.problem import Problem
 from ...models.v1_audit_events_list_action import V1AuditEventsListAction
 from ...types import UNSET, Response, Unset
 
@@ -82,11 +83,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedAuditEventList | None:
+) -> PaginatedAuditEventList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedAuditEventList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -96,7 +117,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedAuditEventList]:
+) -> Response[PaginatedAuditEventList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -120,7 +141,7 @@ def sync_detailed(
     page_size: int | Unset = UNSET,
     since: datetime.datetime | Unset = UNSET,
     until: datetime.datetime | Unset = UNSET,
-) -> Response[PaginatedAuditEventList]:
+) -> Response[PaginatedAuditEventList | Problem]:
     """Audit events of the sites where you are an admin (staff superusers see every event, including those
     that belong to no site, such as failed logins).
 
@@ -143,7 +164,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedAuditEventList]
+        Response[PaginatedAuditEventList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -183,7 +204,7 @@ def sync(
     page_size: int | Unset = UNSET,
     since: datetime.datetime | Unset = UNSET,
     until: datetime.datetime | Unset = UNSET,
-) -> PaginatedAuditEventList | None:
+) -> PaginatedAuditEventList | Problem | None:
     """Audit events of the sites where you are an admin (staff superusers see every event, including those
     that belong to no site, such as failed logins).
 
@@ -206,7 +227,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedAuditEventList
+        PaginatedAuditEventList | Problem
     """
 
     return sync_detailed(
@@ -241,7 +262,7 @@ async def asyncio_detailed(
     page_size: int | Unset = UNSET,
     since: datetime.datetime | Unset = UNSET,
     until: datetime.datetime | Unset = UNSET,
-) -> Response[PaginatedAuditEventList]:
+) -> Response[PaginatedAuditEventList | Problem]:
     """Audit events of the sites where you are an admin (staff superusers see every event, including those
     that belong to no site, such as failed logins).
 
@@ -264,7 +285,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedAuditEventList]
+        Response[PaginatedAuditEventList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -302,7 +323,7 @@ async def asyncio(
     page_size: int | Unset = UNSET,
     since: datetime.datetime | Unset = UNSET,
     until: datetime.datetime | Unset = UNSET,
-) -> PaginatedAuditEventList | None:
+) -> PaginatedAuditEventList | Problem | None:
     """Audit events of the sites where you are an admin (staff superusers see every event, including those
     that belong to no site, such as failed logins).
 
@@ -325,7 +346,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedAuditEventList
+        PaginatedAuditEventList | Problem
     """
 
     return (

@@ -7,6 +7,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.v1_images_file_retrieve_rendition import V1ImagesFileRetrieveRendition
 from ...types import UNSET, File, Response, Unset
 
@@ -38,11 +39,36 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | Problem | None:
     if response.status_code == 200:
         response_200 = File(payload=BytesIO(response.content))
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -50,7 +76,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -64,7 +90,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     rendition: V1ImagesFileRetrieveRendition | Unset = V1ImagesFileRetrieveRendition.DISPLAY,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """Download an image file
 
      display: the 8-bit PNG without metadata; original: the file as uploaded; deidentified: the de-
@@ -80,7 +106,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +126,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     rendition: V1ImagesFileRetrieveRendition | Unset = V1ImagesFileRetrieveRendition.DISPLAY,
-) -> File | None:
+) -> File | Problem | None:
     """Download an image file
 
      display: the 8-bit PNG without metadata; original: the file as uploaded; deidentified: the de-
@@ -116,7 +142,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return sync_detailed(
@@ -131,7 +157,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     rendition: V1ImagesFileRetrieveRendition | Unset = V1ImagesFileRetrieveRendition.DISPLAY,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """Download an image file
 
      display: the 8-bit PNG without metadata; original: the file as uploaded; deidentified: the de-
@@ -147,7 +173,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -165,7 +191,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     rendition: V1ImagesFileRetrieveRendition | Unset = V1ImagesFileRetrieveRendition.DISPLAY,
-) -> File | None:
+) -> File | Problem | None:
     """Download an image file
 
      display: the 8-bit PNG without metadata; original: the file as uploaded; deidentified: the de-
@@ -181,7 +207,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return (

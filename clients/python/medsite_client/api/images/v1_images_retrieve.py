@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.image import Image
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,11 +25,31 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Image | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Image | Problem | None:
     if response.status_code == 200:
         response_200 = Image.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +57,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Image]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Image | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +70,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Image]:
+) -> Response[Image | Problem]:
     """An image's metadata and files. Images are listed under their study.
 
     Args:
@@ -60,7 +81,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Image]
+        Response[Image | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -78,7 +99,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Image | None:
+) -> Image | Problem | None:
     """An image's metadata and files. Images are listed under their study.
 
     Args:
@@ -89,7 +110,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Image
+        Image | Problem
     """
 
     return sync_detailed(
@@ -102,7 +123,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Image]:
+) -> Response[Image | Problem]:
     """An image's metadata and files. Images are listed under their study.
 
     Args:
@@ -113,7 +134,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Image]
+        Response[Image | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -129,7 +150,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Image | None:
+) -> Image | Problem | None:
     """An image's metadata and files. Images are listed under their study.
 
     Args:
@@ -140,7 +161,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Image
+        Image | Problem
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.dicom_import import DicomImport
+from ...models.problem import Problem
 from ...models.upload_result import UploadResult
 from ...models.v1_imports_create_response_400_type_1 import V1ImportsCreateResponse400Type1
 from ...types import UNSET, Response, Unset
@@ -35,7 +36,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
     if response.status_code == 201:
         response_201 = UploadResult.from_dict(response.json())
 
@@ -62,10 +63,40 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
     if response.status_code == 409:
         response_409 = UploadResult.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -75,7 +106,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -89,7 +120,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: DicomImport,
     idempotency_key: str | Unset = UNSET,
-) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
     """Import DICOM files
 
      DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
@@ -103,7 +134,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
+        Response[Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
     """
 
     kwargs = _get_kwargs(
@@ -123,7 +154,7 @@ def sync(
     client: AuthenticatedClient,
     body: DicomImport,
     idempotency_key: str | Unset = UNSET,
-) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
     """Import DICOM files
 
      DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
@@ -137,7 +168,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        UploadResult | UploadResult | V1ImportsCreateResponse400Type1
+        Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1
     """
 
     return sync_detailed(
@@ -152,7 +183,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: DicomImport,
     idempotency_key: str | Unset = UNSET,
-) -> Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1]:
     """Import DICOM files
 
      DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
@@ -166,7 +197,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
+        Response[Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1]
     """
 
     kwargs = _get_kwargs(
@@ -184,7 +215,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: DicomImport,
     idempotency_key: str | Unset = UNSET,
-) -> UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1 | None:
     """Import DICOM files
 
      DICOM files without a chosen study: their PatientID and StudyInstanceUID find or create the records.
@@ -198,7 +229,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        UploadResult | UploadResult | V1ImportsCreateResponse400Type1
+        Problem | UploadResult | UploadResult | V1ImportsCreateResponse400Type1
     """
 
     return (

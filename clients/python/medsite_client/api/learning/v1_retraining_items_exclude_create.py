@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.exclusion import Exclusion
+from ...models.problem import Problem
 from ...models.retraining_item import RetrainingItem
 from ...types import Response
 
@@ -33,11 +34,53 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> RetrainingItem | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | RetrainingItem | None:
     if response.status_code == 200:
         response_200 = RetrainingItem.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -45,7 +88,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[RetrainingItem]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | RetrainingItem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -59,7 +104,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Exclusion,
-) -> Response[RetrainingItem]:
+) -> Response[Problem | RetrainingItem]:
     """Keep the item out of every later training run; the reason is kept and audited.
 
     Args:
@@ -71,7 +116,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[RetrainingItem]
+        Response[Problem | RetrainingItem]
     """
 
     kwargs = _get_kwargs(
@@ -91,7 +136,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Exclusion,
-) -> RetrainingItem | None:
+) -> Problem | RetrainingItem | None:
     """Keep the item out of every later training run; the reason is kept and audited.
 
     Args:
@@ -103,7 +148,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        RetrainingItem
+        Problem | RetrainingItem
     """
 
     return sync_detailed(
@@ -118,7 +163,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Exclusion,
-) -> Response[RetrainingItem]:
+) -> Response[Problem | RetrainingItem]:
     """Keep the item out of every later training run; the reason is kept and audited.
 
     Args:
@@ -130,7 +175,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[RetrainingItem]
+        Response[Problem | RetrainingItem]
     """
 
     kwargs = _get_kwargs(
@@ -148,7 +193,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Exclusion,
-) -> RetrainingItem | None:
+) -> Problem | RetrainingItem | None:
     """Keep the item out of every later training run; the reason is kept and audited.
 
     Args:
@@ -160,7 +205,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        RetrainingItem
+        Problem | RetrainingItem
     """
 
     return (

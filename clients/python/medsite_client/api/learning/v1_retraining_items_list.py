@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_retraining_item_list import PaginatedRetrainingItemList
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -43,11 +44,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedRetrainingItemList | None:
+) -> PaginatedRetrainingItemList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedRetrainingItemList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -57,7 +78,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedRetrainingItemList]:
+) -> Response[PaginatedRetrainingItemList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -74,7 +95,7 @@ def sync_detailed(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedRetrainingItemList]:
+) -> Response[PaginatedRetrainingItemList | Problem]:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -93,7 +114,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedRetrainingItemList]
+        Response[PaginatedRetrainingItemList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -119,7 +140,7 @@ def sync(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedRetrainingItemList | None:
+) -> PaginatedRetrainingItemList | Problem | None:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -138,7 +159,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedRetrainingItemList
+        PaginatedRetrainingItemList | Problem
     """
 
     return sync_detailed(
@@ -159,7 +180,7 @@ async def asyncio_detailed(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedRetrainingItemList]:
+) -> Response[PaginatedRetrainingItemList | Problem]:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -178,7 +199,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedRetrainingItemList]
+        Response[PaginatedRetrainingItemList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -202,7 +223,7 @@ async def asyncio(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedRetrainingItemList | None:
+) -> PaginatedRetrainingItemList | Problem | None:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -221,7 +242,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedRetrainingItemList
+        PaginatedRetrainingItemList | Problem
     """
 
     return (

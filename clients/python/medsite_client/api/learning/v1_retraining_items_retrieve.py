@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.retraining_item import RetrainingItem
 from ...types import Response
 
@@ -24,11 +25,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> RetrainingItem | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | RetrainingItem | None:
     if response.status_code == 200:
         response_200 = RetrainingItem.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +59,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[RetrainingItem]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | RetrainingItem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +74,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[RetrainingItem]:
+) -> Response[Problem | RetrainingItem]:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -64,7 +89,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[RetrainingItem]
+        Response[Problem | RetrainingItem]
     """
 
     kwargs = _get_kwargs(
@@ -82,7 +107,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> RetrainingItem | None:
+) -> Problem | RetrainingItem | None:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -97,7 +122,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        RetrainingItem
+        Problem | RetrainingItem
     """
 
     return sync_detailed(
@@ -110,7 +135,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[RetrainingItem]:
+) -> Response[Problem | RetrainingItem]:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -125,7 +150,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[RetrainingItem]
+        Response[Problem | RetrainingItem]
     """
 
     kwargs = _get_kwargs(
@@ -141,7 +166,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> RetrainingItem | None:
+) -> Problem | RetrainingItem | None:
     """Reviewed images queued for training, newest first. Filter with `?task=` and `?label=`; an item is
     used
     by the next run unless excluded or superseded by a later review of its image (`superseded`);
@@ -156,7 +181,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        RetrainingItem
+        Problem | RetrainingItem
     """
 
     return (

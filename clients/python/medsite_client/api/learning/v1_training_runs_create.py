@@ -5,6 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.training_run import TrainingRun
 from ...models.training_run_create import TrainingRunCreate
 from ...types import UNSET, Response, Unset
@@ -32,11 +33,51 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> TrainingRun | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TrainingRun | None:
     if response.status_code == 201:
         response_201 = TrainingRun.from_dict(response.json())
 
         return response_201
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -44,7 +85,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[TrainingRun]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | TrainingRun]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -58,7 +101,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: TrainingRunCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[TrainingRun]:
+) -> Response[Problem | TrainingRun]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -72,7 +115,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[TrainingRun]
+        Response[Problem | TrainingRun]
     """
 
     kwargs = _get_kwargs(
@@ -92,7 +135,7 @@ def sync(
     client: AuthenticatedClient,
     body: TrainingRunCreate,
     idempotency_key: str | Unset = UNSET,
-) -> TrainingRun | None:
+) -> Problem | TrainingRun | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -106,7 +149,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        TrainingRun
+        Problem | TrainingRun
     """
 
     return sync_detailed(
@@ -121,7 +164,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: TrainingRunCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[TrainingRun]:
+) -> Response[Problem | TrainingRun]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -135,7 +178,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[TrainingRun]
+        Response[Problem | TrainingRun]
     """
 
     kwargs = _get_kwargs(
@@ -153,7 +196,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: TrainingRunCreate,
     idempotency_key: str | Unset = UNSET,
-) -> TrainingRun | None:
+) -> Problem | TrainingRun | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -167,7 +210,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        TrainingRun
+        Problem | TrainingRun
     """
 
     return (

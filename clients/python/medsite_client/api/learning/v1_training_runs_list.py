@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_training_run_list import PaginatedTrainingRunList
+from ...models.problem import Problem
 from ...models.v1_training_runs_list_status import V1TrainingRunsListStatus
 from ...models.v1_training_runs_list_trigger import V1TrainingRunsListTrigger
 from ...types import UNSET, Response, Unset
@@ -56,11 +57,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedTrainingRunList | None:
+) -> PaginatedTrainingRunList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedTrainingRunList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -70,7 +91,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedTrainingRunList]:
+) -> Response[PaginatedTrainingRunList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -88,7 +109,7 @@ def sync_detailed(
     status: V1TrainingRunsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
     trigger: V1TrainingRunsListTrigger | Unset = UNSET,
-) -> Response[PaginatedTrainingRunList]:
+) -> Response[PaginatedTrainingRunList | Problem]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -106,7 +127,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedTrainingRunList]
+        Response[PaginatedTrainingRunList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -134,7 +155,7 @@ def sync(
     status: V1TrainingRunsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
     trigger: V1TrainingRunsListTrigger | Unset = UNSET,
-) -> PaginatedTrainingRunList | None:
+) -> PaginatedTrainingRunList | Problem | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -152,7 +173,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedTrainingRunList
+        PaginatedTrainingRunList | Problem
     """
 
     return sync_detailed(
@@ -175,7 +196,7 @@ async def asyncio_detailed(
     status: V1TrainingRunsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
     trigger: V1TrainingRunsListTrigger | Unset = UNSET,
-) -> Response[PaginatedTrainingRunList]:
+) -> Response[PaginatedTrainingRunList | Problem]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -193,7 +214,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedTrainingRunList]
+        Response[PaginatedTrainingRunList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -219,7 +240,7 @@ async def asyncio(
     status: V1TrainingRunsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
     trigger: V1TrainingRunsListTrigger | Unset = UNSET,
-) -> PaginatedTrainingRunList | None:
+) -> PaginatedTrainingRunList | Problem | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -237,7 +258,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedTrainingRunList
+        PaginatedTrainingRunList | Problem
     """
 
     return (

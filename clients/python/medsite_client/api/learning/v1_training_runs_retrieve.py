@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.training_run import TrainingRun
 from ...types import Response
 
@@ -24,11 +25,31 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> TrainingRun | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | TrainingRun | None:
     if response.status_code == 200:
         response_200 = TrainingRun.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +57,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[TrainingRun]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | TrainingRun]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +72,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[TrainingRun]:
+) -> Response[Problem | TrainingRun]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -62,7 +85,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[TrainingRun]
+        Response[Problem | TrainingRun]
     """
 
     kwargs = _get_kwargs(
@@ -80,7 +103,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> TrainingRun | None:
+) -> Problem | TrainingRun | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -93,7 +116,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        TrainingRun
+        Problem | TrainingRun
     """
 
     return sync_detailed(
@@ -106,7 +129,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[TrainingRun]:
+) -> Response[Problem | TrainingRun]:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -119,7 +142,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[TrainingRun]
+        Response[Problem | TrainingRun]
     """
 
     kwargs = _get_kwargs(
@@ -135,7 +158,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> TrainingRun | None:
+) -> Problem | TrainingRun | None:
     """Training runs with live progress (epoch, losses), log, data manifest and the candidate produced.
     `POST` with a `task` trains a candidate from the active version's recipe on the base data plus the
     queue.
@@ -148,7 +171,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        TrainingRun
+        Problem | TrainingRun
     """
 
     return (

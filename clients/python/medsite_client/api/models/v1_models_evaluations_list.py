@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.model_evaluation import ModelEvaluation
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,7 +25,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> list[ModelEvaluation] | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | list[ModelEvaluation] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -35,6 +38,26 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -43,7 +66,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[list[ModelEvaluation]]:
+) -> Response[Problem | list[ModelEvaluation]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -56,7 +79,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[list[ModelEvaluation]]:
+) -> Response[Problem | list[ModelEvaluation]]:
     """Held-out evaluations of this version against the version active at the time, newest first.
 
     Args:
@@ -67,7 +90,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[ModelEvaluation]]
+        Response[Problem | list[ModelEvaluation]]
     """
 
     kwargs = _get_kwargs(
@@ -85,7 +108,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> list[ModelEvaluation] | None:
+) -> Problem | list[ModelEvaluation] | None:
     """Held-out evaluations of this version against the version active at the time, newest first.
 
     Args:
@@ -96,7 +119,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[ModelEvaluation]
+        Problem | list[ModelEvaluation]
     """
 
     return sync_detailed(
@@ -109,7 +132,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[list[ModelEvaluation]]:
+) -> Response[Problem | list[ModelEvaluation]]:
     """Held-out evaluations of this version against the version active at the time, newest first.
 
     Args:
@@ -120,7 +143,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[ModelEvaluation]]
+        Response[Problem | list[ModelEvaluation]]
     """
 
     kwargs = _get_kwargs(
@@ -136,7 +159,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> list[ModelEvaluation] | None:
+) -> Problem | list[ModelEvaluation] | None:
     """Held-out evaluations of this version against the version active at the time, newest first.
 
     Args:
@@ -147,7 +170,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[ModelEvaluation]
+        Problem | list[ModelEvaluation]
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_model_version_detail_list import PaginatedModelVersionDetailList
+from ...models.problem import Problem
 from ...models.v1_models_list_status import V1ModelsListStatus
 from ...types import UNSET, Response, Unset
 
@@ -51,11 +52,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedModelVersionDetailList | None:
+) -> PaginatedModelVersionDetailList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedModelVersionDetailList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -65,7 +86,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedModelVersionDetailList]:
+) -> Response[PaginatedModelVersionDetailList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -83,7 +104,7 @@ def sync_detailed(
     search: str | Unset = UNSET,
     status: V1ModelsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedModelVersionDetailList]:
+) -> Response[PaginatedModelVersionDetailList | Problem]:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -102,7 +123,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedModelVersionDetailList]
+        Response[PaginatedModelVersionDetailList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -130,7 +151,7 @@ def sync(
     search: str | Unset = UNSET,
     status: V1ModelsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedModelVersionDetailList | None:
+) -> PaginatedModelVersionDetailList | Problem | None:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -149,7 +170,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedModelVersionDetailList
+        PaginatedModelVersionDetailList | Problem
     """
 
     return sync_detailed(
@@ -172,7 +193,7 @@ async def asyncio_detailed(
     search: str | Unset = UNSET,
     status: V1ModelsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedModelVersionDetailList]:
+) -> Response[PaginatedModelVersionDetailList | Problem]:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -191,7 +212,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedModelVersionDetailList]
+        Response[PaginatedModelVersionDetailList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -217,7 +238,7 @@ async def asyncio(
     search: str | Unset = UNSET,
     status: V1ModelsListStatus | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedModelVersionDetailList | None:
+) -> PaginatedModelVersionDetailList | Problem | None:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -236,7 +257,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedModelVersionDetailList
+        PaginatedModelVersionDetailList | Problem
     """
 
     return (

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.live_performance import LivePerformance
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,11 +25,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> LivePerformance | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> LivePerformance | Problem | None:
     if response.status_code == 200:
         response_200 = LivePerformance.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +59,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[LivePerformance]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[LivePerformance | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +74,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[LivePerformance]:
+) -> Response[LivePerformance | Problem]:
     """Live performance against the radiologists: agreement, sensitivity/specificity, confusion, weekly
     trend
     and the drift alert.
@@ -62,7 +87,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[LivePerformance]
+        Response[LivePerformance | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -80,7 +105,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> LivePerformance | None:
+) -> LivePerformance | Problem | None:
     """Live performance against the radiologists: agreement, sensitivity/specificity, confusion, weekly
     trend
     and the drift alert.
@@ -93,7 +118,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        LivePerformance
+        LivePerformance | Problem
     """
 
     return sync_detailed(
@@ -106,7 +131,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[LivePerformance]:
+) -> Response[LivePerformance | Problem]:
     """Live performance against the radiologists: agreement, sensitivity/specificity, confusion, weekly
     trend
     and the drift alert.
@@ -119,7 +144,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[LivePerformance]
+        Response[LivePerformance | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -135,7 +160,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> LivePerformance | None:
+) -> LivePerformance | Problem | None:
     """Live performance against the radiologists: agreement, sensitivity/specificity, confusion, weekly
     trend
     and the drift alert.
@@ -148,7 +173,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        LivePerformance
+        LivePerformance | Problem
     """
 
     return (

@@ -8,6 +8,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.model_status_change import ModelStatusChange
 from ...models.model_version_detail import ModelVersionDetail
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -34,11 +35,53 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ModelVersionDetail | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ModelVersionDetail | Problem | None:
     if response.status_code == 200:
         response_200 = ModelVersionDetail.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -46,7 +89,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ModelVersionDetail]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ModelVersionDetail | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -60,7 +105,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ModelStatusChange | Unset = UNSET,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Stop running a candidate or shadow version.
 
     Args:
@@ -72,7 +117,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -92,7 +137,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ModelStatusChange | Unset = UNSET,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Stop running a candidate or shadow version.
 
     Args:
@@ -104,7 +149,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return sync_detailed(
@@ -119,7 +164,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ModelStatusChange | Unset = UNSET,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Stop running a candidate or shadow version.
 
     Args:
@@ -131,7 +176,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -149,7 +194,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ModelStatusChange | Unset = UNSET,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Stop running a candidate or shadow version.
 
     Args:
@@ -161,7 +206,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return (

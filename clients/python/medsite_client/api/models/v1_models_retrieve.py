@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.model_version_detail import ModelVersionDetail
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,11 +25,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ModelVersionDetail | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ModelVersionDetail | Problem | None:
     if response.status_code == 200:
         response_200 = ModelVersionDetail.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +59,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ModelVersionDetail]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ModelVersionDetail | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +74,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -63,7 +88,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -81,7 +106,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -95,7 +120,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return sync_detailed(
@@ -108,7 +133,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -122,7 +147,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -138,7 +163,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Registered model versions: task, classes, metrics and operating threshold, and status
     (candidate, shadow, active, retired). Filter with `?task=` and `?status=`; `?search=` matches the
     task or the
@@ -152,7 +177,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return (

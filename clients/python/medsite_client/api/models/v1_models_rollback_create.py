@@ -7,6 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.model_rollback import ModelRollback
 from ...models.model_version_detail import ModelVersionDetail
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -29,11 +30,48 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ModelVersionDetail | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ModelVersionDetail | Problem | None:
     if response.status_code == 200:
         response_200 = ModelVersionDetail.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -41,7 +79,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ModelVersionDetail]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ModelVersionDetail | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -54,7 +94,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ModelRollback,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Make the task's previous active version active again.
 
     Args:
@@ -65,7 +105,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -83,7 +123,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ModelRollback,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Make the task's previous active version active again.
 
     Args:
@@ -94,7 +134,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return sync_detailed(
@@ -107,7 +147,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ModelRollback,
-) -> Response[ModelVersionDetail]:
+) -> Response[ModelVersionDetail | Problem]:
     """Make the task's previous active version active again.
 
     Args:
@@ -118,7 +158,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ModelVersionDetail]
+        Response[ModelVersionDetail | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -134,7 +174,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ModelRollback,
-) -> ModelVersionDetail | None:
+) -> ModelVersionDetail | Problem | None:
     """Make the task's previous active version active again.
 
     Args:
@@ -145,7 +185,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ModelVersionDetail
+        ModelVersionDetail | Problem
     """
 
     return (

@@ -7,6 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.patient import Patient
 from ...models.patient_create import PatientCreate
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -32,11 +33,51 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Patient | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Patient | Problem | None:
     if response.status_code == 201:
         response_201 = Patient.from_dict(response.json())
 
         return response_201
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -44,7 +85,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Patient]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Patient | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -58,7 +99,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: PatientCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Patient]:
+) -> Response[Patient | Problem]:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -70,7 +111,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Patient]
+        Response[Patient | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -90,7 +131,7 @@ def sync(
     client: AuthenticatedClient,
     body: PatientCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Patient | None:
+) -> Patient | Problem | None:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -102,7 +143,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Patient
+        Patient | Problem
     """
 
     return sync_detailed(
@@ -117,7 +158,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: PatientCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Patient]:
+) -> Response[Patient | Problem]:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -129,7 +170,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Patient]
+        Response[Patient | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -147,7 +188,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: PatientCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Patient | None:
+) -> Patient | Problem | None:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -159,7 +200,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Patient
+        Patient | Problem
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_patient_list import PaginatedPatientList
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -38,11 +39,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> PaginatedPatientList | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PaginatedPatientList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedPatientList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -52,7 +75,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -68,7 +91,7 @@ def sync_detailed(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     site: int | Unset = UNSET,
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     """Patients of your sites (to search them, POST to search/)
 
      Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
@@ -84,7 +107,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPatientList]
+        Response[PaginatedPatientList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -108,7 +131,7 @@ def sync(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     site: int | Unset = UNSET,
-) -> PaginatedPatientList | None:
+) -> PaginatedPatientList | Problem | None:
     """Patients of your sites (to search them, POST to search/)
 
      Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
@@ -124,7 +147,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPatientList
+        PaginatedPatientList | Problem
     """
 
     return sync_detailed(
@@ -143,7 +166,7 @@ async def asyncio_detailed(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     site: int | Unset = UNSET,
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     """Patients of your sites (to search them, POST to search/)
 
      Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
@@ -159,7 +182,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPatientList]
+        Response[PaginatedPatientList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -181,7 +204,7 @@ async def asyncio(
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
     site: int | Unset = UNSET,
-) -> PaginatedPatientList | None:
+) -> PaginatedPatientList | Problem | None:
     """Patients of your sites (to search them, POST to search/)
 
      Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
@@ -197,7 +220,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPatientList
+        PaginatedPatientList | Problem
     """
 
     return (

@@ -8,6 +8,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.patched_patient_update import PatchedPatientUpdate
 from ...models.patient import Patient
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -36,11 +37,61 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Patient | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Patient | Problem | None:
     if response.status_code == 200:
         response_200 = Patient.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 412:
+        response_412 = Problem.from_dict(response.json())
+
+        return response_412
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 428:
+        response_428 = Problem.from_dict(response.json())
+
+        return response_428
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -48,7 +99,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Patient]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Patient | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -63,7 +114,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: PatchedPatientUpdate | Unset = UNSET,
     if_match: str,
-) -> Response[Patient]:
+) -> Response[Patient | Problem]:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -76,7 +127,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Patient]
+        Response[Patient | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -98,7 +149,7 @@ def sync(
     client: AuthenticatedClient,
     body: PatchedPatientUpdate | Unset = UNSET,
     if_match: str,
-) -> Patient | None:
+) -> Patient | Problem | None:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -111,7 +162,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Patient
+        Patient | Problem
     """
 
     return sync_detailed(
@@ -128,7 +179,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: PatchedPatientUpdate | Unset = UNSET,
     if_match: str,
-) -> Response[Patient]:
+) -> Response[Patient | Problem]:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -141,7 +192,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Patient]
+        Response[Patient | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -161,7 +212,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: PatchedPatientUpdate | Unset = UNSET,
     if_match: str,
-) -> Patient | None:
+) -> Patient | Problem | None:
     """Patients. Any member of the patient's site reads them; clinicians register and edit them. No delete.
 
     Args:
@@ -174,7 +225,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Patient
+        Patient | Problem
     """
 
     return (

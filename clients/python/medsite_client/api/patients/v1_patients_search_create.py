@@ -7,6 +7,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_patient_list import PaginatedPatientList
 from ...models.patient_search import PatientSearch
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -40,11 +41,48 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> PaginatedPatientList | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PaginatedPatientList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedPatientList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -54,7 +92,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -69,7 +107,7 @@ def sync_detailed(
     body: PatientSearch,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     """Search patients of your sites by MRN or name
 
      The search term goes in the JSON body, so that it never appears in a URL (proxy and server logs,
@@ -86,7 +124,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPatientList]
+        Response[PaginatedPatientList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -108,7 +146,7 @@ def sync(
     body: PatientSearch,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> PaginatedPatientList | None:
+) -> PaginatedPatientList | Problem | None:
     """Search patients of your sites by MRN or name
 
      The search term goes in the JSON body, so that it never appears in a URL (proxy and server logs,
@@ -125,7 +163,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPatientList
+        PaginatedPatientList | Problem
     """
 
     return sync_detailed(
@@ -142,7 +180,7 @@ async def asyncio_detailed(
     body: PatientSearch,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[PaginatedPatientList]:
+) -> Response[PaginatedPatientList | Problem]:
     """Search patients of your sites by MRN or name
 
      The search term goes in the JSON body, so that it never appears in a URL (proxy and server logs,
@@ -159,7 +197,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPatientList]
+        Response[PaginatedPatientList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -179,7 +217,7 @@ async def asyncio(
     body: PatientSearch,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> PaginatedPatientList | None:
+) -> PaginatedPatientList | Problem | None:
     """Search patients of your sites by MRN or name
 
      The search term goes in the JSON body, so that it never appears in a URL (proxy and server logs,
@@ -196,7 +234,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPatientList
+        PaginatedPatientList | Problem
     """
 
     return (

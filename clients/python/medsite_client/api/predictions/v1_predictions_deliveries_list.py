@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.result_delivery import ResultDelivery
 from ...types import Response
 
@@ -24,7 +25,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> list[ResultDelivery] | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | list[ResultDelivery] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -35,6 +38,26 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -43,7 +66,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[list[ResultDelivery]]:
+) -> Response[Problem | list[ResultDelivery]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -56,7 +79,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[list[ResultDelivery]]:
+) -> Response[Problem | list[ResultDelivery]]:
     """Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -76,7 +99,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[ResultDelivery]]
+        Response[Problem | list[ResultDelivery]]
     """
 
     kwargs = _get_kwargs(
@@ -94,7 +117,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> list[ResultDelivery] | None:
+) -> Problem | list[ResultDelivery] | None:
     """Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -114,7 +137,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[ResultDelivery]
+        Problem | list[ResultDelivery]
     """
 
     return sync_detailed(
@@ -127,7 +150,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[list[ResultDelivery]]:
+) -> Response[Problem | list[ResultDelivery]]:
     """Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -147,7 +170,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[list[ResultDelivery]]
+        Response[Problem | list[ResultDelivery]]
     """
 
     kwargs = _get_kwargs(
@@ -163,7 +186,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> list[ResultDelivery] | None:
+) -> Problem | list[ResultDelivery] | None:
     """Where this result was sent: each SR, heatmap and FHIR report per PACS or FHIR server, with status
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -183,7 +206,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        list[ResultDelivery]
+        Problem | list[ResultDelivery]
     """
 
     return (

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_prediction_list import PaginatedPredictionList
+from ...models.problem import Problem
 from ...models.v1_predictions_list_modality import V1PredictionsListModality
 from ...types import UNSET, Response, Unset
 
@@ -70,11 +71,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedPredictionList | None:
+) -> PaginatedPredictionList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedPredictionList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -84,7 +105,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedPredictionList]:
+) -> Response[PaginatedPredictionList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -106,7 +127,7 @@ def sync_detailed(
     reviewed: bool | Unset = UNSET,
     site: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedPredictionList]:
+) -> Response[PaginatedPredictionList | Problem]:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -133,7 +154,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPredictionList]
+        Response[PaginatedPredictionList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -169,7 +190,7 @@ def sync(
     reviewed: bool | Unset = UNSET,
     site: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedPredictionList | None:
+) -> PaginatedPredictionList | Problem | None:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -196,7 +217,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPredictionList
+        PaginatedPredictionList | Problem
     """
 
     return sync_detailed(
@@ -227,7 +248,7 @@ async def asyncio_detailed(
     reviewed: bool | Unset = UNSET,
     site: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedPredictionList]:
+) -> Response[PaginatedPredictionList | Problem]:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -254,7 +275,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedPredictionList]
+        Response[PaginatedPredictionList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -288,7 +309,7 @@ async def asyncio(
     reviewed: bool | Unset = UNSET,
     site: int | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedPredictionList | None:
+) -> PaginatedPredictionList | Problem | None:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -315,7 +336,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedPredictionList
+        PaginatedPredictionList | Problem
     """
 
     return (

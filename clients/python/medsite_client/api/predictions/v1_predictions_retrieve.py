@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.prediction import Prediction
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,11 +25,31 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Prediction | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Prediction | Problem | None:
     if response.status_code == 200:
         response_200 = Prediction.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +57,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Prediction]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Prediction | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +72,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Prediction]:
+) -> Response[Prediction | Problem]:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -67,7 +90,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Prediction]
+        Response[Prediction | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -85,7 +108,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Prediction | None:
+) -> Prediction | Problem | None:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -103,7 +126,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Prediction
+        Prediction | Problem
     """
 
     return sync_detailed(
@@ -116,7 +139,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Prediction]:
+) -> Response[Prediction | Problem]:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -134,7 +157,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Prediction]
+        Response[Prediction | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -150,7 +173,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Prediction | None:
+) -> Prediction | Problem | None:
     """Predictions on images of your sites, with the model version that made them and their reviews.
 
     Order by `created_at`, `max_probability` (the top class probability) or `abnormality` (1 -
@@ -168,7 +191,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Prediction
+        Prediction | Problem
     """
 
     return (

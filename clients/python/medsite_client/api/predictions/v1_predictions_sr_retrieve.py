@@ -7,6 +7,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...types import File, Response
 
 
@@ -24,11 +25,31 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | Problem | None:
     if response.status_code == 200:
         response_200 = File(payload=BytesIO(response.content))
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +57,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +70,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """The AI's preliminary DICOM SR (TID 1500), in the image's study; carries the patient's identifiers
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -69,7 +90,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -87,7 +108,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> File | None:
+) -> File | Problem | None:
     """The AI's preliminary DICOM SR (TID 1500), in the image's study; carries the patient's identifiers
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -107,7 +128,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return sync_detailed(
@@ -120,7 +141,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """The AI's preliminary DICOM SR (TID 1500), in the image's study; carries the patient's identifiers
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -140,7 +161,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -156,7 +177,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> File | None:
+) -> File | Problem | None:
     """The AI's preliminary DICOM SR (TID 1500), in the image's study; carries the patient's identifiers
 
      Predictions on images of your sites, with the model version that made them and their reviews.
@@ -176,7 +197,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_result_delivery_list import PaginatedResultDeliveryList
+from ...models.problem import Problem
 from ...models.v1_deliveries_list_kind import V1DeliveriesListKind
 from ...models.v1_deliveries_list_status import V1DeliveriesListStatus
 from ...types import UNSET, Response, Unset
@@ -56,11 +57,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedResultDeliveryList | None:
+) -> PaginatedResultDeliveryList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedResultDeliveryList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -70,7 +91,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedResultDeliveryList]:
+) -> Response[PaginatedResultDeliveryList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -88,7 +109,7 @@ def sync_detailed(
     page_size: int | Unset = UNSET,
     prediction: int | Unset = UNSET,
     status: V1DeliveriesListStatus | Unset = UNSET,
-) -> Response[PaginatedResultDeliveryList]:
+) -> Response[PaginatedResultDeliveryList | Problem]:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -109,7 +130,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedResultDeliveryList]
+        Response[PaginatedResultDeliveryList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -137,7 +158,7 @@ def sync(
     page_size: int | Unset = UNSET,
     prediction: int | Unset = UNSET,
     status: V1DeliveriesListStatus | Unset = UNSET,
-) -> PaginatedResultDeliveryList | None:
+) -> PaginatedResultDeliveryList | Problem | None:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -158,7 +179,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedResultDeliveryList
+        PaginatedResultDeliveryList | Problem
     """
 
     return sync_detailed(
@@ -181,7 +202,7 @@ async def asyncio_detailed(
     page_size: int | Unset = UNSET,
     prediction: int | Unset = UNSET,
     status: V1DeliveriesListStatus | Unset = UNSET,
-) -> Response[PaginatedResultDeliveryList]:
+) -> Response[PaginatedResultDeliveryList | Problem]:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -202,7 +223,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedResultDeliveryList]
+        Response[PaginatedResultDeliveryList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -228,7 +249,7 @@ async def asyncio(
     page_size: int | Unset = UNSET,
     prediction: int | Unset = UNSET,
     status: V1DeliveriesListStatus | Unset = UNSET,
-) -> PaginatedResultDeliveryList | None:
+) -> PaginatedResultDeliveryList | Problem | None:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -249,7 +270,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedResultDeliveryList
+        PaginatedResultDeliveryList | Problem
     """
 
     return (

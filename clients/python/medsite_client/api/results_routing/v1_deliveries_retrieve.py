@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.result_delivery import ResultDelivery
 from ...types import Response
 
@@ -24,11 +25,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ResultDelivery | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | ResultDelivery | None:
     if response.status_code == 200:
         response_200 = ResultDelivery.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +59,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[ResultDelivery]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | ResultDelivery]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +74,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ResultDelivery]:
+) -> Response[Problem | ResultDelivery]:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -65,7 +90,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ResultDelivery]
+        Response[Problem | ResultDelivery]
     """
 
     kwargs = _get_kwargs(
@@ -83,7 +108,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ResultDelivery | None:
+) -> Problem | ResultDelivery | None:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -99,7 +124,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ResultDelivery
+        Problem | ResultDelivery
     """
 
     return sync_detailed(
@@ -112,7 +137,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[ResultDelivery]:
+) -> Response[Problem | ResultDelivery]:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -128,7 +153,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ResultDelivery]
+        Response[Problem | ResultDelivery]
     """
 
     kwargs = _get_kwargs(
@@ -144,7 +169,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> ResultDelivery | None:
+) -> Problem | ResultDelivery | None:
     """Result objects sent, or being sent, to your sites' PACS and FHIR servers: the AI's preliminary SR
     and heatmap
     Secondary Capture, the final SR after review, and FHIR DiagnosticReports. Filter by `status`
@@ -160,7 +185,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ResultDelivery
+        Problem | ResultDelivery
     """
 
     return (

@@ -5,6 +5,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.review import Review
 from ...models.review_create import ReviewCreate
 from ...types import UNSET, Response, Unset
@@ -32,11 +33,51 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Review | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | Review | None:
     if response.status_code == 201:
         response_201 = Review.from_dict(response.json())
 
         return response_201
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -44,7 +85,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Review]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | Review]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -58,7 +99,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: ReviewCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Review]:
+) -> Response[Problem | Review]:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -76,7 +117,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Review]
+        Response[Problem | Review]
     """
 
     kwargs = _get_kwargs(
@@ -96,7 +137,7 @@ def sync(
     client: AuthenticatedClient,
     body: ReviewCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Review | None:
+) -> Problem | Review | None:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -114,7 +155,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Review
+        Problem | Review
     """
 
     return sync_detailed(
@@ -129,7 +170,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: ReviewCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Response[Review]:
+) -> Response[Problem | Review]:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -147,7 +188,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Review]
+        Response[Problem | Review]
     """
 
     kwargs = _get_kwargs(
@@ -165,7 +206,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: ReviewCreate,
     idempotency_key: str | Unset = UNSET,
-) -> Review | None:
+) -> Problem | Review | None:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -183,7 +224,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Review
+        Problem | Review
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...types import File, Response
 
 
@@ -19,11 +20,26 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | Problem | None:
     if response.status_code == 200:
         response_200 = File(payload=BytesIO(response.content))
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -31,7 +47,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -43,7 +59,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """The ledger as CSV (same filters as the list)
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -59,7 +75,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs()
@@ -74,7 +90,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> File | None:
+) -> File | Problem | None:
     """The ledger as CSV (same filters as the list)
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -90,7 +106,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return sync_detailed(
@@ -101,7 +117,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[File]:
+) -> Response[File | Problem]:
     """The ledger as CSV (same filters as the list)
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -117,7 +133,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs()
@@ -130,7 +146,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> File | None:
+) -> File | Problem | None:
     """The ledger as CSV (same filters as the list)
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -146,7 +162,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File
+        File | Problem
     """
 
     return (

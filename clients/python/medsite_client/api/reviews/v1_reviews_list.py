@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_ledger_entry_list import PaginatedLedgerEntryList
+from ...models.problem import Problem
 from ...models.v1_reviews_list_decision import V1ReviewsListDecision
 from ...types import UNSET, Response, Unset
 
@@ -67,11 +68,31 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> PaginatedLedgerEntryList | None:
+) -> PaginatedLedgerEntryList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedLedgerEntryList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -81,7 +102,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[PaginatedLedgerEntryList]:
+) -> Response[PaginatedLedgerEntryList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -102,7 +123,7 @@ def sync_detailed(
     page_size: int | Unset = UNSET,
     reviewer: str | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedLedgerEntryList]:
+) -> Response[PaginatedLedgerEntryList | Problem]:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -127,7 +148,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedLedgerEntryList]
+        Response[PaginatedLedgerEntryList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -161,7 +182,7 @@ def sync(
     page_size: int | Unset = UNSET,
     reviewer: str | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedLedgerEntryList | None:
+) -> PaginatedLedgerEntryList | Problem | None:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -186,7 +207,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedLedgerEntryList
+        PaginatedLedgerEntryList | Problem
     """
 
     return sync_detailed(
@@ -215,7 +236,7 @@ async def asyncio_detailed(
     page_size: int | Unset = UNSET,
     reviewer: str | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> Response[PaginatedLedgerEntryList]:
+) -> Response[PaginatedLedgerEntryList | Problem]:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -240,7 +261,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedLedgerEntryList]
+        Response[PaginatedLedgerEntryList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -272,7 +293,7 @@ async def asyncio(
     page_size: int | Unset = UNSET,
     reviewer: str | Unset = UNSET,
     task: str | Unset = UNSET,
-) -> PaginatedLedgerEntryList | None:
+) -> PaginatedLedgerEntryList | Problem | None:
     """The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
     model
     version, threshold), who decided and when. A new review of a prediction supersedes older ones; none
@@ -297,7 +318,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedLedgerEntryList
+        PaginatedLedgerEntryList | Problem
     """
 
     return (

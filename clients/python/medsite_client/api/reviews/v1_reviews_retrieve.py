@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.ledger_entry import LedgerEntry
+from ...models.problem import Problem
 from ...types import Response
 
 
@@ -24,11 +25,31 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> LedgerEntry | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> LedgerEntry | Problem | None:
     if response.status_code == 200:
         response_200 = LedgerEntry.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -36,7 +57,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[LedgerEntry]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[LedgerEntry | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -49,7 +72,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[LedgerEntry]:
+) -> Response[LedgerEntry | Problem]:
     """One review, as the ledger lists it
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -68,7 +91,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[LedgerEntry]
+        Response[LedgerEntry | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -86,7 +109,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> LedgerEntry | None:
+) -> LedgerEntry | Problem | None:
     """One review, as the ledger lists it
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -105,7 +128,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        LedgerEntry
+        LedgerEntry | Problem
     """
 
     return sync_detailed(
@@ -118,7 +141,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[LedgerEntry]:
+) -> Response[LedgerEntry | Problem]:
     """One review, as the ledger lists it
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -137,7 +160,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[LedgerEntry]
+        Response[LedgerEntry | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -153,7 +176,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> LedgerEntry | None:
+) -> LedgerEntry | Problem | None:
     """One review, as the ledger lists it
 
      The agreement ledger: every radiologist decision with the AI output it judged (label, probabilities,
@@ -172,7 +195,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        LedgerEntry
+        LedgerEntry | Problem
     """
 
     return (

@@ -6,6 +6,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.problem import Problem
 from ...models.upload import Upload
 from ...models.upload_result import UploadResult
 from ...models.v1_studies_images_create_response_400_type_1 import V1StudiesImagesCreateResponse400Type1
@@ -39,7 +40,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
     if response.status_code == 201:
         response_201 = UploadResult.from_dict(response.json())
 
@@ -66,10 +67,45 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
     if response.status_code == 409:
         response_409 = UploadResult.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Problem.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -79,7 +115,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -94,7 +130,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: Upload,
     idempotency_key: str | Unset = UNSET,
-) -> Response[UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
     """Upload images (one or more files)
 
      Each file is stored and queued for analysis, or refused with a message. Files that were stored stay
@@ -111,7 +147,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]
+        Response[Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]
     """
 
     kwargs = _get_kwargs(
@@ -133,7 +169,7 @@ def sync(
     client: AuthenticatedClient,
     body: Upload,
     idempotency_key: str | Unset = UNSET,
-) -> UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
     """Upload images (one or more files)
 
      Each file is stored and queued for analysis, or refused with a message. Files that were stored stay
@@ -150,7 +186,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1
+        Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1
     """
 
     return sync_detailed(
@@ -167,7 +203,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: Upload,
     idempotency_key: str | Unset = UNSET,
-) -> Response[UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
+) -> Response[Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]:
     """Upload images (one or more files)
 
      Each file is stored and queued for analysis, or refused with a message. Files that were stored stay
@@ -184,7 +220,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]
+        Response[Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1]
     """
 
     kwargs = _get_kwargs(
@@ -204,7 +240,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: Upload,
     idempotency_key: str | Unset = UNSET,
-) -> UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
+) -> Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1 | None:
     """Upload images (one or more files)
 
      Each file is stored and queued for analysis, or refused with a message. Files that were stored stay
@@ -221,7 +257,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1
+        Problem | UploadResult | UploadResult | V1StudiesImagesCreateResponse400Type1
     """
 
     return (

@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_image_list import PaginatedImageList
+from ...models.problem import Problem
 from ...types import UNSET, Response, Unset
 
 
@@ -36,11 +37,38 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> PaginatedImageList | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PaginatedImageList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedImageList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -48,7 +76,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[PaginatedImageList]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[PaginatedImageList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -63,7 +93,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[PaginatedImageList]:
+) -> Response[PaginatedImageList | Problem]:
     """The study's images
 
      Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
@@ -78,7 +108,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedImageList]
+        Response[PaginatedImageList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +130,7 @@ def sync(
     client: AuthenticatedClient,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> PaginatedImageList | None:
+) -> PaginatedImageList | Problem | None:
     """The study's images
 
      Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
@@ -115,7 +145,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedImageList
+        PaginatedImageList | Problem
     """
 
     return sync_detailed(
@@ -132,7 +162,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> Response[PaginatedImageList]:
+) -> Response[PaginatedImageList | Problem]:
     """The study's images
 
      Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
@@ -147,7 +177,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedImageList]
+        Response[PaginatedImageList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -167,7 +197,7 @@ async def asyncio(
     client: AuthenticatedClient,
     page: int | Unset = UNSET,
     page_size: int | Unset = UNSET,
-) -> PaginatedImageList | None:
+) -> PaginatedImageList | Problem | None:
     """The study's images
 
      Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
@@ -182,7 +212,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedImageList
+        PaginatedImageList | Problem
     """
 
     return (

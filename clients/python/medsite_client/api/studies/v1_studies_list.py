@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.paginated_study_list import PaginatedStudyList
+from ...models.problem import Problem
 from ...models.v1_studies_list_modality import V1StudiesListModality
 from ...models.v1_studies_list_status import V1StudiesListStatus
 from ...types import UNSET, Response, Unset
@@ -67,11 +68,33 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> PaginatedStudyList | None:
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PaginatedStudyList | Problem | None:
     if response.status_code == 200:
         response_200 = PaginatedStudyList.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -79,7 +102,9 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[PaginatedStudyList]:
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[PaginatedStudyList | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -99,7 +124,7 @@ def sync_detailed(
     status: V1StudiesListStatus | Unset = UNSET,
     study_date_after: datetime.date | Unset = UNSET,
     study_date_before: datetime.date | Unset = UNSET,
-) -> Response[PaginatedStudyList]:
+) -> Response[PaginatedStudyList | Problem]:
     """Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
 
     Args:
@@ -117,7 +142,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedStudyList]
+        Response[PaginatedStudyList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -149,7 +174,7 @@ def sync(
     status: V1StudiesListStatus | Unset = UNSET,
     study_date_after: datetime.date | Unset = UNSET,
     study_date_before: datetime.date | Unset = UNSET,
-) -> PaginatedStudyList | None:
+) -> PaginatedStudyList | Problem | None:
     """Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
 
     Args:
@@ -167,7 +192,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedStudyList
+        PaginatedStudyList | Problem
     """
 
     return sync_detailed(
@@ -194,7 +219,7 @@ async def asyncio_detailed(
     status: V1StudiesListStatus | Unset = UNSET,
     study_date_after: datetime.date | Unset = UNSET,
     study_date_before: datetime.date | Unset = UNSET,
-) -> Response[PaginatedStudyList]:
+) -> Response[PaginatedStudyList | Problem]:
     """Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
 
     Args:
@@ -212,7 +237,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[PaginatedStudyList]
+        Response[PaginatedStudyList | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -242,7 +267,7 @@ async def asyncio(
     status: V1StudiesListStatus | Unset = UNSET,
     study_date_after: datetime.date | Unset = UNSET,
     study_date_before: datetime.date | Unset = UNSET,
-) -> PaginatedStudyList | None:
+) -> PaginatedStudyList | Problem | None:
     """Studies. Any member of the patient's site reads them; clinicians register, edit and upload images.
 
     Args:
@@ -260,7 +285,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        PaginatedStudyList
+        PaginatedStudyList | Problem
     """
 
     return (
