@@ -64,19 +64,44 @@ UNCERTAIN_CHOICE = "__uncertain__"  # the label select's extra option; never a m
 
 
 class ReviewForm(forms.Form):
-    label = forms.ChoiceField()
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    """A reader's decision on a prediction: Agree (the AI's label), Disagree with the reader's label, or Uncertain /
+    not diagnostic. Nothing is preset: a form without a decision is refused. A bare `label` (a class, or
+    UNCERTAIN_CHOICE) still works, as the API-era forms posted it. `then` says where the reader goes after saving."""
 
-    def __init__(self, *args, classes, **kwargs):
+    AGREE, DISAGREE, UNCERTAIN = "agree", "disagree", "uncertain"
+    THEN_STUDY, THEN_STAY, THEN_NEXT = "study", "stay", "next"
+
+    decision = forms.ChoiceField(
+        required=False, choices=[(AGREE, "Agree"), (DISAGREE, "Disagree"), (UNCERTAIN, "Uncertain / not diagnostic")]
+    )
+    label = forms.ChoiceField(required=False)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    then = forms.ChoiceField(required=False, choices=[(THEN_STUDY, "study"), (THEN_STAY, "stay"), (THEN_NEXT, "next")])
+
+    def __init__(self, *args, classes, ai_label: str, **kwargs):
         super().__init__(*args, **kwargs)
+        self.ai_label = ai_label
         self.fields["label"].choices = [(c, c) for c in classes] + [(UNCERTAIN_CHOICE, "Uncertain / not diagnostic")]
 
     def clean(self):
         data = super().clean()
-        data["uncertain"] = data.get("label") == UNCERTAIN_CHOICE
-        if data["uncertain"]:
-            data["label"] = ""
+        decision, label = data.get("decision"), data.get("label")
+        if decision == self.AGREE:
+            label = self.ai_label
+        elif decision == self.UNCERTAIN:
+            label = UNCERTAIN_CHOICE
+        elif decision == self.DISAGREE and (not label or label in (self.ai_label, UNCERTAIN_CHOICE)):
+            self.add_error("label", "Disagree: choose your label, one the AI did not give.")
+        elif not decision and not label and not self.errors:
+            raise forms.ValidationError("Choose Agree, Disagree (with your label) or Uncertain before saving.")
+        data["uncertain"] = label == UNCERTAIN_CHOICE
+        data["label"] = "" if data["uncertain"] else label
+        data["then"] = data.get("then") or self.THEN_STUDY
         return data
+
+    def review_fields(self) -> dict:
+        """What review_submit takes from the form."""
+        return {key: self.cleaned_data[key] for key in ("label", "note", "uncertain")}
 
 
 class ExclusionForm(forms.Form):

@@ -56,6 +56,14 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.mrn})"
 
+    @property
+    def age(self) -> int | None:
+        """Whole years since the birth date, today (None without one)."""
+        if self.birth_date is None:
+            return None
+        today, born = timezone.localdate(), self.birth_date
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
 
 class Study(models.Model):
     class Modality(models.TextChoices):
@@ -289,6 +297,30 @@ class ModelVersion(models.Model):
         normal = self.normal_class
         return 1.0 - probabilities[normal] if normal else max(probabilities.values())
 
+    NEAR_MARGIN_DEFAULT = 0.05  # without a validation calibration error: a conventional grey zone (docs/user-guide.md)
+    NEAR_MARGIN_FLOOR = 0.02  # an ECE of ~0 from a small, cleanly separated validation set must not hide the zone
+
+    def _validation_ece(self) -> float | None:
+        """The expected calibration error on validation of the number the decision compares: P(positive class)
+        for two classes, the top class's confidence otherwise (mlcore.evaluate), when the bundle recorded it."""
+        ece = ((self.metrics or {}).get("val") or {}).get("ece_positive" if self.threshold is not None else "ece")
+        return float(ece) if isinstance(ece, int | float) else None
+
+    @property
+    def near_margin(self) -> float:
+        """How close to the decision a probability counts as "near the threshold": the validation calibration
+        error (at least NEAR_MARGIN_FLOOR), or NEAR_MARGIN_DEFAULT without one. A probability closer to the threshold
+        than the model's own calibration error could as well lie on the other side."""
+        ece = self._validation_ece()
+        return self.NEAR_MARGIN_DEFAULT if ece is None else max(ece, self.NEAR_MARGIN_FLOOR)
+
+    @property
+    def near_margin_source(self) -> str:
+        """Where near_margin comes from, in words for the result card."""
+        if self._validation_ece() is None:
+            return "a default grey zone: the model records no calibration error"
+        return "the model's calibration error on its validation set"
+
 
 class Prediction(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
@@ -375,6 +407,29 @@ class Prediction(models.Model):
 
     def sorted_probabilities(self) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+
+    @property
+    def positive_probability(self) -> float | None:
+        """P(positive class), the number compared with the threshold (two-class models), else None."""
+        if self.threshold is None:
+            return None
+        return self.probabilities.get(self.model_version.positive_class)
+
+    @property
+    def near_threshold(self) -> bool:
+        """The result is a close call: P(positive) within the model's near_margin of the threshold (two classes),
+        or the top two classes within it of each other (several)."""
+        version = self.model_version
+        if self.threshold is not None and version.positive_class in self.probabilities:
+            distance = abs(self.probabilities[version.positive_class] - self.threshold)
+        else:
+            top, second = (sorted(self.probabilities.values(), reverse=True) + [0.0])[:2]
+            distance = top - second
+        return distance <= version.near_margin
+
+    def review_by(self, user) -> "Review | None":
+        """The newest review `user` wrote of this prediction (uses prefetched reviews), or None."""
+        return next((r for r in self.review_list() if r.reviewer_id == user.pk), None)
 
 
 class Review(models.Model):

@@ -73,6 +73,12 @@ MATRIX = [
     (Page("diagnosis:study_update", target="study"), ("clinician", 200), ("site_admin", 403), ("outsider", 404)),
     (Page("diagnosis:study_results", target="study"), ("clinician", 200), ("radiologist", 200), ("outsider", 404)),
     (
+        Page("diagnosis:study_read", target="study"),
+        ("radiologist", 200),
+        ("clinician", 403),
+        ("outside_radiologist", 404),
+    ),
+    (
         Page("diagnosis:study_upload", "post", "study", upload=True),
         ("clinician", 302),
         ("radiologist", 403),

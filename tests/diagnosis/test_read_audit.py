@@ -89,6 +89,14 @@ READS = [
     Read("diagnosis:study_detail", "radiologist", "study", "study", refused=OUTSIDER),
     Read("diagnosis:study_update", "clinician", "study", "study", refused=(*OUTSIDER, ("site_admin", 403))),
     Read("diagnosis:study_results", "clinician", "study", "study", refused=OUTSIDER),
+    Read(
+        "diagnosis:study_read",
+        "radiologist",
+        "study",
+        "study",
+        refused=(*OUTSIDER, ("clinician", 403)),
+        detail={"part": "reading"},
+    ),  # fmt: skip  (opening it also takes the reading claim: an UPDATE event, not a read)
     Read("diagnosis:image_display", "clinician", "image", "image", refused=OUTSIDER),
     Read("diagnosis:image_original", "clinician", "image", "image", DOWNLOAD, refused=OUTSIDER),
     Read("diagnosis:image_deidentified", "radiologist", "image", "dicom_image", DOWNLOAD, refused=OUTSIDER),

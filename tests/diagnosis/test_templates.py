@@ -375,7 +375,7 @@ def test_results_show_ai_result_dicom_metadata_downloads_and_review_history(
     image = dicom_prediction.image
     html = login(radiologist).get(reverse("diagnosis:study_results", args=[study.pk])).content.decode()
     assert 'data-testid="ai-label">pneumonia<' in html
-    assert "0.800" in html and "0.200" in html and 'value="0.8000"' in html
+    assert "0.800" in html and "0.200" in html and 'class="prob-fill" x="0" y="1" width="80"' in html
     assert dicom_prediction.model_version.short_sha in html and "41.7 ms" in html
     assert "operating threshold 0.500" in html
     for value in ["MONOCHROME1", "1.2.840.10008.1.2.1", "Photometric interpretation", "Transfer syntax", "Frames"]:
