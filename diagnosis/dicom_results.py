@@ -21,12 +21,12 @@ import highdicom as hd
 import numpy as np
 import pydicom
 from django.conf import settings
-from PIL import Image as PILImage
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import UID, generate_uid
 
 from diagnosis.models import Image, Prediction, Review, Study
+from diagnosis.services import heatmaps
 
 MANUFACTURER = "MedSite"
 LOCAL_SCHEME = "99MEDSITE"  # MedSite's own coding scheme, for concepts without a certain SNOMED CT code
@@ -270,15 +270,9 @@ def _set_content_time(ds: Dataset, when) -> None:
 
 
 def heatmap_overlay(prediction: Prediction) -> np.ndarray:
-    """The colour heatmap blended over the greyscale display image (RGB, uint8), at the heatmap's size."""
-    with prediction.heatmap.open("rb") as fh:
-        heat = PILImage.open(io.BytesIO(fh.read())).convert("RGB")
-    image = prediction.image
-    if image.display_file:
-        with image.display_file.open("rb") as fh:
-            base = PILImage.open(io.BytesIO(fh.read())).convert("L").convert("RGB").resize(heat.size)
-        heat = PILImage.blend(base, heat, 0.4)
-    return np.asarray(heat, dtype=np.uint8)
+    """The heatmap over the greyscale display image (RGB, uint8), at the heatmap's size: the CAM's upper half in
+    one hue, outlined, the rest the image's own grey (diagnosis.services.heatmaps, as the web shows it)."""
+    return heatmaps.heatmap_over_image(prediction)
 
 
 def prediction_sc(prediction: Prediction) -> Dataset:

@@ -37,6 +37,8 @@ import pydicom
 from pydicom.pixels import pixel_array
 from pydicom.pixels.utils import get_nr_frames
 
+from diagnosis.dicom import SYNTAX_BY_ENCODING
+
 MAGIC = b"MSPX"
 FORMAT = "medsite-pixels/1"
 MAX_SIDE = 2048  # larger images are decimated to at most this many rows and columns: ~8 MiB at 16 bits
@@ -56,7 +58,10 @@ class StoredValues:
 def read_stored_values(file) -> StoredValues:
     """The middle frame's stored values of the DICOM `file` (an open binary file) and its header."""
     ds = pydicom.dcmread(file, force=True)
-    if int(ds.get("SamplesPerPixel", 1)) != 1 or ds.get("PhotometricInterpretation") not in ("MONOCHROME1", "MONOCHROME2"):
+    if not ds.file_meta.get("TransferSyntaxUID"):  # a file without File Meta: the encoding pydicom read it with
+        ds.file_meta.TransferSyntaxUID = SYNTAX_BY_ENCODING[ds.original_encoding]
+    grey = ds.get("PhotometricInterpretation") in ("MONOCHROME1", "MONOCHROME2")
+    if int(ds.get("SamplesPerPixel", 1)) != 1 or not grey:
         raise NoStoredValues(
             f"This image is {ds.get('PhotometricInterpretation', 'colour')}: it has no grey values to window;"
             " the viewer shows its display rendition."
@@ -106,7 +111,8 @@ def pack(stored: StoredValues) -> bytes:
     """The medsite-pixels/1 bytes (uncompressed)."""
     header = json.dumps(stored.header, separators=(",", ":")).encode()
     header += b" " * (-(8 + len(header)) % 8)
-    return MAGIC + struct.pack("<I", len(header)) + header + stored.values.astype(stored.values.dtype.newbyteorder("<")).tobytes()
+    values = stored.values.astype(stored.values.dtype.newbyteorder("<"))
+    return MAGIC + struct.pack("<I", len(header)) + header + values.tobytes()
 
 
 def unpack(data: bytes) -> StoredValues:

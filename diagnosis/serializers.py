@@ -515,3 +515,12 @@ class ReviewCreateSerializer(serializers.Serializer):
 
 class RenditionSerializer(serializers.Serializer):
     rendition = serializers.ChoiceField(choices=["display", "original", "deidentified"], default="display")
+
+
+class HeatmapStyleSerializer(serializers.Serializer):
+    style = serializers.ChoiceField(
+        choices=["overlay", "cam"],
+        default="overlay",
+        help_text="overlay: RGBA PNG, transparent below the CAM's upper half, one hue, outlined (what the web shows "
+        "over the image); cam: the Grad-CAM itself as an 8-bit greyscale PNG (0 = no evidence, 255 = the most).",
+    )

@@ -7,6 +7,7 @@ from django.http import FileResponse, Http404, HttpResponse
 
 from accounts.models import AuditEvent
 from diagnosis import access, dicom_results, pixels
+from diagnosis.services import heatmaps
 
 CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "DICOM": "application/dicom"}
 IMAGE_RENDITIONS = {
@@ -69,14 +70,18 @@ def image_pixels(request, pk: int) -> HttpResponse:
     return _private(response)
 
 
-def prediction_heatmap(request, pk: int) -> FileResponse:
-    """A prediction's Grad-CAM PNG, audited as a VIEW of the prediction."""
+def prediction_heatmap(request, pk: int, *, style: str = "overlay") -> HttpResponse:
+    """A prediction's Grad-CAM as a PNG, audited as a VIEW of the prediction. style "overlay": what a reader sees
+    over the image (RGBA, transparent below the CAM's upper half, one hue, outlined: mlcore.heatmap); "cam": the CAM
+    itself, 8-bit greyscale. Heatmaps stored jet-coloured (before issue 23) are read back to CAM values."""
     prediction = access.get_prediction_for_user(request, pk)
     if not prediction.heatmap:
         raise Http404("This prediction has no heatmap.")
     image = prediction.image
-    access.record_view(request, prediction, image.study.site, detail={"rendition": "heatmap", "image": image.pk})
-    return _private(FileResponse(prediction.heatmap.open("rb"), content_type="image/png"))
+    access.record_view(
+        request, prediction, image.study.site, detail={"rendition": "heatmap", "image": image.pk, "style": style}
+    )
+    return _private(HttpResponse(heatmaps.heatmap_rendition(prediction, style=style), content_type="image/png"))
 
 
 def dicom_download(request, obj, site, dataset) -> HttpResponse:

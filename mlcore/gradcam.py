@@ -11,9 +11,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from mlcore.heatmap import OVERLAY_ALPHA, jet_lut, overlay_png, to_cam8
 from mlcore.model import member_prefix
 
-OVERLAY_ALPHA = 0.4  # weight of the colour map in the overlay
+# jet_lut, overlay_png and OVERLAY_ALPHA live in mlcore.heatmap (no TensorFlow); re-exported for their importers.
+__all__ = ["OVERLAY_ALPHA", "GradCam", "gradcam", "heatmap_png", "jet_lut", "overlay_png"]
+
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 _POOLING_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 _NOT_FEATURE_TYPES = (*_POOLING_TYPES, keras.layers.Dropout, keras.layers.InputLayer)  # SpatialDropout2D is a Dropout
@@ -38,11 +41,12 @@ class GradCam:
 
     @property
     def overlay_png(self) -> bytes:
-        """PNG of the image with the jet-coloured heatmap blended in."""
+        """PNG of the image with the heatmap's upper part shaded and outlined over it (cam_overlay_rgba)."""
         return overlay_png(self.image, self.heatmap)
 
     def heatmap_png(self, shape: tuple[int, int] | None = None) -> bytes:
-        """The jet-coloured heatmap alone as an RGB PNG, resized to shape (H, W) when given (for overlays)."""
+        """The CAM itself as an 8-bit greyscale PNG (0: no evidence, 255: the most), resized to shape (H, W) when
+        given; what is stored, and coloured for display by cam_overlay_rgba."""
         return heatmap_png(self.heatmap, shape)
 
 
@@ -200,31 +204,13 @@ class GradCamExplainer:
 
 
 def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int] | None = None) -> bytes:
-    """The heatmap through the jet colour map as an RGB PNG, bilinearly resized to shape (H, W) if given."""
+    """The heatmap (0..1) as an 8-bit greyscale PNG, bilinearly resized to shape (H, W) if given."""
     if shape is not None and tuple(shape) != heatmap.shape:
         resized = Image.fromarray(heatmap.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
         heatmap = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-    colour = jet_lut()[np.clip(np.rint(heatmap * 255), 0, 255).astype(np.uint8)]
     buffer = io.BytesIO()
-    Image.fromarray(colour, mode="RGB").save(buffer, format="PNG", optimize=False, compress_level=3)
+    Image.fromarray(to_cam8(heatmap), mode="L").save(buffer, format="PNG", optimize=False, compress_level=3)
     return buffer.getvalue()
-
-
-def overlay_png(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> bytes:
-    """PNG of the grey image with a jet-coloured heatmap blended in at alpha."""
-    grey = np.repeat(image[..., np.newaxis].astype(np.float32), 3, axis=-1)
-    colour = jet_lut()[np.clip(np.rint(heatmap * 255), 0, 255).astype(np.uint8)].astype(np.float32)
-    blended = np.clip(np.rint((1.0 - alpha) * grey + alpha * colour), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(blended, mode="RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def jet_lut() -> np.ndarray:
-    """(256, 3) uint8 jet-like colour map: dark blue -> cyan -> yellow -> dark red."""
-    v = np.linspace(0.0, 1.0, 256)
-    channels = [np.clip(1.5 - np.abs(4.0 * v - centre), 0.0, 1.0) for centre in (3.0, 2.0, 1.0)]
-    return np.rint(np.stack(channels, axis=-1) * 255).astype(np.uint8)
 
 
 def _resize01(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -244,6 +244,19 @@ class ImageViewSet(SiteScopedViewSet):
         query.is_valid(raise_exception=True)
         return serving.image_file(request, pk, rendition=query.validated_data["rendition"])
 
+    @extend_schema(
+        responses={(200, "application/vnd.medsite.pixels"): OpenApiTypes.BINARY},
+        summary="The stored pixel values of a DICOM image (for windowing)",
+        description="The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "
+        '"MSPX", a uint32 little-endian header length, a JSON header (rows, columns, dtype, rescale slope and '
+        "intercept, units, photometric, the file's first VOI window, value range), then the values, little-endian. "
+        "Sides over 2048 pixels are decimated (the header's step). gzip-compressed when the client accepts it. "
+        "PNG/JPEG and colour images have none: 404. Never cached; audited as a view.",
+    )
+    @action(detail=True, url_path="pixels", content_negotiation_class=IgnoreAcceptHeader)
+    def pixels(self, request, pk):
+        return serving.image_pixels(request, pk)
+
 
 @extend_schema(tags=["images"])
 class DicomImportViewSet(viewsets.GenericViewSet):

@@ -20,6 +20,7 @@ from diagnosis.api.conventions import IDEMPOTENCY_KEY, created, idempotent
 from diagnosis.filters import PredictionFilter, ReviewFilter
 from diagnosis.models import Prediction, ResultDelivery, Review
 from diagnosis.serializers import (
+    HeatmapStyleSerializer,
     LedgerEntrySerializer,
     PredictionSerializer,
     ResultDeliverySerializer,
@@ -57,12 +58,15 @@ class PredictionViewSet(AuditedListMixin, SiteScopedViewSet):
         return Response(PredictionSerializer(prediction).data)
 
     @extend_schema(
+        parameters=[HeatmapStyleSerializer],
         responses={(200, "image/png"): OpenApiTypes.BINARY},
-        summary="The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)",
+        summary="The Grad-CAM heatmap (PNG, the display image's aspect ratio): an overlay, or the CAM itself",
     )
     @action(detail=True, methods=["get"], content_negotiation_class=IgnoreAcceptHeader)
     def heatmap(self, request, pk):
-        return serving.prediction_heatmap(request, pk)
+        query = HeatmapStyleSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return serving.prediction_heatmap(request, pk, style=query.validated_data["style"])
 
     @extend_schema(
         responses={(200, "application/dicom"): OpenApiTypes.BINARY},

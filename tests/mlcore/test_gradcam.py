@@ -88,7 +88,8 @@ def test_all_zero_map_returns_zeros() -> None:
     assert find_last_conv_layer(model) == "dead_conv"
     cam = gradcam(model, _image())
     assert cam.heatmap.shape == (20, 28) and not cam.heatmap.any() and np.isfinite(cam.heatmap).all()
-    np.testing.assert_array_equal(np.asarray(_png(cam.overlay_png))[..., 0], np.rint(0.6 * _image()))
+    overlay = np.asarray(_png(cam.overlay_png))  # no evidence anywhere: the image itself, not tinted (issue 23)
+    np.testing.assert_array_equal(overlay, np.repeat(_image()[..., np.newaxis], 3, axis=-1))
 
 
 def test_model_without_conv_layer_is_rejected() -> None:
@@ -118,15 +119,15 @@ def test_batched_gradcam_equals_one_image_at_a_time(model: keras.Model) -> None:
         explainer.explain(images)
 
 
-def test_heatmap_png_is_the_colour_map_at_the_requested_size(model: keras.Model) -> None:
+def test_heatmap_png_is_the_cam_in_grey_at_the_requested_size(model: keras.Model) -> None:
+    """What is stored is the CAM itself, 8-bit greyscale (issue 23); mlcore.heatmap colours it for display."""
     cam = gradcam(model, _image(20, 28))
     alone = _png(cam.heatmap_png())
-    assert alone.size == (28, 20) and alone.mode == "RGB"
+    assert alone.size == (28, 20) and alone.mode == "L"
     big = _png(cam.heatmap_png((200, 280)))
-    assert big.size == (280, 200)
-    lut = jet_lut()
-    expected = lut[np.clip(np.rint(cam.heatmap * 255), 0, 255).astype(np.uint8)]
-    np.testing.assert_array_equal(np.asarray(alone), expected)
+    assert big.size == (280, 200) and big.mode == "L"
+    np.testing.assert_array_equal(np.asarray(alone), np.clip(np.rint(cam.heatmap * 255), 0, 255).astype(np.uint8))
+    assert jet_lut().shape == (256, 3)  # still importable from here, for the jet heatmaps stored before
 
 
 def test_gradcam_on_an_ensemble_adds_up_every_member(model: keras.Model) -> None:
