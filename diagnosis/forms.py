@@ -108,6 +108,19 @@ class ExclusionForm(forms.Form):
     reason = forms.CharField(max_length=500, error_messages={"required": "Say why the item is excluded."})
 
 
-class PromotionForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
-    override = forms.BooleanField(required=False, label="Override the gate (needs a written reason)")
+class ModelChangeForm(forms.Form):
+    """Promotion or rollback on the web: a deliberate second step with a written reason, which the audit trail keeps
+    (the API's ModelPromoteSerializer and ModelRollbackSerializer keep it optional)."""
+
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Write why: the reason is kept in the audit trail."},
+    )
+    override = forms.BooleanField(required=False, label="Override the gate")
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Write why: the reason is kept in the audit trail.", code="required")
+        return reason

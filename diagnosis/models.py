@@ -79,7 +79,7 @@ class Study(models.Model):
         AWAITING_REVIEW = "awaiting_review", "Awaiting review"
         # Every image is final, and some have no AI result (no model for them, or outside its scope): a human reads them.
         AWAITING_READ = "awaiting_read", "Awaiting a human read (no AI analysis)"
-        COMPLETE = "complete", "Complete"  # every AI result reviewed, or none to review
+        COMPLETE = "complete", "Complete"  # every image has an AI result, and every one is read
 
     class Priority(models.TextChoices):  # DICOM RequestedProcedurePriority / HL7 ORC-7 in their plain meanings
         ROUTINE = "routine", "Routine"
@@ -139,6 +139,11 @@ class Study(models.Model):
         second_reader = self.patient.site.second_reader
         if any(p.reading(second_reader=second_reader)[0] != Prediction.Reading.FINAL for p in predictions):
             return self.Status.AWAITING_REVIEW
+        # An image without an AI result (no model for it, outside the model's scope, or its analysis failed) is read
+        # by a person in the usual reporting workflow, which MedSite does not record: the study never claims to be
+        # complete, it stays "awaiting a human read" (docs/user-guide.md, "Study statuses").
+        if any(image.status in Image.WITHOUT_AI for image in images):
+            return self.Status.AWAITING_READ
         return self.Status.COMPLETE
 
 
@@ -155,6 +160,9 @@ class Image(models.Model):
         # the images it was trained on); it is read without AI support. failure_reason says why.
         UNSUITABLE = "unsuitable", "Outside the model's scope"
         FAILED = "failed", "Failed"
+
+    # Final without an AI result: a person reads these without AI support (their study is awaiting_read).
+    WITHOUT_AI = (Status.NO_MODEL, Status.UNSUITABLE, Status.FAILED)
 
     class Format(models.TextChoices):
         DICOM = "DICOM", "DICOM"

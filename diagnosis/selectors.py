@@ -26,7 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Role
@@ -38,23 +38,49 @@ from diagnosis.filters import (
     WorklistFilter,
     with_prediction_facts,
 )
-from diagnosis.models import Image, Patient, Prediction, Review, Study, study_details
+from diagnosis.models import NORMAL_CLASS_NAMES, Image, Patient, Prediction, Review, Study, study_details
+
+
+def _ai_summary(outer: str) -> dict:
+    """Triage annotations for a list row (`outer` is the prediction lookup that joins it: "image__study" for a study,
+    "image__study__patient" for a patient), each one subquery of the row, so a page of rows costs no extra query:
+
+    - `unread_count`: AI results (of the active or earlier versions, never a shadow's) that nobody has read yet;
+    - `ai_flag_label` and `ai_flag_abnormality`: among those unread results, the most likely abnormal one whose label
+      is a finding (not normal, no_tumor...), its label and P(abnormal); None when no unread result suggests one.
+    A result read by a radiologist no longer flags: their read replaces the AI's suggestion."""
+    unread = Prediction.objects.filter(
+        is_shadow=False, image__status=Image.Status.DONE, **{outer: OuterRef("pk")}
+    ).exclude(Exists(Review.objects.filter(prediction=OuterRef("pk"))))
+    counts = unread.order_by().values(outer).annotate(n=Count("pk")).values("n")[:1]
+    flagged = unread.exclude(label__in=NORMAL_CLASS_NAMES).order_by(F("abnormality").desc(nulls_last=True), "pk")
+    return {
+        "unread_count": Coalesce(Subquery(counts, output_field=IntegerField()), 0),
+        "ai_flag_label": Subquery(flagged.values("label")[:1]),
+        "ai_flag_abnormality": Subquery(flagged.values("abnormality")[:1]),
+    }
 
 
 def patient_list(*, user, query: str = "") -> QuerySet[Patient]:
-    """The patients of the user's sites, newest first; with a query, those whose MRN or name contains it.
+    """The patients of the user's sites, newest first; with a query, those whose MRN or name contains it. Each row
+    carries its AI triage summary (_ai_summary: unread_count, ai_flag_label, ai_flag_abnormality).
 
     The query comes from a POST body (the web's search form, POST /api/v1/patients/search/), never from a URL:
     names and MRNs in a query string end up in proxy logs, browser history and Referer headers."""
     patients = Patient.objects.filter(site__in=access.sites_for(user)).select_related("site")
     if query:
         patients = patients.filter(Q(mrn__icontains=query) | Q(name__icontains=query))
-    return patients.order_by("-created_at", "-id")
+    return patients.annotate(**_ai_summary("image__study__patient")).order_by("-created_at", "-id")
 
 
 def study_list(*, user, filters: Mapping | None = None) -> QuerySet[Study]:
-    """The studies of the user's sites, newest first, with what the study list shows of each."""
-    studies = Study.objects.filter(patient__site__in=access.site_list_for(user)).prefetch_related(*study_details())
+    """The studies of the user's sites, newest first, with what the study list shows of each, and its AI triage
+    summary (_ai_summary: unread_count, ai_flag_label, ai_flag_abnormality)."""
+    studies = (
+        Study.objects.filter(patient__site__in=access.site_list_for(user))
+        .prefetch_related(*study_details())
+        .annotate(**_ai_summary("image__study"))
+    )
     return StudyFilter(filters or {}, queryset=studies).qs.order_by("-created_at", "-id")
 
 

@@ -16,9 +16,9 @@ from diagnosis.filters import PredictionFilter
 from diagnosis.forms import (
     DicomImportForm,
     ExclusionForm,
+    ModelChangeForm,
     PatientForm,
     PatientUpdateForm,
-    PromotionForm,
     ReviewForm,
     StudyForm,
     UploadForm,
@@ -411,7 +411,8 @@ def model_detail(request, pk: int):
     context = {
         "version": version,
         "splits": [(name, {**m, "at_05": m.get("at_0.5")}) for name, m in splits if m],  # a template-friendly key
-        "agreement": registry.shadow_agreement(model_version=version),
+        "agreement": agreement,
+        "alarms": learning_service.live_alarms(model_version=version, live=live, shadow=agreement),
         "evaluations": version.evaluations.select_related("baseline")[:5],
         "gate": {"passed": passed, "reasons": reasons},
         "live": live,
@@ -435,6 +436,7 @@ def _trend_plot(live: dict) -> dict | None:
         "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
         "dots": dots,
         "level_y": round(110 - 100 * level, 1),
+    agreement = registry.shadow_agreement(model_version=version)
     }
 
 
@@ -445,6 +447,7 @@ def _trend_plot(live: dict) -> dict | None:
 def learning(request):
     """Every task's retraining queue (counts per class, new since the last run), its runs and its policy."""
     access.check_model_admin(request)
+        "evaluation_pending": learning_service.model_evaluation_pending(model_version=version),
     tasks = [
         learning_service.retraining_queue_summary(task=task)
         | {"policy": LearningPolicy.objects.filter(task=task).first()}
@@ -529,11 +532,14 @@ def training_run_progress(request, pk: int):
 @login_required
 @require_POST
 def model_promote(request, pk: int):
-    """One click through the gate; with "override" checked, a written reason promotes a refused candidate."""
+    """Promotion through the gate, confirmed with a written reason (audited); with "override" checked, the reason
+    also promotes a refused candidate."""
     access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
-    form = PromotionForm(request.POST)
-    form.is_valid()  # both fields are optional; the service judges the combination
+    form = ModelChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not promoted: " + " ".join(form.errors.get("reason", [])))
+        return redirect("diagnosis:model_detail", pk=version.pk)
     _attempt(
         request,
         lambda: registry.model_promote(
@@ -562,7 +568,7 @@ def model_evaluate(request, pk: int):
 @login_required
 @require_POST
 def model_rollback(request, pk: int):
-    """Make the task of this version go back to its previous active version."""
+    """Make the task of this version go back to its previous active version, confirmed with a written reason."""
     access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
     restored = _attempt(
@@ -570,9 +576,13 @@ def model_rollback(request, pk: int):
         lambda: registry.model_rollback(
             task=version.task,
             actor=request.user,
-            reason=request.POST.get("reason", ""),
+            reason=form.cleaned_data["reason"],
             client=Client.from_request(request),
         ),
         lambda back: f"Rolled back: {back} is the active {back.task} model again.",
     )
     return redirect("diagnosis:model_detail", pk=(restored or version).pk)
+    form = ModelChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not rolled back: " + " ".join(form.errors.get("reason", [])))
+        return redirect("diagnosis:model_detail", pk=version.pk)

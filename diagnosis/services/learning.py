@@ -193,6 +193,28 @@ def model_evaluation_request(*, model_version: ModelVersion, actor: User | None,
     transaction.on_commit(lambda: current_app.send_task(EVALUATE_TASK, kwargs={"model_version_pk": model_version.pk}))
 
 
+def model_evaluation_pending(*, model_version: ModelVersion, now=None) -> dict | None:
+    """An evaluation requested (model_evaluation_request's audit event) that has no result yet: when it was asked
+    for, and whether it is overdue (older than the training time limit: the worker will not answer it any more).
+    None when every request has its result. The model page polls while one is pending and not overdue."""
+    requested = (
+        AuditEvent.objects.filter(
+            action=AuditEvent.Action.EVALUATE,
+            object_type=ModelVersion._meta.model_name,
+            object_id=str(model_version.pk),
+            detail__queued=True,
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if requested is None or model_version.evaluations.filter(created_at__gte=requested).exists():
+        return None
+    now = now or timezone.now()
+    overdue = now - requested > timedelta(seconds=settings.CELERY_TRAINING_TIME_LIMIT)
+    return {"requested_at": requested, "overdue": overdue}
+
+
 def retraining_due() -> list[TrainingRun]:
     """Run by Celery beat: fail runs whose worker died, send again the queued runs whose message was lost, then
     start a run for every task whose queue has reached its policy's retrain_after."""
@@ -256,6 +278,55 @@ def live_performance(*, model_version: ModelVersion, now=None) -> dict:
         "trend": trend,
         "drift": _drift(model_version, pairs, now),
     }
+
+
+AGREEMENT_ALARM_DEFAULT = 0.8  # LearningPolicy.drift_agreement's default, for a task without a policy
+SENSITIVITY_ALARM = 0.5  # live sensitivity below this: the model misses most findings the radiologists make
+
+
+def live_alarms(*, model_version: ModelVersion, live: dict, shadow: dict | None) -> list[dict]:
+    """The alarm states of a version's page, each {"kind", "value", "level", "reviews"}:
+
+    - "drift": the drift alert of live_performance (the last window, on enough reviews);
+    - "agreement": all-time agreement with the radiologists below the policy's drift level (on any number of
+      reviews: with few, the page says so, but 0.2 is never shown as a plain number);
+    - "sensitivity": live sensitivity against the radiologists' labels below SENSITIVITY_ALARM;
+    - "shadow": a shadow version agreeing with the shown results less often than the drift level.
+    """
+    policy = LearningPolicy.objects.filter(task=model_version.task).first()
+    level = policy.drift_agreement if policy else AGREEMENT_ALARM_DEFAULT
+    minimum = policy.drift_min_reviews if policy else 20
+    alarms = []
+    drift = live.get("drift") or {}
+    if drift.get("alert"):
+        alarms.append(
+            {
+                "kind": "drift",
+                "value": drift["rate"],
+                "level": drift["level"],
+                "reviews": drift["reviews"],
+                "days": drift["days"],
+            }
+        )
+    elif live.get("agreement") is not None and live["agreement"] < level:
+        alarms.append(
+            {
+                "kind": "agreement",
+                "value": live["agreement"],
+                "level": level,
+                "reviews": live["reviews"],
+                "few": live["reviews"] < minimum,
+                "minimum": minimum,
+            }
+        )
+    sensitivity = (live.get("operating") or {}).get("sensitivity")
+    if sensitivity is not None and sensitivity < SENSITIVITY_ALARM:
+        alarms.append(
+            {"kind": "sensitivity", "value": sensitivity, "level": SENSITIVITY_ALARM, "reviews": live["reviews"]}
+        )
+    if shadow and shadow.get("rate") is not None and shadow["rate"] < level:
+        alarms.append({"kind": "shadow", "value": shadow["rate"], "level": level, "reviews": shadow["compared"]})
+    return alarms
 
 
 def _drift(model_version: ModelVersion, pairs: list, now) -> dict | None:

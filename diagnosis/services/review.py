@@ -81,7 +81,8 @@ def site_studies_refresh_status(*, site_pk: int) -> int:
     """Work out again the status of the site's studies whose results have been analysed (the only ones the
     second-reader switch can change); returns how many changed."""
     studies = Study.objects.filter(
-        patient__site_id=site_pk, status__in=[Study.Status.AWAITING_REVIEW, Study.Status.COMPLETE]
+        patient__site_id=site_pk,
+        status__in=[Study.Status.AWAITING_REVIEW, Study.Status.AWAITING_READ, Study.Status.COMPLETE],
     ).select_related("patient__site")
     changed = sum(study_refresh_status(study=study) != study.status for study in studies.iterator(chunk_size=500))
     if changed:

@@ -113,7 +113,7 @@ def test_an_image_too_small_for_the_model_is_unsuitable_and_skips_the_forward_pa
 
     review_submit(prediction=prediction, reviewer=radiologist, label=prediction.label)
     study.refresh_from_db()
-    assert study.status == Study.Status.COMPLETE
+    assert study.status == Study.Status.AWAITING_READ  # the tiny image has no AI result: a person reads it
     assert list(RetrainingItem.objects.values_list("image_id", flat=True)) == [large.pk]
     assert image_run_inference(image_pk=tiny.pk) == []  # final: a redelivered message does nothing
 
@@ -160,7 +160,7 @@ def test_a_study_of_unsuitable_images_is_complete_and_never_on_the_worklist(
     assert set(Image.objects.values_list("status", flat=True)) == {Image.Status.UNSUITABLE}
     assert Image.objects.get(pk=images[1].pk).failure_reason.startswith("Too small to assess (20×40 px)")
     study.refresh_from_db()
-    assert study.status == Study.Status.COMPLETE  # like no_model: nothing for a radiologist to review
+    assert study.status == Study.Status.AWAITING_READ  # like no_model: no AI result to review, a human read awaits
     client.force_login(radiologist)
     worklist = client.get(reverse("diagnosis:worklist")).content.decode()
     assert 'data-testid="worklist-row"' not in worklist
@@ -207,7 +207,7 @@ def test_the_api_gives_status_unsuitable_with_the_reason(sized_bundle, study, cl
     assert (body["status"], body["status_reason"], body["predictions"]) == ("unsuitable", TOO_SMALL, [])
     assert body["failure_reason"] == ""  # not a failure: failure_reason is for status failed only
     study_body = api(clinician).get(reverse("api:study-detail", args=[study.pk])).json()
-    assert study_body["status"] == "complete"
+    assert study_body["status"] == "awaiting_read"
     assert [(i["status"], i["status_reason"]) for i in study_body["images"]] == [("unsuitable", TOO_SMALL)]
     assert api(outsider).get(reverse("api:image-detail", args=[image.pk])).status_code == 404
 

@@ -328,7 +328,7 @@ def test_learning_pages_show_the_queue_runs_and_the_gate(client, world, superuse
     client.post(reverse("diagnosis:model_promote", args=[world.candidate.pk]), {"reason": "urgent", "override": "on"})
     world.candidate.refresh_from_db()
     assert world.candidate.status == ModelVersion.Status.ACTIVE
-    client.post(reverse("diagnosis:model_rollback", args=[world.candidate.pk]))
+    client.post(reverse("diagnosis:model_rollback", args=[world.candidate.pk]), {"reason": "back to the known version"})
     model_version.refresh_from_db()
     assert model_version.status == ModelVersion.Status.ACTIVE
 

@@ -166,7 +166,7 @@ def test_the_study_list_api_shows_an_upload_at_once_and_its_progress_within_seco
     time_machine.shift(1.1)
     body = client.get(url).json()
     assert body["results"][0]["images"][0]["status"] == "failed"
-    assert body["results"][0]["status"] == "complete"  # no image still being analysed
+    assert body["results"][0]["status"] == "awaiting_read"  # nothing still being analysed; no AI result: a person reads it
     # Filters and pages are cached apart; every request is audited with what it returned.
     assert client.get(url, {"modality": "MR"}).json()["count"] == 0
     assert client.get(url).json()["count"] == 1

@@ -6,7 +6,8 @@
  *   201 {"images": [...], "errors": []}
  *   400 {"images": [...], "errors": [{"file": name, "message": msg}]}
  *   403/404 {"detail": msg}
- * When every file is done, the element named by data-refresh (which carries data-results-url) is reloaded with htmx.
+ * As files are stored (at most every 300 ms) and when every file is done, the element named by data-refresh (which
+ * carries data-results-url) is reloaded with htmx.
  * No inline script or style: everything is configured through data-* attributes (Content-Security-Policy).
  */
 (function () {
@@ -284,6 +285,9 @@
       row.detail.hidden = false;
     } else {
       this.describeStored(row, result.images);
+      /* Show each stored file in the results at once, not only when the whole batch is done: a list saying
+         "No images yet" beside a file marked Stored is a state that does not tell the truth. */
+      this.refreshSoon();
     }
     if (this.batch.done === this.batch.total) {
       this.batchFinished();
@@ -318,6 +322,16 @@
     this.batch = null;
     if (stored) { this.refresh(); }
     this.form.dispatchEvent(new CustomEvent("medsite:uploaded", { bubbles: true, detail: { stored: stored, failed: batch.failed } }));
+  };
+
+  /* One refresh for files stored close together (several parallel uploads finishing within 300 ms). */
+  DropZone.prototype.refreshSoon = function () {
+    var self = this;
+    if (this.refreshTimer) { return; }
+    this.refreshTimer = window.setTimeout(function () {
+      self.refreshTimer = null;
+      self.refresh();
+    }, 300);
   };
 
   DropZone.prototype.refresh = function () {
