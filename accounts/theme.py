@@ -13,4 +13,3 @@ CHOICES = ("light", "dark", "system")
 def theme_from_cookie(value: str | None) -> str:
     """The stored choice, or "" when none (or an unknown value) was stored: the page's own default then applies."""
     return value if value in CHOICES else ""
-

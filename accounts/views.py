@@ -105,7 +105,9 @@ def theme_set(request):
     Open to everyone (the login page has the toggle too); it only sets a cookie on the caller's own browser."""
     choice = request.POST.get("theme", "")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = "/"
     response = redirect(target)
     if theme.theme_from_cookie(choice):

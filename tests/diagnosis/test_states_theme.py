@@ -26,7 +26,7 @@ def html_theme(response) -> str:
 def test_login_page_follows_the_system_until_a_choice_is_stored(client):
     response = client.get(reverse("account_login"))
     assert html_theme(response) == "system"
-    assert b'data-theme-toggle' in response.content
+    assert b"data-theme-toggle" in response.content
     assert b'aria-pressed="true" data-theme-value="system"' in response.content
 
 
@@ -96,7 +96,7 @@ def test_the_dark_theme_redefines_every_colour_of_the_light_one():
     css = CSS.read_text()
     light = re.search(r":root \{(.*?)\n\}", css, re.S).group(1)
     dark = re.search(r':root\[data-theme="dark"\] \{(.*?)\n\}', css, re.S).group(1)
-    system = re.search(r'@media \(prefers-color-scheme: dark\) \{\s*:root[^{]*\{(.*?)\}', css, re.S).group(1)
+    system = re.search(r"@media \(prefers-color-scheme: dark\) \{\s*:root[^{]*\{(.*?)\}", css, re.S).group(1)
     names = lambda block: set(re.findall(r"(--[a-z0-9-]+):\s*#", block))  # noqa: E731
     colours = names(light) - {"--image-bg"}
     assert colours <= names(dark)
