@@ -246,3 +246,12 @@ class WorklistFilter(FilterSet):
 
     def _by_selector(self, queryset, name, value):
         return queryset  # applied by selectors.worklist_studies, which knows the reader
+
+    @classmethod
+    def parameters(cls) -> set[str]:
+        """The query parameters these filters read (a range's two: created_after, created_before)."""
+        names = set()
+        for name, declared in cls.base_filters.items():
+            suffixes = getattr(declared.field.widget, "suffixes", None)
+            names |= {f"{name}_{suffix}" if suffix else name for suffix in suffixes} if suffixes else {name}
+        return names

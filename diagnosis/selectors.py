@@ -221,7 +221,8 @@ def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]
     - `margin`: the smallest distance from a decision among them (small: uncertain);
     - `image_count` (the study's images), `unread_count` (images waiting for this reader);
     - `waiting_since`: when the oldest waiting result was made;
-    - `patient_age` (whole years, None without a birth date); the patient, site and claimant are joined.
+    - `patient_age` (whole years, None without a birth date); the patient, site and claimant are joined;
+    - `claim`: "mine" (this reader's live claim), "other" (another reader's), or "" (none, or lapsed).
 
     Filters: WorklistFilter (site, modality, priority, task, label, created_after/before, claimed, order); invalid
     ones are left out here, and reported by worklist_filter(filters).errors (the web) or the API's filter backend."""
@@ -249,6 +250,14 @@ def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]
     studies = params.filter_queryset(studies)
     cutoff = claim_cutoff()
     live_claim = Q(claimed_by__isnull=False, claimed_at__gt=cutoff)
+    studies = studies.annotate(
+        claim=Case(
+            When(live_claim & Q(claimed_by=user), then=Value("mine")),
+            When(live_claim, then=Value("other")),
+            default=Value(""),
+            output_field=CharField(),
+        )
+    )
     claimed = cleaned.get("claimed")
     if claimed == "mine":
         studies = studies.filter(live_claim, claimed_by=user)

@@ -4,7 +4,8 @@ from diagnosis import views
 
 app_name = "diagnosis"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.start, name="start"),
+    path("patients/", views.home, name="home"),
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient_detail"),
     path("patients/<int:pk>/edit/", views.patient_update, name="patient_update"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("predictions/<int:pk>/heatmap.png", views.prediction_heatmap, name="prediction_heatmap"),
     path("predictions/<int:prediction_pk>/review/", views.review_submit, name="review_submit"),
     path("worklist/", views.worklist, name="worklist"),
+    path("studies/<int:pk>/release/", views.study_release, name="study_release"),
     path("worklist/adjudication/", views.adjudication, name="adjudication"),
     path("models/", views.model_list, name="model_list"),
     path("models/<int:pk>/", views.model_detail, name="model_detail"),

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -12,7 +12,7 @@ from accounts.audit import Client
 from accounts.models import Role
 from diagnosis import access, listings, selectors, serving
 from diagnosis.errors import DomainError
-from diagnosis.filters import PredictionFilter
+from diagnosis.filters import WorklistFilter
 from diagnosis.forms import (
     DicomImportForm,
     ExclusionForm,
@@ -37,6 +37,17 @@ from diagnosis.models import (
 from diagnosis.services import delivery, records, registry, review
 from diagnosis.services import learning as learning_service
 from diagnosis.services import worklist as worklist_service
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def start(request):
+    """"/": a user whose only role is radiologist starts on their worklist (the patients are under Patients, in the
+    navigation); everyone else on the patient list."""
+    roles = {membership.role for membership in request.user.memberships_by_role()}
+    if request.method == "GET" and roles == {Role.RADIOLOGIST} and not request.user.is_staff:
+        return redirect("diagnosis:worklist")
+    return home(request)
 
 
 @login_required
@@ -329,53 +340,69 @@ WORKLIST_PAGE_SIZE = 50
 
 @login_required
 def worklist(request):
-    """Triage: analysed, unreviewed images at the radiologist's sites, most likely abnormal first by default."""
+    """Triage, one row per study waiting for this reader, STAT first and most likely abnormal first by default.
+    A filter the worklist does not take, or a bad value, is a 400 that says so above the (unfiltered) list."""
     sites = access.site_list_for(request.user, [Role.RADIOLOGIST])
     if not sites:
         raise access.deny(request, "worklist", "The worklist is for radiologists.")
-    # Who is waiting depends on the reader only at sites with a second reader (their own reads drop out).
-    reader = request.user.pk if any(site.second_reader for site in sites) else None
-    variant = (reader, sorted(request.GET.lists()))
+    # The rows depend on the reader (claims, second reads), and the page holds a CSRF token for the session.
+    variant = (request.user.pk, request.META.get("CSRF_COOKIE"), sorted(request.GET.lists()))
     page = listings.cached_page(listings.WORKLIST, sites, variant, lambda: _worklist_page(request, sites))
     # The worklist shows names and MRNs: one VIEW event for the page, as for API lists.
     site = sites[0] if len(sites) == 1 else None
     access.record_list(request, "worklist", page["count"], site, detail={"page": page["number"]})
-    return render(request, "diagnosis/worklist.html", {"body": page["html"]})
+    return render(request, "diagnosis/worklist.html", {"body": page["html"]}, status=page["status"])
 
 
 def _worklist_page(request, sites) -> dict:
     """The worklist's content for this query, rendered, with what its audit event records."""
-    waiting = selectors.worklist_list(user=request.user)
-    filters = PredictionFilter(request.GET, queryset=waiting)  # its form, shown with the list
-    predictions = selectors.worklist_list(user=request.user, filters=request.GET)
-    by_task = list(
-        waiting.order_by().values("model_version__task").annotate(n=Count("pk")).order_by("model_version__task")
-    )
-    total = sum(row["n"] for row in by_task)
-    filtered = any(request.GET.get(k) for k in filters.form.fields)
-    paginator = Paginator(predictions, WORKLIST_PAGE_SIZE)
+    params = selectors.worklist_filter(request.GET)
+    errors = dict(params.errors)
+    takes = params.parameters() | {"page"}
+    for name in sorted(set(request.GET) - takes):
+        errors[name] = [f"The worklist has no such filter. It takes: {', '.join(sorted(takes))}."]
+    studies = selectors.worklist_studies(user=request.user, filters=request.GET)
+    waiting = selectors.worklist_studies(user=request.user).aggregate(studies=Count("pk"), images=Sum("unread_count"))
+    filtered = any(request.GET.get(name) for name in params.parameters() - {"order"})
+    paginator = Paginator(studies, WORKLIST_PAGE_SIZE)
     if not filtered:
-        paginator.count = total  # the same rows: spare the database a second count
+        paginator.count = waiting["studies"]  # the same rows: spare the database a second count
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    order = selectors.worklist_study_order(request.GET)
     context = {
-        "predictions": page,
+        "studies": page,
         "page": page,
         "page_query": query.urlencode(),
         "shown": paginator.count,
-        "waiting": total,
-        "waiting_by_task": by_task,
-        "filters": filters.form,
+        "waiting": waiting,
+        "form": params.form,
+        "errors": errors,
+        "created_after": request.GET.get("created_after", ""),
+        "created_before": request.GET.get("created_before", ""),
         "sites": sites,
         "tasks": ModelVersion.objects.values_list("task", flat=True).distinct().order_by("task"),
         "modalities": Study.Modality.choices,
-        "orders": [(key, label) for key, (_, label) in selectors.WORKLIST_ORDERS.items()],
-        "order": selectors.worklist_order(request.GET),
+        "priorities": Study.Priority.choices,
+        "claims": WorklistFilter.CLAIMED,
+        "orders": WorklistFilter.ORDERS,
+        "order": order,
+        "order_label": dict(WorklistFilter.ORDERS)[order],
         "filtered": filtered,
     }
     html = render_to_string("diagnosis/_worklist_body.html", context, request=request)
-    return {"html": html, "count": len(page), "number": page.number}
+    return {"html": html, "count": len(page), "number": page.number, "status": 400 if errors else 200}
+
+
+@login_required
+@require_POST
+def study_release(request, pk: int):
+    """Give up one's reading claim on a study (someone else's is left alone), back to the worklist."""
+    study = access.get_study_for_user(request, pk, roles=[Role.RADIOLOGIST])
+    worklist_service.study_release(study=study, reader=request.user, client=Client.from_request(request))
+    messages.success(request, f"Released: {study.patient.name}'s {study.modality} {study.body_part} is free to read.")
+    return redirect("diagnosis:worklist")
 
 
 ADJUDICATION_PAGE_SIZE = 50
@@ -408,6 +435,7 @@ def model_detail(request, pk: int):
     splits = [(name, (version.metrics or {}).get(name)) for name in ("val", "test")]
     passed, reasons, _ = registry.promotion_check(model_version=version)
     live = learning_service.live_performance(model_version=version)
+    agreement = registry.shadow_agreement(model_version=version)
     context = {
         "version": version,
         "splits": [(name, {**m, "at_05": m.get("at_0.5")}) for name, m in splits if m],  # a template-friendly key
@@ -419,6 +447,7 @@ def model_detail(request, pk: int):
         "confusion_rows": list(zip(live["classes"], live["confusion"], strict=True)),
         "trend_plot": _trend_plot(live),
         "can_manage": request.user.is_superuser,
+        "evaluation_pending": learning_service.model_evaluation_pending(model_version=version),
     }
     return render(request, "diagnosis/model_detail.html", context)
 
@@ -436,7 +465,6 @@ def _trend_plot(live: dict) -> dict | None:
         "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
         "dots": dots,
         "level_y": round(110 - 100 * level, 1),
-    agreement = registry.shadow_agreement(model_version=version)
     }
 
 
@@ -447,7 +475,6 @@ def _trend_plot(live: dict) -> dict | None:
 def learning(request):
     """Every task's retraining queue (counts per class, new since the last run), its runs and its policy."""
     access.check_model_admin(request)
-        "evaluation_pending": learning_service.model_evaluation_pending(model_version=version),
     tasks = [
         learning_service.retraining_queue_summary(task=task)
         | {"policy": LearningPolicy.objects.filter(task=task).first()}
@@ -571,6 +598,10 @@ def model_rollback(request, pk: int):
     """Make the task of this version go back to its previous active version, confirmed with a written reason."""
     access.check_model_admin(request)
     version = get_object_or_404(ModelVersion, pk=pk)
+    form = ModelChangeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not rolled back: " + " ".join(form.errors.get("reason", [])))
+        return redirect("diagnosis:model_detail", pk=version.pk)
     restored = _attempt(
         request,
         lambda: registry.model_rollback(
@@ -582,7 +613,3 @@ def model_rollback(request, pk: int):
         lambda back: f"Rolled back: {back} is the active {back.task} model again.",
     )
     return redirect("diagnosis:model_detail", pk=(restored or version).pk)
-    form = ModelChangeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Not rolled back: " + " ".join(form.errors.get("reason", [])))
-        return redirect("diagnosis:model_detail", pk=version.pk)

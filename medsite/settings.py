@@ -216,7 +216,7 @@ MFA_TOTP_ISSUER = "MedSite"
 MEDSITE_MFA_REQUIRED_ROLES = [
     role for role in env_list("MEDSITE_MFA_REQUIRED_ROLES", ["admin", "radiologist"]) if role != "none"
 ]
-LOGIN_REDIRECT_URL = "diagnosis:home"
+LOGIN_REDIRECT_URL = "diagnosis:start"  # the worklist for a radiologist, else the patients (views.start)
 LOGIN_URL = "account_login"
 INVITATION_VALID_DAYS = env_int("MEDSITE_INVITATION_VALID_DAYS", 7)
 

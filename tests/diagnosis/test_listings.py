@@ -97,7 +97,7 @@ def test_what_people_change_shows_on_the_worklist_at_once_and_new_results_within
     time_machine.move_to(time.time(), tick=True)  # a clock the test moves on, instead of waiting
     caches["listings"].clear()
     assert _rows(client)[0] == 1
-    _analysed(study, clinician, model_version, "second", 0.2, committed)  # a worker's new result ...
+    _analysed(StudyFactory(patient=patient), clinician, model_version, "second", 0.2, committed)  # a worker's new result ...
     assert _rows(client)[0] == 1
     time_machine.shift(1.1)
     assert _rows(client)[0] == 2  # ... once the page has aged out

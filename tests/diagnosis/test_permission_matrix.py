@@ -59,6 +59,7 @@ class Page:
 # Pages without a record (home, forms to create, lists) answer members of any site with their own sites' data.
 MATRIX = [
     (Page("diagnosis:home"), ("clinician", 200), ("radiologist", 200), ("outsider", 200)),
+    (Page("diagnosis:start"), ("clinician", 200), ("radiologist", 302), ("outsider", 200)),  # a reader: the worklist
     (Page("diagnosis:patient_create"), ("clinician", 200), ("radiologist", 403), ("outsider", 200)),
     (Page("diagnosis:patient_detail", target="patient"), ("clinician", 200), ("site_admin", 200), ("outsider", 404)),
     (Page("diagnosis:patient_update", target="patient"), ("clinician", 200), ("radiologist", 403), ("outsider", 404)),
@@ -99,6 +100,12 @@ MATRIX = [
         ("outside_radiologist", 404),
     ),
     (Page("diagnosis:worklist"), ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
+    (
+        Page("diagnosis:study_release", "post", "study"),
+        ("radiologist", 302),
+        ("clinician", 403),
+        ("outside_radiologist", 404),
+    ),
     (Page("diagnosis:adjudication"), ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
     (
         Page("diagnosis:prediction_heatmap", target="prediction"),

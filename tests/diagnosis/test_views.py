@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent
 from diagnosis.models import Image, Patient, Review, Study
 from tests.diagnosis.conftest import predicted_image, reviewed_image, shadow_version
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -183,16 +183,17 @@ def test_editing_to_a_taken_mrn_is_refused(login, clinician, patient, site):
     assert not AuditEvent.objects.filter(action="update").exists()
 
 
-def test_the_worklist_pages_by_50_and_keeps_the_order_across_pages(login, radiologist, study, model_version):
+def test_the_worklist_pages_by_50_and_keeps_the_order_across_pages(login, radiologist, site, model_version):
     for i in range(55):
+        study = StudyFactory(patient=PatientFactory(site=site))
         predicted_image(study, model_version, i, abnormality=i / 100, margin=abs(i / 100 - 0.5))
     client = login(radiologist)
     first = client.get(reverse("diagnosis:worklist"), {"order": "uncertain"})
-    assert len(first.context["predictions"]) == 50 and first.context["shown"] == 55
+    assert len(first.context["studies"]) == 50 and first.context["shown"] == 55
     html = first.content.decode()
     assert 'data-testid="next-page"' in html and "order=uncertain&amp;page=2" in html
     second = client.get(reverse("diagnosis:worklist"), {"order": "uncertain", "page": 2})
-    margins = [p.margin for p in first.context["predictions"]] + [p.margin for p in second.context["predictions"]]
+    margins = [s.margin for s in first.context["studies"]] + [s.margin for s in second.context["studies"]]
     assert len(margins) == 55 and margins == sorted(margins)
     assert client.get(reverse("diagnosis:worklist"), {"page": "x"}).status_code == 200  # a bad page is page 1
 
