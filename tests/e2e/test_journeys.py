@@ -267,10 +267,13 @@ def test_admin_promotes_model_through_the_gate(browser, site_live, screenshot):
     page.goto(f"/models/{candidate.pk}/")
     status = page.get_by_test_id("model-status")
     expect(status).to_have_text("Candidate")
-    form = page.get_by_test_id("promote-form")
-    expect(form).to_contain_text("The gate refuses promotion now: It has not been evaluated against the active")
+    expect(page.locator(".manage")).to_contain_text(
+        "The gate refuses promotion now: It has not been evaluated against the active"
+    )
 
-    # Without a held-out evaluation the gate refuses a plain promotion.
+    # Promotion is a second step with a written reason; without a held-out evaluation the gate refuses it.
+    page.get_by_test_id("promote-step").locator("summary").click()
+    page.get_by_label("Reason (required, kept in the audit trail)").fill("Browser test: tiny model.")
     page.get_by_test_id("promote").click()
     expect(page.locator(".message.error")).to_contain_text("The promotion gate refuses this version")
     expect(status).to_have_text("Candidate")
@@ -279,7 +282,10 @@ def test_admin_promotes_model_through_the_gate(browser, site_live, screenshot):
     assert candidate.status == ModelVersion.Status.CANDIDATE
 
     # An override with a written reason promotes it.
-    page.get_by_label("Reason (required to override)").fill("Browser test: tiny model, accepted without evaluation.")
+    page.get_by_test_id("promote-step").locator("summary").click()
+    page.get_by_label("Reason (required, kept in the audit trail)").fill(
+        "Browser test: tiny model, accepted without evaluation."
+    )
     page.get_by_label("Override the gate").check()
     page.get_by_test_id("promote").click()
     expect(page.locator(".message.success")).to_contain_text("is now the active chest-xray model")
