@@ -15,7 +15,7 @@ from PIL import Image
 OVERLAY_ALPHA = 0.4  # the jet overlay's weight, before issue 23; kept for its importers
 CAM_THRESHOLD = 128  # of 255: the CAM's upper half
 CAM_COLOUR = (255, 140, 0)  # one hue, orange: apart from every grey level of the image
-CAM_FILL_ALPHA = (70, 170)  # the fill's alpha at the threshold and at the CAM's maximum; the outline is opaque
+CAM_FILL_ALPHA = (40, 120)  # the fill's alpha at the threshold and at the maximum (tissue shows through)
 
 
 def to_cam8(heatmap: np.ndarray) -> np.ndarray:

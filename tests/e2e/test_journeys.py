@@ -179,25 +179,33 @@ def test_heatmap_toggle(browser, predicted, screenshot):
     page.goto(f"/studies/{predicted.image.study_id}/")
     overlay = page.locator(f"#heatmap-{predicted.pk}")
     toggle = page.get_by_role("checkbox", name="AI heatmap of image 1")
-    expect(overlay).to_be_visible()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", overlay.element_handle())
+    expect(overlay).to_be_hidden()  # off by default (issue 23): the image first
+    expect(toggle).not_to_be_checked()
 
+    toggle.check()
+    expect(overlay).to_be_visible()
+    expect(overlay).to_have_js_property("complete", True)
+    assert page.evaluate("(img) => img.naturalWidth > 0", overlay.element_handle())
     toggle.uncheck()
     expect(overlay).to_be_hidden()
     toggle.check()
-    expect(overlay).to_be_visible()
     page.locator(f"#heatmap-opacity-{predicted.pk}").press("End")
     expect(overlay).to_have_class(re.compile(r"\bheatmap-op-10\b"))
 
-    # In the viewer, the heatmap checkbox lays the colour map over the grey image on the canvas.
+    # In the viewer the heatmap is off too; its checkbox (or h) lays the overlay over the grey image, and takes it
+    # off again. (Whether the tiny model's map reaches the overlay's threshold at the centre is not this test's
+    # business: tests/e2e/test_viewer.py checks the colour with a known map.)
     page.get_by_role("link", name="Open in viewer").click()
+    dialog = page.locator("dialog[data-viewer]")
     expect(page.locator("[data-viewer-loading]")).to_be_hidden()
     r, g, b = canvas_centre_until(page, lambda r, g, b: r > 0)
     assert r == g == b, "grey before the heatmap is shown"
+    expect(dialog).to_have_attribute("data-viewer-heatmap-shown", "false")
     page.get_by_label("Show heatmap").check()
-    canvas_centre_until(page, lambda r, g, b: not r == g == b)
+    expect(dialog).to_have_attribute("data-viewer-heatmap-shown", "true")
     screenshot(page)
     page.get_by_label("Show heatmap").uncheck()
+    expect(dialog).to_have_attribute("data-viewer-heatmap-shown", "false")
     canvas_centre_until(page, lambda r, g, b: r == g == b)
     assert_no_page_errors(page)
 

@@ -561,10 +561,10 @@
     if (event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
-    if (tag === "SELECT" && event.key !== "w" && event.key !== "W") {
+    if (tag === "SELECT" && (target !== this.preset || (event.key !== "w" && event.key !== "W"))) {
       return;
     }
-    if (tag === "TEXTAREA" || (tag === "INPUT" && target.type !== "range" && target.type !== "checkbox")) {
+    if (tag === "TEXTAREA" || target.isContentEditable || (tag === "INPUT" && !/^(range|checkbox|radio|button|submit)$/.test(target.type))) {
       return;
     }
     var step = event.shiftKey ? PAN_STEP * 4 : PAN_STEP;
@@ -707,7 +707,18 @@
     canvas.addEventListener("wheel", function (event) { self.onWheel(event); }, { passive: false });
     canvas.addEventListener("contextmenu", function (event) { event.preventDefault(); });
     canvas.addEventListener("dblclick", function () { self.fit(); });
-    root.addEventListener("keydown", function (event) { self.onKey(event); });
+    if (this.inline) {
+      /* The inline viewer's keys work from anywhere on its page (the reading view leaves + - 0 i h r w to it),
+         except in form fields (onKey) and while a dialog is open; arrows pan only from the canvas. */
+      document.addEventListener("keydown", function (event) {
+        if (event.defaultPrevented || !root.isConnected || document.querySelector("dialog[open]")) {
+          return;
+        }
+        self.onKey(event);
+      });
+    } else {
+      root.addEventListener("keydown", function (event) { self.onKey(event); });
+    }
     if (!this.inline) {
       root.addEventListener("close", function () {
         self.loadToken += 1;
