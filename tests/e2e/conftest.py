@@ -147,6 +147,7 @@ def site_live(chromium, django_db_setup, django_db_blocker, tmp_path_factory, ti
                     secrets=secrets,
                     active=active,
                     candidate=candidate,
+                    media=dirs.MEDIA_ROOT,  # the web process's files: tests that make image rows write theirs here
                 )
         finally:
             call_command("flush", interactive=False, verbosity=0)
