@@ -42,7 +42,7 @@ from diagnosis.dicom import SYNTAX_BY_ENCODING
 MAGIC = b"MSPX"
 FORMAT = "medsite-pixels/1"
 MAX_SIDE = 2048  # larger images are decimated to at most this many rows and columns: ~8 MiB at 16 bits
-CONTENT_TYPE = "application/vnd.medsite.pixels"
+CONTENT_TYPE = "application/octet-stream"  # self-described by its "MSPX" magic and header
 
 
 class NoStoredValues(Exception):

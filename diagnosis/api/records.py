@@ -245,7 +245,7 @@ class ImageViewSet(SiteScopedViewSet):
         return serving.image_file(request, pk, rendition=query.validated_data["rendition"])
 
     @extend_schema(
-        responses={(200, "application/vnd.medsite.pixels"): OpenApiTypes.BINARY},
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
         summary="The stored pixel values of a DICOM image (for windowing)",
         description="The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "
         '"MSPX", a uint32 little-endian header length, a JSON header (rows, columns, dtype, rescale slope and '

@@ -225,7 +225,7 @@
       loadDisplay(null);
       return;
     }
-    window.fetch(options.pixels, { credentials: "same-origin", headers: { Accept: "application/vnd.medsite.pixels" } })
+    window.fetch(options.pixels, { credentials: "same-origin", headers: { Accept: "application/octet-stream" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.arrayBuffer();

@@ -63,6 +63,7 @@ from .v1_deliveries_list_status import V1DeliveriesListStatus
 from .v1_images_file_retrieve_rendition import V1ImagesFileRetrieveRendition
 from .v1_imports_create_response_400_type_1 import V1ImportsCreateResponse400Type1
 from .v1_models_list_status import V1ModelsListStatus
+from .v1_predictions_heatmap_retrieve_style import V1PredictionsHeatmapRetrieveStyle
 from .v1_predictions_list_modality import V1PredictionsListModality
 from .v1_reviews_list_decision import V1ReviewsListDecision
 from .v1_studies_images_create_response_400_type_1 import V1StudiesImagesCreateResponse400Type1
@@ -136,6 +137,7 @@ __all__ = (
     "V1ImagesFileRetrieveRendition",
     "V1ImportsCreateResponse400Type1",
     "V1ModelsListStatus",
+    "V1PredictionsHeatmapRetrieveStyle",
     "V1PredictionsListModality",
     "V1ReviewsListDecision",
     "V1StudiesImagesCreateResponse400Type1",

@@ -8,18 +8,32 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...types import File, Response
+from ...models.v1_predictions_heatmap_retrieve_style import V1PredictionsHeatmapRetrieveStyle
+from ...types import UNSET, File, Response, Unset
 
 
 def _get_kwargs(
     id: int,
+    *,
+    style: V1PredictionsHeatmapRetrieveStyle | Unset = V1PredictionsHeatmapRetrieveStyle.OVERLAY,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_style: str | Unset = UNSET
+    if not isinstance(style, Unset):
+        json_style = style.value
+
+    params["style"] = json_style
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/api/v1/predictions/{id}/heatmap/".format(
             id=quote(str(id), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -30,6 +44,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         response_200 = File(payload=BytesIO(response.content))
 
         return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
 
     if response.status_code == 401:
         response_401 = Problem.from_dict(response.json())
@@ -70,8 +89,9 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
+    style: V1PredictionsHeatmapRetrieveStyle | Unset = V1PredictionsHeatmapRetrieveStyle.OVERLAY,
 ) -> Response[File | Problem]:
-    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+    """The Grad-CAM heatmap (PNG, the display image's aspect ratio): an overlay, or the CAM itself
 
      Predictions on images of your sites, with the model version that made them and their reviews.
 
@@ -84,6 +104,8 @@ def sync_detailed(
 
     Args:
         id (int):
+        style (V1PredictionsHeatmapRetrieveStyle | Unset):  Default:
+            V1PredictionsHeatmapRetrieveStyle.OVERLAY.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -95,6 +117,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+        style=style,
     )
 
     response = client.get_httpx_client().request(
@@ -108,8 +131,9 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
+    style: V1PredictionsHeatmapRetrieveStyle | Unset = V1PredictionsHeatmapRetrieveStyle.OVERLAY,
 ) -> File | Problem | None:
-    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+    """The Grad-CAM heatmap (PNG, the display image's aspect ratio): an overlay, or the CAM itself
 
      Predictions on images of your sites, with the model version that made them and their reviews.
 
@@ -122,6 +146,8 @@ def sync(
 
     Args:
         id (int):
+        style (V1PredictionsHeatmapRetrieveStyle | Unset):  Default:
+            V1PredictionsHeatmapRetrieveStyle.OVERLAY.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,6 +160,7 @@ def sync(
     return sync_detailed(
         id=id,
         client=client,
+        style=style,
     ).parsed
 
 
@@ -141,8 +168,9 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
+    style: V1PredictionsHeatmapRetrieveStyle | Unset = V1PredictionsHeatmapRetrieveStyle.OVERLAY,
 ) -> Response[File | Problem]:
-    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+    """The Grad-CAM heatmap (PNG, the display image's aspect ratio): an overlay, or the CAM itself
 
      Predictions on images of your sites, with the model version that made them and their reviews.
 
@@ -155,6 +183,8 @@ async def asyncio_detailed(
 
     Args:
         id (int):
+        style (V1PredictionsHeatmapRetrieveStyle | Unset):  Default:
+            V1PredictionsHeatmapRetrieveStyle.OVERLAY.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -166,6 +196,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         id=id,
+        style=style,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -177,8 +208,9 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
+    style: V1PredictionsHeatmapRetrieveStyle | Unset = V1PredictionsHeatmapRetrieveStyle.OVERLAY,
 ) -> File | Problem | None:
-    """The Grad-CAM heatmap (PNG, colour-mapped, the display image's aspect ratio)
+    """The Grad-CAM heatmap (PNG, the display image's aspect ratio): an overlay, or the CAM itself
 
      Predictions on images of your sites, with the model version that made them and their reviews.
 
@@ -191,6 +223,8 @@ async def asyncio(
 
     Args:
         id (int):
+        style (V1PredictionsHeatmapRetrieveStyle | Unset):  Default:
+            V1PredictionsHeatmapRetrieveStyle.OVERLAY.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -204,5 +238,6 @@ async def asyncio(
         await asyncio_detailed(
             id=id,
             client=client,
+            style=style,
         )
     ).parsed
