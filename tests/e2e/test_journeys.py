@@ -246,16 +246,21 @@ def test_radiologist_reviews_from_worklist(browser, predicted, screenshot):
     row = page.get_by_test_id("worklist-row").filter(has_text="Petra Predicted")
     expect(row).to_have_count(1)
     expect(row).to_contain_text(predicted.label)
-    row.get_by_role("link", name=re.compile("^Review")).click()
+    row.get_by_role("link", name=re.compile("^Open")).click()
 
-    page.wait_for_url(f"**/studies/{predicted.image.study_id}/#image-{predicted.image_id}")
+    page.wait_for_url(re.compile(rf"/studies/{predicted.image.study_id}/read/"))
     corrected = next(name for name in predicted.model_version.classes if name != predicted.label)
     form = page.locator(f"#review-form-{predicted.pk}")
-    expect(form.get_by_label("Label")).to_have_value(predicted.label)  # the AI label, to confirm by default
-    form.get_by_label("Label").select_option(corrected)
+    expect(form.locator("input[type=radio]:checked")).to_have_count(0)  # nothing preselected, the AI's label least
+    form.get_by_role("radio", name=re.compile("^Disagree")).check()
+    form.get_by_role("radio", name=re.compile(f"^{corrected}$")).check()
     form.get_by_label("Note (optional)").fill("Seen in the browser test.")
-    form.get_by_role("button", name=re.compile("^Save review")).click()
+    form.get_by_role("button", name="Save", exact=True).click()
 
+    page.wait_for_url(re.compile(rf"/studies/{predicted.image.study_id}/read/\?image={predicted.image_id}$"))
+    expect(page.locator(".messages")).to_contain_text(f"Saved: Corrected as {corrected}")
+    expect(page.get_by_test_id("read-headline")).to_contain_text(re.compile(rf"{corrected}\s*\(corrected the AI\)"))
+    page.goto(f"/studies/{predicted.image.study_id}/")
     current = page.locator(".review-list li.is-current")
     expect(current).to_contain_text(f"Corrected as {corrected}")
     expect(current).to_contain_text("by Ravi Radiologist")
