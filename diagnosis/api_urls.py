@@ -6,6 +6,7 @@ from diagnosis.api.learning import RetrainingItemViewSet, TrainingRunViewSet
 from diagnosis.api.records import DicomImportViewSet, ImageViewSet, PatientViewSet, StudyViewSet
 from diagnosis.api.registry import ModelVersionViewSet
 from diagnosis.api.review import PredictionViewSet, ReviewViewSet
+from diagnosis.api.worklist import WorklistViewSet
 
 app_name = "api"
 
@@ -17,6 +18,7 @@ router.register("images", ImageViewSet, basename="image")
 router.register("imports", DicomImportViewSet, basename="import")
 router.register("predictions", PredictionViewSet, basename="prediction")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("worklist", WorklistViewSet, basename="worklist")
 router.register("deliveries", ResultDeliveryViewSet, basename="delivery")
 router.register("models", ModelVersionViewSet, basename="model")
 router.register("retraining-items", RetrainingItemViewSet, basename="retraining-item")

@@ -411,6 +411,86 @@ class StudySerializer(serializers.ModelSerializer):
         ]
 
 
+class WorklistPatientSerializer(serializers.Serializer):
+    """The patient of a worklist row (the row is the study: selectors.worklist_studies)."""
+
+    id = serializers.IntegerField(source="patient.id")
+    mrn = serializers.CharField(source="patient.mrn")
+    name = serializers.CharField(source="patient.name")
+    sex = serializers.ChoiceField(choices=Patient.Sex.choices, source="patient.sex")
+    age = serializers.IntegerField(
+        source="patient_age", allow_null=True, help_text="Whole years today; null without a birth date"
+    )
+
+
+class WorklistStudySerializer(serializers.ModelSerializer):
+    """A study waiting for your read, with what triage orders it on. The AI figures are over the results that wait
+    for you (and that the filters let through), never a shadow model's."""
+
+    patient = WorklistPatientSerializer(source="*", read_only=True)
+    site = serializers.IntegerField(source="patient.site_id", help_text="Site id")
+    abnormality = serializers.FloatField(
+        allow_null=True, help_text="The highest P(abnormal) among the waiting AI results (an AI suggestion)"
+    )
+    top_label = serializers.CharField(allow_null=True, help_text="The AI label of that most abnormal result")
+    top_task = serializers.CharField(allow_null=True, help_text="Its model's task, e.g. chest-xray")
+    margin = serializers.FloatField(
+        allow_null=True, help_text="The smallest distance from a decision among them: small means uncertain"
+    )
+    image_count = serializers.IntegerField(help_text="The study's images")
+    unread_count = serializers.IntegerField(help_text="Images with an AI result waiting for your read")
+    waiting_since = serializers.DateTimeField(help_text="When the oldest waiting AI result was made")
+    claim = serializers.ChoiceField(
+        choices=[("mine", "Claimed by you"), ("other", "Being read by another reader"), ("", "Not claimed")],
+        help_text="mine, other, or empty: nobody holds a live claim (a lapsed claim is none)",
+    )
+    claimed_by = serializers.SerializerMethodField(help_text="The reader holding the live claim, else null")
+    claimed_at = serializers.SerializerMethodField(help_text="When that claim was taken or last refreshed")
+
+    class Meta:
+        model = Study
+        fields = [
+            "id",
+            "patient",
+            "site",
+            "accession_number",
+            "modality",
+            "body_part",
+            "study_date",
+            "priority",
+            "status",
+            "abnormality",
+            "top_label",
+            "top_task",
+            "margin",
+            "image_count",
+            "unread_count",
+            "waiting_since",
+            "claim",
+            "claimed_by",
+            "claimed_at",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_claimed_by(self, study) -> str | None:
+        return str(study.claimed_by) if study.claim else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_claimed_at(self, study):
+        return serializers.DateTimeField().to_representation(study.claimed_at) if study.claim else None
+
+
+class StudyClaimSerializer(serializers.Serializer):
+    """Who holds a study's reading claim after a claim or a release."""
+
+    study = serializers.IntegerField()
+    claimed_by = serializers.CharField(allow_null=True, help_text="The reader holding it; null when none")
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it lapses unless refreshed (MEDSITE_READING_CLAIM_MINUTES after claimed_at)"
+    )
+
+
 class UploadErrorSerializer(serializers.Serializer):
     file = serializers.CharField(help_text="The uploaded file's name")
     message = serializers.CharField()

@@ -30,13 +30,14 @@ from diagnosis.serializers import (
     PatientSerializer,
     PatientUpdateSerializer,
     RenditionSerializer,
+    StudyClaimSerializer,
     StudyCreateSerializer,
     StudySerializer,
     StudyUpdateSerializer,
     UploadResultSerializer,
     UploadSerializer,
 )
-from diagnosis.services import records
+from diagnosis.services import records, worklist
 
 IMAGE_DETAILS = image_details()
 STUDY_DETAILS = study_details()
@@ -181,6 +182,31 @@ class StudyViewSet(AuditedListMixin, SiteScopedViewSet):
                 study=study, **serializer.validated_data, changed_by=request.user, client=Client.from_request(request)
             )
         return Response(_study_representation(study))
+
+    @extend_schema(
+        request=None,
+        responses={200: StudyClaimSerializer},
+        summary="Claim the study for your read ('being read by' you), or refresh your claim",
+        description="Radiologists. Others see the claim on the worklist until you release it, the last image "
+        "waiting for you is read, or MEDSITE_READING_CLAIM_MINUTES pass without a refresh. 409 while another "
+        "reader's claim is live (the problem's detail says whose, since when).",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def claim(self, request, pk):
+        study = access.get_study_for_user(request, pk, roles=[Role.RADIOLOGIST])
+        study = worklist.study_claim(study=study, reader=request.user, client=Client.from_request(request))
+        return Response(StudyClaimSerializer(worklist.claim_state(study)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: StudyClaimSerializer},
+        summary="Release your claim on the study (another reader's claim is left as it is)",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def release(self, request, pk):
+        study = access.get_study_for_user(request, pk, roles=[Role.RADIOLOGIST])
+        study = worklist.study_release(study=study, reader=request.user, client=Client.from_request(request))
+        return Response(StudyClaimSerializer(worklist.claim_state(study)).data)
 
     @extend_schema(methods=["GET"], responses=ImageSerializer(many=True), summary="The study's images", description="")
     @action(detail=True, methods=["get"], filter_backends=[], parser_classes=[MultiPartParser])

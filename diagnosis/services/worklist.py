@@ -3,8 +3,9 @@ study at once. A claim lapses MEDSITE_READING_CLAIM_MINUTES after it was taken o
 no claim (nothing clears it: it simply stops counting). Claims are taken with the row locked, so two readers who
 open a study at the same moment get one claim and one refusal."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import time_format
@@ -85,3 +86,12 @@ def study_release_when_read(*, study: Study, reader: User, client: Client | None
     a second reader is not kept out by a finished read."""
     if study.claimed_by_id == reader.pk and selectors.worklist_first_waiting_image(user=reader, study=study) is None:
         study_release(study=study, reader=reader, client=client)
+
+
+def claim_state(study: Study) -> dict:
+    """Who holds the study's live claim, since when and until when (all None when nobody does)."""
+    holder = claim_holder(study)
+    if holder is None:
+        return {"study": study.pk, "claimed_by": None, "claimed_at": None, "expires_at": None}
+    expires = study.claimed_at + timedelta(minutes=settings.MEDSITE_READING_CLAIM_MINUTES)
+    return {"study": study.pk, "claimed_by": str(holder), "claimed_at": study.claimed_at, "expires_at": expires}

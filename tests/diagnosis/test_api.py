@@ -117,6 +117,9 @@ ITEM_EXCLUDE = Endpoint("post", "api:retraining-item-exclude", "retraining_item"
 RUN_LIST = Endpoint("get", "api:training-run-list")
 RUN_GET = Endpoint("get", "api:training-run-detail", "training_run")
 RUN_CREATE = Endpoint("post", "api:training-run-list", body=lambda w: {"task": "chest-xray"})
+WORKLIST = Endpoint("get", "api:worklist-list")
+STUDY_CLAIM = Endpoint("post", "api:study-claim", "study")
+STUDY_RELEASE = Endpoint("post", "api:study-release", "study")
 
 # Each endpoint against three personas: the right role at the record's site, another role at that site, and the
 # right role at another site. Where every role may act, the "other role" column shows that it is allowed.
@@ -170,6 +173,10 @@ MATRIX = [
     (RUN_LIST, ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
     (RUN_GET, ("superuser", 200), ("site_admin", 403), ("clinician", 403)),
     (RUN_CREATE, ("superuser", 400), ("site_admin", 403), ("radiologist", 403)),  # 400: no learning policy
+    # The worklist and its reading claims: radiologists (another site's reader has a worklist of their own).
+    (WORKLIST, ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 200)),
+    (STUDY_CLAIM, ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 404)),
+    (STUDY_RELEASE, ("radiologist", 200), ("clinician", 403), ("outside_radiologist", 404)),
 ]
 ENDPOINTS = [endpoint for endpoint, *_ in MATRIX]
 

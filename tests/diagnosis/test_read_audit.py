@@ -82,6 +82,7 @@ def _instance_uids(world):  # DICOMweb: the DICOM image (MR_small, in a study re
 READS = [
     # the web UI
     Read("diagnosis:home", "clinician", "patient", detail={"search": False}),
+    Read("diagnosis:start", "clinician", "patient", detail={"search": False}),  # a radiologist is sent on to /worklist/
     Read("diagnosis:home", "clinician", "patient", method="post", data={"q": "x"}, detail={"search": True}),
     Read("diagnosis:patient_detail", "clinician", "patient", "patient", refused=OUTSIDER),
     Read("diagnosis:patient_update", "clinician", "patient", "patient", refused=(*OUTSIDER, ("radiologist", 403))),
@@ -114,6 +115,7 @@ READS = [
     Read("api:image-detail", "clinician", "image", "image", refused=OUTSIDER),
     Read("api:image-file", "clinician", "image", "image", refused=OUTSIDER),
     Read("api:prediction-list", "radiologist", "prediction"),
+    Read("api:worklist-list", "radiologist", "worklist", refused=(("clinician", 403),)),
     Read("api:prediction-detail", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
     Read("api:prediction-heatmap", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
     Read("api:prediction-sr", "radiologist", "prediction", "prediction", DOWNLOAD, refused=OUTSIDE_RADIOLOGIST),
@@ -172,6 +174,9 @@ READS = [
 WRITES = {
     "diagnosis:study_upload",
     "diagnosis:review_submit",
+    "diagnosis:study_release",  # the reading claim: UPDATE events (services.worklist)
+    "api:study-claim",
+    "api:study-release",
     "diagnosis:training_start",
     "diagnosis:retraining_item_exclude",
     "diagnosis:model_promote",

@@ -2,6 +2,8 @@
 
 from .action_enum import ActionEnum
 from .audit_event import AuditEvent
+from .blank_enum import BlankEnum
+from .claim_enum import ClaimEnum
 from .decision_enum import DecisionEnum
 from .dicom_import import DicomImport
 from .drift import Drift
@@ -32,6 +34,7 @@ from .paginated_result_delivery_list import PaginatedResultDeliveryList
 from .paginated_retraining_item_list import PaginatedRetrainingItemList
 from .paginated_study_list import PaginatedStudyList
 from .paginated_training_run_list import PaginatedTrainingRunList
+from .paginated_worklist_study_list import PaginatedWorklistStudyList
 from .patched_patient_update import PatchedPatientUpdate
 from .patched_study_update import PatchedStudyUpdate
 from .patient import Patient
@@ -39,6 +42,7 @@ from .patient_create import PatientCreate
 from .patient_search import PatientSearch
 from .prediction import Prediction
 from .prediction_timings import PredictionTimings
+from .priority_enum import PriorityEnum
 from .problem import Problem
 from .problem_errors import ProblemErrors
 from .result_delivery import ResultDelivery
@@ -48,6 +52,7 @@ from .review import Review
 from .review_create import ReviewCreate
 from .sex_enum import SexEnum
 from .study import Study
+from .study_claim import StudyClaim
 from .study_create import StudyCreate
 from .study_status_enum import StudyStatusEnum
 from .training_run import TrainingRun
@@ -71,11 +76,19 @@ from .v1_studies_list_modality import V1StudiesListModality
 from .v1_studies_list_status import V1StudiesListStatus
 from .v1_training_runs_list_status import V1TrainingRunsListStatus
 from .v1_training_runs_list_trigger import V1TrainingRunsListTrigger
+from .v1_worklist_list_claimed import V1WorklistListClaimed
+from .v1_worklist_list_modality import V1WorklistListModality
+from .v1_worklist_list_order import V1WorklistListOrder
+from .v1_worklist_list_priority import V1WorklistListPriority
 from .week import Week
+from .worklist_patient import WorklistPatient
+from .worklist_study import WorklistStudy
 
 __all__ = (
     "ActionEnum",
     "AuditEvent",
+    "BlankEnum",
+    "ClaimEnum",
     "DecisionEnum",
     "DicomImport",
     "Drift",
@@ -106,6 +119,7 @@ __all__ = (
     "PaginatedRetrainingItemList",
     "PaginatedStudyList",
     "PaginatedTrainingRunList",
+    "PaginatedWorklistStudyList",
     "PatchedPatientUpdate",
     "PatchedStudyUpdate",
     "Patient",
@@ -113,6 +127,7 @@ __all__ = (
     "PatientSearch",
     "Prediction",
     "PredictionTimings",
+    "PriorityEnum",
     "Problem",
     "ProblemErrors",
     "ResultDelivery",
@@ -122,6 +137,7 @@ __all__ = (
     "ReviewCreate",
     "SexEnum",
     "Study",
+    "StudyClaim",
     "StudyCreate",
     "StudyStatusEnum",
     "TrainingRun",
@@ -145,5 +161,11 @@ __all__ = (
     "V1StudiesListStatus",
     "V1TrainingRunsListStatus",
     "V1TrainingRunsListTrigger",
+    "V1WorklistListClaimed",
+    "V1WorklistListModality",
+    "V1WorklistListOrder",
+    "V1WorklistListPriority",
     "Week",
+    "WorklistPatient",
+    "WorklistStudy",
 )

@@ -1,5 +1,4 @@
 from http import HTTPStatus
-from io import BytesIO
 from typing import Any
 from urllib.parse import quote
 
@@ -8,7 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...types import File, Response
+from ...types import Response
 
 
 def _get_kwargs(
@@ -25,12 +24,7 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | Problem | None:
-    if response.status_code == 200:
-        response_200 = File(payload=BytesIO(response.content))
-
-        return response_200
-
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | None:
     if response.status_code == 401:
         response_401 = Problem.from_dict(response.json())
 
@@ -57,7 +51,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File | Problem]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -70,7 +64,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[File | Problem]:
+) -> Response[Problem]:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -87,7 +81,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | Problem]
+        Response[Problem]
     """
 
     kwargs = _get_kwargs(
@@ -105,7 +99,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> File | Problem | None:
+) -> Problem | None:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -122,7 +116,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | Problem
+        Problem
     """
 
     return sync_detailed(
@@ -135,7 +129,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[File | Problem]:
+) -> Response[Problem]:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -152,7 +146,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | Problem]
+        Response[Problem]
     """
 
     kwargs = _get_kwargs(
@@ -168,7 +162,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> File | Problem | None:
+) -> Problem | None:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -185,7 +179,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | Problem
+        Problem
     """
 
     return (

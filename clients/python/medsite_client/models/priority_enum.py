@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class PriorityEnum(StrEnum):
+    ROUTINE = "routine"
+    STAT = "stat"
+    URGENT = "urgent"
+
+    def __str__(self) -> str:
+        return str(self.value)
