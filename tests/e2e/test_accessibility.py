@@ -6,7 +6,10 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from django.db import connections
+from django.test import Client
 
+from accounts.models import User
 from diagnosis.models import TrainingRun
 from tests.e2e.conftest import ADMIN, CLINICIAN, DESKTOP, PHONE, RADIOLOGIST, assert_accessible
 from tests.e2e.test_reading import analysed_image
@@ -64,11 +67,32 @@ def _set_theme(page, base: str, theme: str) -> None:
     page.context.add_cookies([{"name": "medsite_theme", "value": theme, "url": base}])
 
 
+def _serve_production_404(page, path: str, email: str) -> None:
+    """The live web process runs with DEBUG on, which answers a 404 with Django's technical page instead of the
+    site's. So the site's 404 page is rendered here, with DEBUG off, for the same user and theme cookie, and served
+    to the browser at `path` on the live origin (its CSS and scripts then load from the live server)."""
+
+    def fulfil(route):
+        client = Client()
+        client.force_login(User.objects.get(email=email))
+        theme = next((c["value"] for c in page.context.cookies() if c["name"] == "medsite_theme"), "")
+        client.cookies["medsite_theme"] = theme
+        response = client.get(path)
+        # Playwright calls this in its own context, where Django opened a connection of its own: close it, or it
+        # keeps the test database from being dropped at the end.
+        connections.close_all()
+        route.fulfill(status=response.status_code, body=response.content, content_type=response["Content-Type"])
+
+    page.route(f"**{path}", fulfil)
+
+
 @pytest.mark.parametrize(("name", "user", "path", "status"), PAGES, ids=[p[0] for p in PAGES])
 def test_page_is_accessible_in_both_themes_and_widths(browser, site_live, rows, screenshot, name, user, path, status):
     page = browser.new_page() if user == ANONYMOUS else browser.as_user(user)
     url = path(rows)
     failures = []
+    if status == 404:
+        _serve_production_404(page, url, user)
     try:
         for theme in ("light", "dark"):
             _set_theme(page, site_live.base, theme)
@@ -93,6 +117,8 @@ def test_page_is_accessible_in_both_themes_and_widths(browser, site_live, rows, 
                     failures.append(str(exc))
     finally:
         page.set_viewport_size(DESKTOP)
+        if status == 404:
+            page.unroute(f"**{url}")
         page.evaluate("() => { document.cookie = 'medsite_theme=; Max-Age=0; Path=/'; }")
         if user == ANONYMOUS:
             page.context.close()
