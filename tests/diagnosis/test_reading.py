@@ -1,9 +1,14 @@
 """The reading view (views.study_read), the review form's decisions and where a save goes next (views.review_submit),
 and the result card (templates/diagnosis/_result_card.html) on the reading view and the study page."""
 
+import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
@@ -307,3 +312,23 @@ def test_second_reader_card_keeps_the_reading_state(login, radiologist, site, pr
     page = client.get(read_url(prediction.image.study, prediction.image)).content.decode()
     assert 'data-testid="reading">Awaiting a second reader<' in page
     assert headline(page) == ("read-none", "Radiologist: not final")
+
+
+NODE = shutil.which("node")
+READING_JS = Path(settings.BASE_DIR) / "diagnosis" / "static" / "js" / "reading.js"
+COMPLETE = """
+const vm = require("vm"), fs = require("fs");
+const context = {window: {}};
+vm.createContext(context);
+vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), context);
+const complete = context.window.MedSiteReading.complete;
+console.log(JSON.stringify([["", ""], ["agree", ""], ["uncertain", ""], ["disagree", ""], ["disagree", "normal"],
+  ["maybe", "normal"]].map(([d, l]) => complete(d, l))));
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_reading_js_enables_save_only_for_a_whole_decision():
+    result = subprocess.run([NODE, "-e", COMPLETE, str(READING_JS)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [False, True, True, False, True, False]
