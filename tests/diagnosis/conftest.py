@@ -1,7 +1,10 @@
+from pathlib import Path
 from types import SimpleNamespace
 
+import pydicom
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pydicom.data import get_testdata_file
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -145,6 +148,12 @@ class World(SimpleNamespace):
                 kind="sr", prediction=self.prediction, status="failed", attempts=9, peer_status="no answer",
                 error="No DICOM answer from 127.0.0.1:1.",
             )  # fmt: skip
+        elif name == "dicom_image":  # a DICOM image (MR): it has stored values and a de-identified rendition
+            path = Path(get_testdata_file("MR_small.dcm"))
+            patient = PatientFactory(site=self.site, mrn=str(pydicom.dcmread(path).PatientID))
+            study = StudyFactory(patient=patient, modality="MR", body_part="HEAD")
+            upload = SimpleUploadedFile("mr.dcm", path.read_bytes())
+            value = records.image_upload(study=study, file=upload, uploaded_by=None)
         elif name == "task":
             value = SimpleNamespace(pk="chest-xray")  # for URLs that name a task
         else:

@@ -87,6 +87,7 @@ MATRIX = [
     ),
     (Page("diagnosis:image_display", target="image"), ("clinician", 200), ("radiologist", 200), ("outsider", 404)),
     (Page("diagnosis:image_original", target="image"), ("clinician", 200), ("site_admin", 200), ("outsider", 404)),
+    (Page("diagnosis:image_pixels", target="dicom_image"), ("clinician", 200), ("radiologist", 200), ("outsider", 404)),
     (
         Page("diagnosis:image_deidentified", target="dicom_image"),
         ("clinician", 200),

@@ -100,6 +100,7 @@ READS = [
     ),  # fmt: skip  (opening it also takes the reading claim: an UPDATE event, not a read)
     Read("diagnosis:image_display", "clinician", "image", "image", refused=OUTSIDER),
     Read("diagnosis:image_original", "clinician", "image", "image", DOWNLOAD, refused=OUTSIDER),
+    Read("diagnosis:image_pixels", "clinician", "image", "dicom_image", refused=OUTSIDER),
     Read("diagnosis:image_deidentified", "radiologist", "image", "dicom_image", DOWNLOAD, refused=OUTSIDER),
     Read("diagnosis:prediction_heatmap", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
     Read("diagnosis:worklist", "radiologist", "worklist", refused=(("clinician", 403),)),
@@ -114,6 +115,7 @@ READS = [
     Read("api:study-images", "clinician", "image", "study", refused=OUTSIDER),
     Read("api:image-detail", "clinician", "image", "image", refused=OUTSIDER),
     Read("api:image-file", "clinician", "image", "image", refused=OUTSIDER),
+    Read("api:image-pixels", "radiologist", "image", "dicom_image", refused=OUTSIDER),
     Read("api:prediction-list", "radiologist", "prediction"),
     Read("api:worklist-list", "radiologist", "worklist", refused=(("clinician", 403),)),
     Read("api:prediction-detail", "radiologist", "prediction", "prediction", refused=OUTSIDE_RADIOLOGIST),
