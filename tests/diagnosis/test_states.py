@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from diagnosis import selectors
-from diagnosis.models import Image, LearningPolicy, ModelEvaluation, ModelVersion, Study
+from diagnosis.models import Image, LearningPolicy, ModelEvaluation, ModelVersion, Study, TrainingRun
 from diagnosis.services import learning
 from diagnosis.services.records import study_refresh_status
 from tests.diagnosis.conftest import passing_evaluation
@@ -225,3 +225,16 @@ def test_a_model_in_good_standing_raises_no_alarm(client, clinician, model_versi
     client.force_login(clinician)
     page = client.get(reverse("diagnosis:model_detail", args=[model_version.pk])).content.decode()
     assert 'data-testid="model-alarms"' not in page
+
+
+@pytest.mark.parametrize(
+    ("status", "polls"), [("queued", True), ("running", True), ("succeeded", False), ("failed", False)]
+)
+def test_training_progress_refreshes_itself_until_the_run_ends(client, superuser, status, polls):
+    run = TrainingRun.objects.create(task="chest-xray", source="x", status=status)
+    client.force_login(superuser)
+    page = client.get(reverse("diagnosis:training_run", args=[run.pk])).content.decode()
+    progress = reverse("diagnosis:training_run_progress", args=[run.pk])
+    assert (f'hx-get="{progress}" hx-trigger="every 2s"' in page) is polls
+    partial = client.get(progress).content.decode()
+    assert ('hx-trigger="every 2s"' in partial) is polls and "<html" not in partial

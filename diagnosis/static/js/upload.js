@@ -307,7 +307,7 @@
       row.detail.appendChild(link);
       row.detail.hidden = false;
     } else {
-      row.detail.textContent = image.status === "no_model" ? "Stored; no model reads this kind of image." : "Stored; being analysed.";
+      row.detail.textContent = image.status === "no_model" ? "Stored; no model reads this kind of image." : "Stored; queued for analysis (its result shows below).";
       row.detail.hidden = false;
     }
   };
