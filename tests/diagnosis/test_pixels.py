@@ -251,3 +251,26 @@ def test_viewer_presets_follow_the_modality_and_the_dicom_voi():
     assert mr_presets[0][0].startswith("Auto") and mr_presets[0][1:] == [50, 1900]
     assert [p[0] for p in cr_presets][:2] == ["Default (from the file)", "Bone"]
     assert cr_presets[1][1:] == [550 - 1024 / 4, 512]  # MONOCHROME1: bone is the low (bright) values
+
+
+@needs_node
+@needs_datasets
+@pytest.mark.parametrize("name", ["CT_Explicit_Little.dcm", "CR-MONO1-10-chest.dcm", "693_J2KR.dcm", "RG1_J2KI.dcm"])
+def test_the_default_window_draws_what_the_display_png_shows(client, site, clinician, name):
+    """Under the file's own VOI window (the viewer's default preset), the stored values through viewer.js's lookup
+    table give the display PNG back, MONOCHROME1 shown inverted: the viewer starts where the thumbnail is."""
+    image = _stored(site, clinician, SAMPLES[name])
+    client.force_login(clinician)
+    stored = pixels.unpack(_get(client, image).content)
+    header = stored.header
+    first, last = int(header["stored_min"]), int(header["stored_max"])
+    window = header["window"]
+    mono1 = header["photometric"] == "MONOCHROME1"
+    lut = _viewer_lut(
+        first, last - first + 1, header["slope"], header["intercept"], window["center"], window["width"], mono1
+    )
+    drawn = lut[stored.values.astype(np.int64) - first]
+    with image.display_file.open("rb") as fh:
+        display = np.asarray(PIL.Image.open(fh).convert("L"))
+    difference = np.abs(drawn.astype(int) - display.astype(int))
+    assert difference.max() <= 1, (name, difference.max())  # rounding only

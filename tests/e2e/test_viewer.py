@@ -128,7 +128,12 @@ def viewer_studies(site_live):
     )  # fmt: skip
     cr_study = StudyFactory(patient=PatientFactory(site=site_live.site, name="Cora Radiograph"), modality="CR")
     cr = _write_image(site_live, "e2e-viewer-cr.dcm", _large_cr(), study=cr_study)
-    return {"ct": ct, "ct_prediction": prediction, "cr": cr}
+    chest_study = StudyFactory(
+        patient=PatientFactory(site=site_live.site, name="Mona Chrome"), modality="CR", body_part="CHEST"
+    )
+    mono1 = (DICOM_SAMPLES / "CR-MONO1-10-chest.dcm").read_bytes()  # no File Meta: stored as uploaded
+    chest = _write_image(site_live, "e2e-viewer-mono1.dcm", mono1, study=chest_study)
+    return {"ct": ct, "ct_prediction": prediction, "cr": cr, "mono1": chest}
 
 
 def _open_viewer(page, study_pk: int):
@@ -224,6 +229,24 @@ def test_viewer_windows_a_2048_square_16_bit_cr_at_interactive_speed(browser, vi
     page.mouse.up(button="right")
     expect(page.locator("#viewer-preset")).to_have_value("custom")
     screenshot(page, "cr-large")
+    page.keyboard.press("Escape")
+    assert_no_page_errors(page)
+
+
+def test_viewer_monochrome1_chest_radiograph(browser, viewer_studies, screenshot):
+    """A real MONOCHROME1 CR (low values bright): the file's window by default, shown the right way round, and the
+    radiograph bone preset."""
+    page = browser.as_user(CLINICIAN)
+    dialog = _open_viewer(page, viewer_studies["mono1"].study_id)
+    wl = dialog.locator("[data-testid=viewer-wl]")
+    expect(wl).to_have_text(re.compile(r"Window 1024 · Level 550"))
+    expect(page.locator("#viewer-preset option:checked")).to_have_text(re.compile(r"^Default \(from the file\)"))
+    _stats_until(page, lambda s: s["levels"] > 20)
+    screenshot(page, "mono1-default")
+    dialog.locator("[data-viewer-canvas]").focus()
+    page.keyboard.press("w")
+    expect(wl).to_have_text(re.compile(r"Window 512 · Level 294"))  # half as wide, towards the bright (low) values
+    screenshot(page, "mono1-bone")
     page.keyboard.press("Escape")
     assert_no_page_errors(page)
 

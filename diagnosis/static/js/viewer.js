@@ -296,8 +296,8 @@
     var span = Math.max(1, header.value_max - header.value_min);
     var step = span >= 256 ? 1 : span / 256;
     this.setRange(header.value_min - span / 2, header.value_max + span / 2, step, span * 2, step);
-    var units = this.units === "HU" ? "Hounsfield units (HU)" : this.units ? this.units : "the stored values after rescale";
-    this.scaleHint.textContent = "On the stored values, in " + units + ": from " + header.value_min + " to " + header.value_max + "." +
+    var units = this.units === "HU" ? ", in Hounsfield units (HU)" : this.units ? ", in " + this.units : " (after rescale; no unit)";
+    this.scaleHint.textContent = "On the stored values" + units + ": from " + header.value_min + " to " + header.value_max + "." +
       (header.step > 1 ? " Shown at 1/" + header.step + " of its " + header.source_columns + "×" + header.source_rows + " pixels." : "") +
       (header.frames > 1 ? " Frame " + (header.frame + 1) + " of " + header.frames + "." : "");
     this.unitOut.textContent = this.units ? " " + this.units : "";
