@@ -216,13 +216,13 @@ class WorklistFilter(FilterSet):
     the selector applies them (their filters here only validate)."""
 
     CLAIMED = (("mine", "Claimed by me"), ("unclaimed", "Not claimed"), ("others", "Being read by others"))
-    ORDERS = (
-        ("triage", "triage: STAT, then urgent, then routine; most likely abnormal first within each"),
+    ORDERS = (  # triage: STAT, then urgent, then routine; the most likely abnormal first within each
+        ("triage", "triage (priority, then AI)"),
         ("abnormal", "most likely abnormal first"),
-        ("uncertain", "least certain first (labels where the model learns most)"),
+        ("uncertain", "least certain first"),
         ("oldest", "waiting longest first"),
         ("newest", "newest first"),
-        ("priority", "priority (STAT, urgent, routine), then waiting longest"),
+        ("priority", "priority, then waiting longest"),
     )
 
     site = django_filters.NumberFilter(field_name="patient__site", help_text="Site id")
