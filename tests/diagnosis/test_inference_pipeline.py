@@ -73,7 +73,7 @@ def test_a_worker_batches_waiting_images_of_the_same_task(settings, chest, site,
         assert prediction.abnormality == pytest.approx(1 - prediction.probabilities["normal"])
         with prediction.heatmap.open("rb") as fh:
             heatmap = PIL.Image.open(io.BytesIO(fh.read()))
-        assert heatmap.format == "PNG" and heatmap.mode == "RGB"
+        assert heatmap.format == "PNG" and heatmap.mode == "L"  # the CAM itself, 8-bit grey (issue 23)
         assert heatmap.size == (image.width, image.height)  # the display image's shape (under the 512 px cap)
     # The batch mates' own messages arrive later and find nothing to do.
     assert image_run_inference(image_pk=images[1].pk, worker="inference@test") == []
