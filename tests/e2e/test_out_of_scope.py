@@ -100,7 +100,8 @@ def test_out_of_scope_images_are_not_analysed(browser, scoped_model, outside_stu
         expect(card.get_by_test_id("heatmap")).to_have_count(0)
         expect(card.locator(".error")).to_have_count(0)  # a neutral notice, not a failure
     expect(chest.get_by_test_id("not-analysed")).to_have_count(0)
-    expect(chest.get_by_test_id("heatmap")).to_be_visible()
+    expect(chest.get_by_test_id("heatmap")).to_have_count(1)  # there, and hidden until asked for (issue 23)
+    expect(chest.get_by_test_id("heatmap")).to_be_hidden()
 
     # Final: the study waits for the chest image's review only, and the page has stopped polling.
     expect(page.get_by_test_id("study-status")).to_have_text("Awaiting review")
