@@ -11,7 +11,15 @@ from django.test import Client
 
 from accounts.models import User
 from diagnosis.models import TrainingRun
-from tests.e2e.conftest import ADMIN, CLINICIAN, DESKTOP, PHONE, RADIOLOGIST, assert_accessible
+from tests.e2e.conftest import (
+    ADMIN,
+    CLINICIAN,
+    DESKTOP,
+    PHONE,
+    RADIOLOGIST,
+    assert_accessible,
+    assert_no_page_errors,
+)
 from tests.e2e.test_reading import analysed_image
 from tests.factories import PatientFactory, StudyFactory
 
@@ -115,7 +123,14 @@ def test_page_is_accessible_in_both_themes_and_widths(browser, site_live, rows, 
                     assert_accessible(page, f"{name} ({theme}, {width}): {url}")
                 except AssertionError as exc:
                     failures.append(str(exc))
+                if width == "phone":  # nothing may make the whole page scroll sideways (WCAG 1.4.10 Reflow)
+                    wide = page.evaluate("() => document.documentElement.scrollWidth")
+                    if wide > PHONE["width"]:
+                        failures.append(f"{name} ({theme}, phone): the page is {wide}px wide at {PHONE['width']}px")
+        # No script error or CSP refusal on any look (the refusal page's own 403/404 is expected).
+        assert_no_page_errors(page, allowed=f"status of {status}" if status >= 400 else None)
     finally:
+        page.errors.clear()  # the package's signed-in pages are shared: the next journey starts clean
         page.set_viewport_size(DESKTOP)
         if status == 404:
             page.unroute(f"**{url}")

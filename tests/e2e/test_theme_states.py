@@ -52,9 +52,14 @@ def world(site_live, tmp_path_factory):
     analysed_image(flagged_study, site_live.active, site_live.media, 702, 0.08)
     alarm_study = StudyFactory(patient=PatientFactory(site=site_live.site, name="Alma Alarm"), modality="DX")
     reader = UserFactory(email="dr.alarm@demo.medsite")
-    negative, positive = site_live.active.classes
+    active = site_live.active
+    flawed = ModelVersion.objects.create(  # a retired version of its own: the other journeys review the active one
+        task=active.task, classes=active.classes, threshold=active.threshold, positive_class=active.positive_class,
+        image_size=active.image_size, bundle_sha256="a1a2" * 16, status=ModelVersion.Status.RETIRED,
+    )  # fmt: skip
+    negative, positive = active.classes
     for n, truth in enumerate([positive, positive, positive, positive, negative]):
-        prediction = analysed_image(alarm_study, site_live.active, site_live.media, 710 + n, 0.05)  # AI: negative
+        prediction = analysed_image(alarm_study, flawed, site_live.media, 710 + n, 0.05)  # AI: negative
         decision = "confirm" if truth == prediction.label else "correct"
         ReviewFactory(prediction=prediction, reviewer=reader, label=truth, decision=decision)
     Study.objects.filter(pk=alarm_study.pk).update(status=Study.Status.COMPLETE)
@@ -62,7 +67,7 @@ def world(site_live, tmp_path_factory):
     if created_policy:
         holdout = toy_npz(tmp_path_factory.mktemp("holdout") / "holdout.npz")
         LearningPolicy.objects.create(task=site_live.active.task, base_dataset=str(holdout), drift_min_reviews=20)
-    yield {"knee": knee, "chest": chest, "flagged": flagged, "flagged_study": flagged_study}
+    yield {"knee": knee, "chest": chest, "flagged": flagged, "flagged_study": flagged_study, "flawed": flawed}
     if created_policy:
         LearningPolicy.objects.filter(task=site_live.active.task).delete()
 
@@ -262,11 +267,13 @@ def test_model_page_evaluation_alarms_and_reasoned_promotion_and_rollback(browse
     active = next(v for v in versions if v.status == ModelVersion.Status.ACTIVE)
     other = next(v for v in versions if v != active)
     try:
-        # Alarms: the package's first model, which radiologists contradicted on 4 of 5 reads.
-        page.goto(f"/models/{site_live.active.pk}/")
+        # Alarms: a version radiologists contradicted on 4 of 5 reads (a drift alert instead of the low-agreement
+        # alarm when a learning policy made earlier asks for 5 reviews or fewer).
+        page.goto(f"/models/{world['flawed'].pk}/")
         alarms = page.get_by_test_id("model-alarms")
         expect(alarms).to_have_attribute("role", "alert")
-        expect(page.get_by_test_id("agreement-alarm")).to_contain_text("Low agreement: radiologists agreed")
+        low = page.locator('[data-testid="agreement-alarm"], [data-testid="drift-alert"]')
+        expect(low).to_contain_text(re.compile(r"(Low agreement|Drift alarm):.* 0\.200"))
         expect(page.get_by_test_id("sensitivity-alarm")).to_contain_text("Missed findings")
         every_look(page, screenshot, "alarms")
 
