@@ -225,6 +225,15 @@
       loadDisplay(null);
       return;
     }
+    /* The display PNG is small and quick: show it while the stored values load (a large image's take a moment). */
+    var preview = new Image();
+    preview.onload = function () {
+      if (token === self.loadToken && !self.stored) {
+        self.setDisplayImage(preview, "Loading the stored values… Until then, window and level act on the display image's values, 0–255.");
+        self.root.setAttribute("data-viewer-path", "preview");
+      }
+    };
+    preview.src = options.src;
     window.fetch(options.pixels, { credentials: "same-origin", headers: { Accept: "application/octet-stream" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -284,6 +293,8 @@
 
   Viewer.prototype.setStored = function (stored) {
     var header = stored.header;
+    var keepView = !!this.source && this.imageWidth === header.columns && this.imageHeight === header.rows;
+    this.source = null;
     this.allocate(header.columns, header.rows);
     this.stored = stored;
     if (header.dtype !== "float32") {
@@ -303,7 +314,12 @@
     this.unitOut.textContent = this.units ? " " + this.units : "";
     this.root.setAttribute("data-viewer-path", "stored");
     this.loading.hidden = true;
-    this.reset();
+    if (keepView) { /* the preview had the same pixels: keep the reader's zoom and pan */
+      this.invert = false;
+      this.applyPreset(0);
+    } else {
+      this.reset();
+    }
   };
 
   Viewer.prototype.setRange = function (levelMin, levelMax, levelStep, widthMax, widthStep) {
@@ -618,6 +634,9 @@
     }
     event.preventDefault();
     event.stopPropagation(); /* the page's own keys (the reading view's) do not see the viewer's */
+    if (onCanvas) {
+      this.readout(this.cssWidth / 2, this.cssHeight / 2); /* without a pointer: the value at the view's centre */
+    }
   };
 
   Viewer.prototype.onPointerDown = function (event) {
