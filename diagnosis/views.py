@@ -312,7 +312,7 @@ def review_submit(request, prediction_pk: int):
     client = Client.from_request(request)
     saved = review.review_submit(prediction=prediction, reviewer=request.user, **form.review_fields(), client=client)
     study = prediction.image.study
-    messages.success(request, f"Saved: {saved.summary} (image {prediction.image.original_name}, {study.patient.name}).")
+    messages.info(request, f"Saved: {saved.summary} (image {prediction.image.original_name}, {study.patient.name}).")
     then = form.cleaned_data["then"]
     if then == ReviewForm.THEN_STAY:
         return redirect(f"{reverse('diagnosis:study_read', args=[study.pk])}?image={prediction.image_id}")
