@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from accounts.models import AuditEvent
 from diagnosis.models import Image, LearningPolicy, ModelVersion, Study
+from diagnosis.services.records import study_refresh_status
 from tests.conftest import png_bytes
 from tests.diagnosis.test_learning import toy_npz
 from tests.e2e.conftest import (
@@ -50,6 +51,7 @@ def world(site_live, tmp_path_factory):
     flagged_study = StudyFactory(patient=flagged, modality="DX", body_part="CHEST")
     analysed_image(flagged_study, site_live.active, site_live.media, 701, 0.93)
     analysed_image(flagged_study, site_live.active, site_live.media, 702, 0.08)
+    study_refresh_status(study=flagged_study)  # as the worker does after each result: awaiting review
     alarm_study = StudyFactory(patient=PatientFactory(site=site_live.site, name="Alma Alarm"), modality="DX")
     reader = UserFactory(email="dr.alarm@demo.medsite")
     active = site_live.active
@@ -251,6 +253,7 @@ def test_patient_list_and_patient_page_flag_unread_ai_findings(browser, world, s
         every_look(page, screenshot, "patient-list")
         row.get_by_role("link", name="Flora Flagged").click()
         study_row = page.locator("tbody tr").first
+        expect(study_row.locator(".badge").first).to_have_text("Awaiting review")
         expect(study_row.locator(".flag-abnormal")).to_be_visible()
         expect(study_row.locator(".unread-count")).to_have_text("2 unread AI results")
         every_look(page, screenshot, "patient-page")
