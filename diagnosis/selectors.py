@@ -189,10 +189,16 @@ def worklist_study_order(filters: Mapping | None) -> str:
 
 
 def _waiting_predictions(user, sites, cleaned: Mapping) -> QuerySet[Prediction]:
-    """AI results at `sites` that wait for this reader, narrowed by the worklist's result filters."""
+    """AI results at `sites` that wait for this reader, narrowed by the worklist's result filters.
+
+    Without a second-reader site among them, waiting is plainly "not reviewed": an anti-join, cheap wherever it is
+    used. With one, _waiting_for's rule (an OR of NOT EXISTS) is worked out once here and its ids used: PostgreSQL
+    would otherwise work it out again in every subquery that uses it (seconds for a thousand studies)."""
+    second_reader = any(site.second_reader for site in sites)
+    unread = ~Exists(Review.objects.filter(prediction=OuterRef("pk")))
     waiting = Prediction.objects.filter(
         image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
-    ).filter(_waiting_for(user))
+    ).filter(_waiting_for(user) if second_reader else unread)
     if cleaned.get("task"):
         waiting = waiting.filter(model_version__task=cleaned["task"])
     if cleaned.get("label"):
@@ -202,14 +208,9 @@ def _waiting_predictions(user, sites, cleaned: Mapping) -> QuerySet[Prediction]:
         waiting = waiting.filter(created_at__date__gte=created.start)
     if created and created.stop:
         waiting = waiting.filter(created_at__date__lte=created.stop)
+    if second_reader:
+        waiting = Prediction.objects.filter(pk__in=list(waiting.values_list("pk", flat=True)))
     return waiting
-
-
-def _per_study(waiting: QuerySet[Prediction], **aggregate) -> Subquery:
-    """One aggregate of the study's waiting results, as a subquery of the study row."""
-    ((name, expression),) = aggregate.items()
-    rows = waiting.filter(image__study=OuterRef("pk")).order_by().values("image__study").annotate(**{name: expression})
-    return Subquery(rows.values(name)[:1])
 
 
 def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]:
@@ -231,18 +232,22 @@ def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]
     cleaned = params.form.cleaned_data
     waiting = _waiting_predictions(user, sites, cleaned)
     top = waiting.filter(image__study=OuterRef("pk")).order_by(F("abnormality").desc(nulls_last=True), "pk")
-    images = Image.objects.filter(study=OuterRef("pk")).order_by().values("study").annotate(n=Count("pk"))
+    # One pass over the studies' images and results, grouped by study: the waiting results are one uncorrelated
+    # subquery (`IN`), so a thousand waiting studies cost one scan, not a subquery per study and aggregate.
+    waits = Q(images__predictions__in=waiting.values("pk"))
     studies = (
         Study.objects.filter(patient__site__in=sites)
-        .filter(Exists(waiting.filter(image__study=OuterRef("pk"))))
         .annotate(
-            abnormality=_per_study(waiting, value=Max("abnormality")),
-            margin=_per_study(waiting, value=Min("margin")),
-            unread_count=_per_study(waiting, value=Count("image", distinct=True)),
-            waiting_since=_per_study(waiting, value=Min("created_at")),
-            top_label=Subquery(top.values("label")[:1]),
+            abnormality=Max("images__predictions__abnormality", filter=waits),
+            margin=Min("images__predictions__margin", filter=waits),
+            unread_count=Count("images", filter=waits, distinct=True),
+            waiting_since=Min("images__predictions__created_at", filter=waits),
+            image_count=Count("images", distinct=True),
+        )
+        .filter(unread_count__gt=0)
+        .annotate(
+            top_label=Subquery(top.values("label")[:1]),  # worked out for the rows of the page only (PostgreSQL)
             top_task=Subquery(top.values("model_version__task")[:1]),
-            image_count=Subquery(images.values("n")[:1]),
             patient_age=AgeInYears("patient__birth_date"),
             priority_rank=PRIORITY_RANK,
         )

@@ -362,8 +362,9 @@ def _worklist_page(request, sites) -> dict:
     for name in sorted(set(request.GET) - takes):
         errors[name] = [f"The worklist has no such filter. It takes: {', '.join(sorted(takes))}."]
     studies = selectors.worklist_studies(user=request.user, filters=request.GET)
-    waiting = selectors.worklist_studies(user=request.user).aggregate(studies=Count("pk"), images=Sum("unread_count"))
     filtered = any(request.GET.get(name) for name in params.parameters() - {"order"})
+    everything = selectors.worklist_studies(user=request.user) if filtered else studies  # the same rows otherwise
+    waiting = everything.aggregate(studies=Count("pk"), images=Sum("unread_count"))
     paginator = Paginator(studies, WORKLIST_PAGE_SIZE)
     if not filtered:
         paginator.count = waiting["studies"]  # the same rows: spare the database a second count

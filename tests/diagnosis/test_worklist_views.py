@@ -2,6 +2,8 @@
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -119,3 +121,23 @@ def test_login_lands_a_radiologist_on_the_worklist(client, radiologist, settings
     assert settings.LOGIN_REDIRECT_URL == "diagnosis:start"
     client.force_login(radiologist)
     assert client.get("/", follow=True).redirect_chain[-1][0] == reverse("diagnosis:worklist")
+
+
+@pytest.mark.parametrize("second_reader", [False, True], ids=["one-reader", "second-reader"])
+def test_the_page_costs_the_same_queries_for_three_studies_or_thirty(login, site, radiologist, second_reader):
+    site.second_reader = second_reader
+    site.save()
+    client = login(radiologist)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("diagnosis:worklist")).status_code == 200
+        return len(captured)
+
+    for _ in range(3):
+        study_claim(study=waiting_study(site, 0.4, 0.7), reader=radiologist_at(site))
+    queries()  # the first request of a session reads a few things once
+    few = queries()
+    for _ in range(27):
+        study_claim(study=waiting_study(site, 0.4, 0.7), reader=radiologist_at(site))
+    assert queries() == few
