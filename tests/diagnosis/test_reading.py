@@ -16,7 +16,7 @@ from accounts.models import AuditEvent, Role
 from diagnosis.models import ModelVersion, Review, Study
 from tests.conftest import with_totp
 from tests.diagnosis.conftest import predicted_image
-from tests.factories import MembershipFactory, ModelVersionFactory, PredictionFactory, StudyFactory
+from tests.factories import ImageFactory, MembershipFactory, ModelVersionFactory, PredictionFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -332,3 +332,35 @@ def test_reading_js_enables_save_only_for_a_whole_decision():
     result = subprocess.run([NODE, "-e", COMPLETE, str(READING_JS)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [False, True, True, False, True, False]
+
+
+def test_reading_view_without_images_is_404_and_an_image_without_ai_result_says_so(login, radiologist, study):
+    client = login(radiologist)
+    assert client.get(read_url(study)).status_code == 404
+    ImageFactory(study=study, status="unsuitable", failure_reason="The image is too small (8 px).")
+    page = client.get(read_url(study)).content.decode()
+    assert 'data-testid="no-ai-result"' in page and "The image is too small (8 px)." in page
+    assert "data-review-form" not in page  # nothing to agree or disagree with
+
+
+def test_read_anyway_is_kept_when_moving_between_images(login, radiologist, site, two_images):
+    first, second = two_images
+    other = with_totp(MembershipFactory(site=site, role=Role.RADIOLOGIST).user)
+    login(other).get(read_url(first.image.study))
+    page = login(radiologist).get(read_url(first.image.study, first.image, anyway=1)).content.decode()
+    assert f'href="?image={second.image.pk}&amp;anyway=1" aria-keyshortcuts="n"' in page
+
+
+def test_a_multi_class_close_call(login, radiologist, study):
+    version = ModelVersionFactory(
+        task="brain-mri", classes=["glioma", "meningioma", "no_tumor"], threshold=None, positive_class="",
+        metrics={"val": {"ece": 0.04}},
+    )  # fmt: skip
+    PredictionFactory(
+        image__study=study, model_version=version, threshold=None, label="glioma",
+        probabilities={"glioma": 0.46, "meningioma": 0.43, "no_tumor": 0.11},
+    )  # fmt: skip
+    page = login(radiologist).get(read_url(study)).content.decode()
+    assert 'data-testid="near-threshold"' in page
+    assert "The top two classes are within 0.040 of each other: a close call." in page
+    assert 'data-testid="threshold-marker"' not in page  # no operating threshold to mark

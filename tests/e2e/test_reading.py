@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.theme import COOKIE_NAME as THEME_COOKIE
 from diagnosis.models import Review, Study
 from tests.e2e.conftest import RADIOLOGIST, assert_accessible, assert_no_page_errors, phone
 from tests.factories import ImageFactory, PatientFactory, PredictionFactory, StudyFactory, UserFactory
@@ -201,6 +202,26 @@ def test_reading_view_after_a_correction_and_at_phone_width(browser, reading_que
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 390, f"the reading view scrolls sideways on a phone ({width} px)"
     assert_no_page_errors(page)
+
+
+def test_reading_view_in_the_light_theme(browser, reading_queue, screenshot):
+    """A reader who chose the light theme (the theme cookie) gets it here too, and it passes axe (contrast)."""
+    signed_in = browser.as_user(RADIOLOGIST).context.storage_state()
+    context = browser.chromium.new_context(base_url=browser.site.base, storage_state=signed_in)
+    context.add_cookies([{"name": THEME_COOKIE, "value": "light", "url": browser.site.base}])
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda message: message.type == "error" and page.errors.append(message.text))
+    corrected = reading_queue[2]
+    try:
+        page.goto(f"/studies/{corrected.image.study_id}/read/?image={corrected.image_id}&anyway=1")
+        expect(page.locator("html")).to_have_attribute("data-theme", "light")
+        expect(page.get_by_test_id("read-headline")).to_contain_text("corrected the AI")
+        screenshot(page)
+        assert_accessible(page, "the reading view, light theme")
+        assert_no_page_errors(page)
+    finally:
+        context.close()
 
 
 def test_another_readers_claim(browser, claimed_study, screenshot):
