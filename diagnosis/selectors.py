@@ -98,35 +98,6 @@ def prediction_list(*, user, filters: Mapping | None = None) -> QuerySet[Predict
     )
 
 
-WORKLIST_ORDERS = {
-    "abnormal": (("-abnormality", "created_at"), "most likely abnormal first"),
-    "oldest": (("created_at",), "oldest first"),
-    "newest": (("-created_at",), "newest first"),
-    "uncertain": (("margin", "created_at"), "least certain first (labels where the model learns most)"),
-}
-
-
-def worklist_order(filters: Mapping | None) -> str:
-    """The worklist order `filters` asks for (`order`), or the default, most likely abnormal first."""
-    order = (filters or {}).get("order")
-    return order if order in WORKLIST_ORDERS else "abnormal"
-
-
-def worklist_list(*, user, filters: Mapping | None = None) -> QuerySet[Prediction]:
-    """Triage: analysed images at the user's radiologist sites that wait for this reader (unread; at a site with a
-    second reader, also read once by someone else), in the order `filters["order"]` names."""
-    sites = access.site_list_for(user, [Role.RADIOLOGIST])
-    waiting = with_prediction_facts(
-        Prediction.objects.filter(
-            image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
-        ).filter(_waiting_for(user))
-    )
-    predictions = PredictionFilter(filters or {}, queryset=waiting).qs
-    return predictions.select_related("image__study__patient__site", "model_version").order_by(
-        *WORKLIST_ORDERS[worklist_order(filters)][0]
-    )
-
-
 def _waiting_for(user) -> Q:
     """Unreviewed predictions; at sites with a second reader, also those read once, by someone else."""
     reviews = Review.objects.filter(prediction=OuterRef("pk"))

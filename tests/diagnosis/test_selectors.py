@@ -128,6 +128,6 @@ def test_worklist_holds_what_waits_for_this_reader(site, readers, study):
     waiting = PredictionFactory(image=ImageFactory(study=study))
     PredictionFactory(image=ImageFactory(study=study, status=Image.Status.QUEUED))
     review_submit(prediction=waiting, reviewer=first, label="pneumonia")
-    assert list(selectors.worklist_list(user=first)) == []  # their own read drops out
-    assert list(selectors.worklist_list(user=second)) == [waiting]  # a second read is due
-    assert list(selectors.worklist_list(user=second, filters={"label": "normal"})) == []
+    assert list(selectors.worklist_studies(user=first)) == []  # their own read drops out
+    assert list(selectors.worklist_studies(user=second)) == [study]  # a second read is due
+    assert list(selectors.worklist_studies(user=second, filters={"label": "normal"})) == []
