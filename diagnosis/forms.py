@@ -77,6 +77,7 @@ class ReviewForm(forms.Form):
     label = forms.ChoiceField(required=False)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     then = forms.ChoiceField(required=False, choices=[(THEN_STUDY, "study"), (THEN_STAY, "stay"), (THEN_NEXT, "next")])
+    anyway = forms.BooleanField(required=False)  # the reader reads under another reader's claim ("Read anyway")
 
     def __init__(self, *args, classes, ai_label: str, **kwargs):
         super().__init__(*args, **kwargs)

@@ -313,20 +313,21 @@ def review_submit(request, prediction_pk: int):
     saved = review.review_submit(prediction=prediction, reviewer=request.user, **form.review_fields(), client=client)
     study = prediction.image.study
     messages.info(request, f"Saved: {saved.summary} (image {prediction.image.original_name}, {study.patient.name}).")
-    then = form.cleaned_data["then"]
+    then, anyway = form.cleaned_data["then"], "&anyway=1" if form.cleaned_data["anyway"] else ""
     if then == ReviewForm.THEN_STAY:
-        return redirect(f"{reverse('diagnosis:study_read', args=[study.pk])}?image={prediction.image_id}")
+        return redirect(f"{reverse('diagnosis:study_read', args=[study.pk])}?image={prediction.image_id}{anyway}")
     if then == ReviewForm.THEN_NEXT:
-        return redirect(_reading_next(request, study, client))
+        return redirect(_reading_next(request, study, client, anyway))
     return redirect(f"{reverse('diagnosis:study_detail', args=[study.pk])}#image-{prediction.image_id}")
 
 
-def _reading_next(request, study, client) -> str:
-    """Where "Save and next" goes: the next image of this study waiting for the reader, else the next study on
-    their worklist (this study's claim released), else the worklist, all caught up."""
+def _reading_next(request, study, client, anyway: str = "") -> str:
+    """Where "Save and next" goes: the next image of this study waiting for the reader (still "read anyway" when
+    the reader was), else the next study on their worklist (this study's claim released), else the worklist, all
+    caught up."""
     image = selectors.worklist_first_waiting_image(user=request.user, study=study)
     if image is not None:
-        return f"{reverse('diagnosis:study_read', args=[study.pk])}?image={image.pk}"
+        return f"{reverse('diagnosis:study_read', args=[study.pk])}?image={image.pk}{anyway}"
     worklist_service.study_release(study=study, reader=request.user, client=client)
     following = selectors.worklist_next_study(user=request.user, after=study)
     if following is not None:

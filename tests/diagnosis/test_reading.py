@@ -364,3 +364,18 @@ def test_a_multi_class_close_call(login, radiologist, study):
     assert 'data-testid="near-threshold"' in page
     assert "The top two classes are within 0.040 of each other: a close call." in page
     assert 'data-testid="threshold-marker"' not in page  # no operating threshold to mark
+
+
+def test_a_save_while_reading_anyway_stays_reading_anyway(login, radiologist, site, two_images):
+    first, second = two_images
+    other = with_totp(MembershipFactory(site=site, role=Role.RADIOLOGIST).user)
+    login(other).get(read_url(first.image.study))
+    client = login(radiologist)
+    form = form_of(client.get(read_url(first.image.study, first.image, anyway=1)).content.decode(), first)
+    assert '<input type="hidden" name="anyway" value="1">' in form
+    response = client.post(review_url(first), {"decision": "agree", "then": "stay", "anyway": "1"})
+    assert response["Location"] == read_url(first.image.study, first.image, anyway=1)
+    response = client.post(review_url(first), {"decision": "agree", "then": "next", "anyway": "1"})
+    assert response["Location"] == read_url(first.image.study, second.image, anyway=1)
+    first.image.study.refresh_from_db()
+    assert first.image.study.claimed_by == other
