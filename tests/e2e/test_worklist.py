@@ -144,6 +144,11 @@ def test_worklist_on_a_phone_and_a_filter_it_does_not_take(browser, worklist_que
             expect(open_button).to_be_visible()
             box = open_button.bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] >= 40
+    # The light theme too (set on this page only, so that nothing is remembered for the other journeys).
+    page.evaluate("() => { document.documentElement.dataset.theme = 'light'; }")
+    expect(page.get_by_test_id("worklist-row").filter(has_text=CLAIMED)).to_contain_text("Being read by Ada Okoro")
+    screenshot(page, "light")
+    assert_accessible(page, "the worklist in the light theme")
     response = page.goto("/worklist/?reviewed=true")
     assert response.status == 400  # says what is wrong, never a 500
     expect(page.get_by_test_id("worklist-errors")).to_contain_text("reviewed: The worklist has no such filter")
