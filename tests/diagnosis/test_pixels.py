@@ -240,7 +240,7 @@ def test_viewer_presets_follow_the_modality_and_the_dicom_voi():
     )
     ct_presets, mr_presets, cr_presets = json.loads(out.stdout)
     assert [p[0] for p in ct_presets] == [
-        "Default (from the file)",
+        "DICOM default",
         "Brain",
         "Soft tissue",
         "Lung",
@@ -249,7 +249,7 @@ def test_viewer_presets_follow_the_modality_and_the_dicom_voi():
     ]
     assert ct_presets[0][1:] == [50, 75] and ct_presets[3][1:] == [-600, 1500] and ct_presets[4][1:] == [400, 1800]
     assert mr_presets[0][0].startswith("Auto") and mr_presets[0][1:] == [50, 1900]
-    assert [p[0] for p in cr_presets][:2] == ["Default (from the file)", "Bone"]
+    assert [p[0] for p in cr_presets][:2] == ["DICOM default", "Bone"]
     assert cr_presets[1][1:] == [550 - 1024 / 4, 512]  # MONOCHROME1: bone is the low (bright) values
 
 

@@ -255,7 +255,7 @@ def test_viewer_monochrome1_chest_radiograph(browser, viewer_studies, screenshot
     dialog = _open_viewer(page, viewer_studies["mono1"].study_id)
     wl = dialog.locator("[data-testid=viewer-wl]")
     expect(wl).to_have_text(re.compile(r"Window 1024 · Level 550"))
-    expect(page.locator("#viewer-preset option:checked")).to_have_text(re.compile(r"^Default \(from the file\)"))
+    expect(page.locator("#viewer-preset option:checked")).to_have_text(re.compile(r"^DICOM default"))
     _stats_until(page, lambda s: s["levels"] > 20)
     screenshot(page, "mono1-default")
     dialog.locator("[data-viewer-canvas]").focus()

@@ -101,7 +101,7 @@
     var modality = header.modality;
     var full = [header.value_min, header.value_max];
     var auto = ["Auto (1st–99th percentile)", (header.p1 + header.p99) / 2, Math.max(1, header.p99 - header.p1)];
-    var dicom = header.window ? ["Default (from the file)", header.window.center, header.window.width] : null;
+    var dicom = header.window ? ["DICOM default", header.window.center, header.window.width] : null;
     if (modality === "CT") {
       if (dicom) { list.push(dicom); }
       list = list.concat(CT_PRESETS);
