@@ -4,7 +4,8 @@
  * is chosen; the Disagree labels show only once Disagree is chosen (picking a label chooses Disagree).
  * On the reading view ([data-reading]) only, keys (never while a text field has focus, except Escape and
  * Ctrl+Enter in the note): a agree, d disagree, 1-9 the label, u uncertain, Enter save and next, n / p next and
- * previous image, ? the key legend. The image viewer's own keys (+ - 0 arrows i h r w) are left to viewer.js.
+ * previous image, ? the key legend, also while the image has focus. The image viewer's own keys (+ - 0 arrows i h
+ * r w) are viewer.js's.
  * After a load, focus goes to the decision, and the page's "Saved: ..." message is announced (aria-live).
  */
 (function () {
@@ -105,9 +106,11 @@
     if (event.ctrlKey) {
       return;
     }
-    if (target.closest && target.closest("[data-viewer-inline], dialog")) {
-      return; /* the viewer's own keys */
+    if (target.closest && target.closest("dialog")) {
+      return; /* a dialog's own keys */
     }
+    /* The inline viewer's keys (+ - 0 arrows i h r w) are not these, so a reader who clicked the image can still
+       decide by key; the viewer stops its own keys before they reach the page. */
     var key = event.key;
     var handled = false;
     if (key === "?") {
