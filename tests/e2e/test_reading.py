@@ -224,6 +224,31 @@ def test_reading_view_in_the_light_theme(browser, reading_queue, screenshot):
         context.close()
 
 
+def test_reading_view_without_javascript(browser, reading_queue, screenshot):
+    """No script: the radios and buttons still decide and save (the Disagree labels are simply always shown)."""
+    signed_in = browser.as_user(RADIOLOGIST).context.storage_state()
+    context = browser.chromium.new_context(
+        base_url=browser.site.base, storage_state=signed_in, java_script_enabled=False
+    )
+    page = context.new_page()
+    prediction = reading_queue[5]  # marked uncertain by the keyboard journey
+    try:
+        page.goto(f"/studies/{prediction.image.study_id}/read/?image={prediction.image_id}&anyway=1")
+        form = page.locator(f"#review-form-{prediction.pk}")
+        expect(form.locator("[data-disagree-labels]")).to_be_visible()
+        expect(form.locator('[data-decision="uncertain"]')).to_be_checked()  # the reader's own saved read
+        form.get_by_role("radio", name=re.compile("^Agree")).check()
+        form.get_by_role("button", name="Save", exact=True).click()
+        page.wait_for_url(re.compile(rf"\?image={prediction.image_id}&anyway=1$"))
+        expect(page.locator(".messages")).to_contain_text(f"Saved: Confirmed as {prediction.label}")
+        expect(page.get_by_test_id("read-headline")).to_contain_text(
+            read_headline(prediction.label, "agreed with the AI")
+        )
+        screenshot(page)
+    finally:
+        context.close()
+
+
 def test_another_readers_claim(browser, claimed_study, screenshot):
     page = browser.as_user(RADIOLOGIST)
     page.goto(f"/studies/{claimed_study.pk}/read/")
