@@ -172,8 +172,9 @@ MATRIX += [
         ("outsider", 404),
     ),
 ]
-# Reachable without signing in, on purpose.
-PUBLIC = {"accounts:invitation_accept"}
+# Reachable without signing in, on purpose. The theme toggle's no-JavaScript form only sets a cookie on the caller's
+# own browser (the login page has it too; tests/diagnosis/test_states_theme.py).
+PUBLIC = {"accounts:invitation_accept", "accounts:theme_set"}
 # The DRF root only lists the endpoint URLs; it is still behind authentication (checked below).
 NO_DATA = {"api:api-root"}
 

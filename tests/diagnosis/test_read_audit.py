@@ -216,6 +216,7 @@ NO_PATIENT_DATA = {
     "accounts:invitation_accept": "an invitation",
     "accounts:api_tokens": "the user's own API tokens",
     "accounts:api_token_revoke": "revoking one of them",
+    "accounts:theme_set": "the colour theme cookie (light, dark or system)",
 }
 
 
