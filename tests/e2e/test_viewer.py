@@ -288,6 +288,7 @@ def test_viewer_inline_in_the_reading_view_by_keys(browser, viewer_studies, scre
     with phone(page):
         page.wait_for_timeout(300)
         screenshot(page, "reading-inline-phone")
+        assert_accessible(page, "the reading view's inline viewer at phone width")
     page.keyboard.press("h")
     expect(section).to_have_attribute("data-viewer-heatmap-shown", "false")
     assert_no_page_errors(page)
