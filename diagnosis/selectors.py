@@ -159,8 +159,9 @@ def worklist_study_order(filters: Mapping | None) -> str:
     return order if order in WORKLIST_STUDY_ORDERS else "triage"
 
 
-def _waiting_predictions(user, sites, cleaned: Mapping) -> QuerySet[Prediction]:
-    """AI results at `sites` that wait for this reader, narrowed by the worklist's result filters.
+def _waiting_predictions(user, sites, cleaned: Mapping, study: Study | None = None) -> QuerySet[Prediction]:
+    """AI results at `sites` (of `study` only, if given) that wait for this reader, narrowed by the worklist's result
+    filters.
 
     Without a second-reader site among them, waiting is plainly "not reviewed": an anti-join, cheap wherever it is
     used. With one, _waiting_for's rule (an OR of NOT EXISTS) is worked out once here and its ids used: PostgreSQL
@@ -170,6 +171,8 @@ def _waiting_predictions(user, sites, cleaned: Mapping) -> QuerySet[Prediction]:
     waiting = Prediction.objects.filter(
         image__study__patient__site__in=sites, image__status=Image.Status.DONE, is_shadow=False
     ).filter(_waiting_for(user) if second_reader else unread)
+    if study is not None:
+        waiting = waiting.filter(image__study=study)
     if cleaned.get("task"):
         waiting = waiting.filter(model_version__task=cleaned["task"])
     if cleaned.get("label"):
@@ -269,7 +272,7 @@ def worklist_next_study(*, user, after: Study | None = None, filters: Mapping | 
 def worklist_first_waiting_image(*, user, study: Study) -> Image | None:
     """The study's first image (in upload order) with a result still waiting for this reader, or None."""
     sites = access.site_list_for(user, [Role.RADIOLOGIST])
-    waiting = _waiting_predictions(user, sites, {})
+    waiting = _waiting_predictions(user, sites, {}, study=study)
     return (
         Image.objects.filter(study=study)
         .filter(Exists(waiting.filter(image=OuterRef("pk"))))
