@@ -1,4 +1,5 @@
 from http import HTTPStatus
+from io import BytesIO
 from typing import Any
 from urllib.parse import quote
 
@@ -7,7 +8,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...types import Response
+from ...types import File, Response
 
 
 def _get_kwargs(
@@ -24,7 +25,12 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> File | Problem | None:
+    if response.status_code == 200:
+        response_200 = File(payload=BytesIO(response.content))
+
+        return response_200
+
     if response.status_code == 401:
         response_401 = Problem.from_dict(response.json())
 
@@ -51,7 +57,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[File | Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -64,7 +70,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Problem]:
+) -> Response[File | Problem]:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -81,7 +87,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -99,7 +105,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Problem | None:
+) -> File | Problem | None:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -116,7 +122,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem
+        File | Problem
     """
 
     return sync_detailed(
@@ -129,7 +135,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Response[Problem]:
+) -> Response[File | Problem]:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -146,7 +152,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem]
+        Response[File | Problem]
     """
 
     kwargs = _get_kwargs(
@@ -162,7 +168,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-) -> Problem | None:
+) -> File | Problem | None:
     """The stored pixel values of a DICOM image (for windowing)
 
      The displayed frame's stored values in MedSite's medsite-pixels/1 format (docs/api.md): "MSPX", a
@@ -179,7 +185,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem
+        File | Problem
     """
 
     return (
