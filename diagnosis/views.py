@@ -42,8 +42,8 @@ from diagnosis.services import worklist as worklist_service
 @login_required
 @require_http_methods(["GET", "POST"])
 def start(request):
-    """"/": a user whose only role is radiologist starts on their worklist (the patients are under Patients, in the
-    navigation); everyone else on the patient list."""
+    """The start page, "/": a user whose only role is radiologist starts on their worklist (the patients are under
+    Patients, in the navigation); everyone else on the patient list."""
     roles = {membership.role for membership in request.user.memberships_by_role()}
     if request.method == "GET" and roles == {Role.RADIOLOGIST} and not request.user.is_staff:
         return redirect("diagnosis:worklist")
