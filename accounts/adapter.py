@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from accounts import services
 from accounts.clientip import client_ip
 from accounts.models import Invitation
+from medsite.errors import DomainError
 
 SESSION_KEY = "medsite_invitation_token"
 
@@ -39,6 +40,12 @@ class InvitationOnlyAccountAdapter(DefaultAccountAdapter):
 
     def save_user(self, request, user, form, commit=True):
         user = super().save_user(request, user, form, commit=False)
-        services.invitation_accept(invitation=pending_invitation(request), user=user)
+        invitation = pending_invitation(request)  # usable when the form was checked; another sign-up may have used it
+        if invitation is None:
+            raise PermissionDenied(services.INVITATION_UNUSABLE)
+        try:
+            services.invitation_accept(invitation=invitation, user=user)
+        except DomainError as exc:  # nothing was saved: the user is saved only together with the invitation's use
+            raise PermissionDenied(" ".join(exc.messages)) from exc
         request.session.pop(SESSION_KEY, None)
         return user

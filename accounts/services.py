@@ -3,7 +3,6 @@
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -13,6 +12,7 @@ from accounts.audit import SYSTEM, Client, audit_record
 from accounts.backends import SUPERUSER_REFUSED
 from accounts.middleware import mfa_required
 from accounts.models import ApiToken, AuditEvent, Invitation, Membership, Role, Site, User
+from medsite.errors import DomainError
 
 
 @transaction.atomic
@@ -71,12 +71,19 @@ def invitation_send(*, invitation: Invitation, link: str) -> None:
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
 
 
+INVITATION_UNUSABLE = "This invitation has expired or was already used. Ask your site's admin for a new one."
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> User:
     """Save the new user and give them the invited role. Single use."""
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not locked.is_usable():
-        raise ValueError("This invitation has expired or was already used.")
+        raise DomainError(
+            INVITATION_UNUSABLE,
+            code="invitation_unusable",
+            kind="conflict",
+        )
     user.save()
     membership_set(user=user, site=locked.site, role=locked.role, actor=locked.invited_by)
     locked.accepted_at = timezone.now()
@@ -94,12 +101,16 @@ def _token_detail(token: ApiToken) -> dict:
 def api_token_create(*, user: User, name: str, client: Client = SYSTEM) -> tuple[ApiToken, str]:
     """A new API token for ``user``, who creates it while signed in (with TOTP where their role needs it), and its
     raw value, for the caller to show once: only the SHA-512 digest is stored. It expires after REST_KNOX's
-    TOKEN_TTL (MEDSITE_API_TOKEN_TTL_DAYS). Refused (ValidationError) to superusers, whose tokens would be
+    TOKEN_TTL (MEDSITE_API_TOKEN_TTL_DAYS). Refused (DomainError) to superusers, whose tokens would be
     refused anyway, and to a user whose role requires TOTP and who has not set it up."""
     if user.is_superuser:
-        raise ValidationError(SUPERUSER_REFUSED)
+        raise DomainError(SUPERUSER_REFUSED, code="superuser_refused", kind="forbidden")
     if mfa_required(user) and not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
-        raise ValidationError("Your role requires two-factor authentication: set it up before creating an API token.")
+        raise DomainError(
+            "Your role requires two-factor authentication: set it up before creating an API token.",
+            code="mfa_required",
+            kind="forbidden",
+        )
     token, raw = ApiToken.objects.create(user=user, name=name.strip())
     audit_record(
         actor=user,

@@ -40,7 +40,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, generate_uid
 from pydicom.valuerep import DA
 
-from diagnosis.errors import DomainError
+from medsite.errors import DomainError
 
 HEAD_BYTES = 64 * 1024  # enough for the header of a file without preamble; is_dicom reads no more
 SYNTAX_BY_ENCODING = {  # (implicit VR, little endian), as pydicom read a file without File Meta

@@ -77,7 +77,7 @@ class Study(models.Model):
         REGISTERED = "registered", "Registered"
         ANALYSING = "analysing", "Images being analysed"
         AWAITING_REVIEW = "awaiting_review", "Awaiting review"
-        # Every image is final, and some have no AI result (no model for them, or outside its scope): a human reads them.
+        # Every image is final, and some have no AI result (no model, or outside its scope): a human reads them.
         AWAITING_READ = "awaiting_read", "Awaiting a human read (no AI analysis)"
         COMPLETE = "complete", "Complete"  # every image has an AI result, and every one is read
 

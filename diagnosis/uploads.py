@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import PIL.Image
 from django.conf import settings
 
-from diagnosis.errors import DomainError
+from medsite.errors import DomainError
 
 ACCEPTED_FORMATS = {"PNG", "JPEG"}
 BITS_BY_MODE = {"1": 1, "L": 8, "LA": 8, "P": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "I;16": 16, "I;16B": 16, "I": 16}

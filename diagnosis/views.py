@@ -11,7 +11,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.audit import Client
 from accounts.models import Role
 from diagnosis import access, listings, selectors, serving
-from diagnosis.errors import DomainError
 from diagnosis.filters import WorklistFilter
 from diagnosis.forms import (
     DicomImportForm,
@@ -37,6 +36,7 @@ from diagnosis.models import (
 from diagnosis.services import delivery, records, registry, review
 from diagnosis.services import learning as learning_service
 from diagnosis.services import worklist as worklist_service
+from medsite.errors import DomainError
 
 
 @login_required

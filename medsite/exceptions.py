@@ -9,7 +9,7 @@ the request as a whole are under "non_field_errors", for every method. It is {} 
 `detail` is one sentence for a person; `code` a stable word for a program.
 
 - api_exception_handler is REST_FRAMEWORK's EXCEPTION_HANDLER: DRF's exceptions, Http404, PermissionDenied and a
-  service's refusal (diagnosis.errors.DomainError, and any Django ValidationError) become problems. It also counts
+  service's refusal (medsite.errors.DomainError, and any Django ValidationError) become problems. It also counts
   a 401 against the client address, so that a flood of refused credentials turns into 429s.
 - api_fallback is the last /api/ route: a path without its trailing slash is served as with it; anything else is
   a problem 404, never an HTML page.
@@ -31,7 +31,7 @@ from rest_framework import exceptions, serializers, views
 from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 
-from diagnosis.errors import DomainError
+from medsite.errors import DomainError
 from medsite.throttling import RefusedRateThrottle
 
 PROBLEM_JSON = "application/problem+json"

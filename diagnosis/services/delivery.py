@@ -38,9 +38,9 @@ from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, User
 from diagnosis import dicom_results
-from diagnosis.errors import DomainError
 from diagnosis.models import DicomDestination, FhirServer, Prediction, ResultDelivery, Review
 from diagnosis.task_names import SEND_TASK
+from medsite.errors import DomainError
 
 try:
     from diagnosis import fhir

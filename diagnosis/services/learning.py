@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.errors import DomainError
 from diagnosis.models import LearningPolicy, ModelVersion, Prediction, RetrainingItem, Review, TrainingRun
 from diagnosis.task_names import EVALUATE_TASK, TRAINING_TASK
+from medsite.errors import DomainError
 from mlcore.evaluate import operating_point
 
 logger = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Membership, Role, Site, User
 from diagnosis import listings
 from diagnosis.dicom import DicomImage, is_dicom, read_dicom
-from diagnosis.errors import DomainError
 from diagnosis.models import Image, Patient, Study
 from diagnosis.task_names import INFERENCE_TASK
 from diagnosis.uploads import check_size, decode_failure, file_sha256, inspect_image
+from medsite.errors import DomainError
 from mlcore.imaging import DataError, load_image
 
 log = logging.getLogger(__name__)

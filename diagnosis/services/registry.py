@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
-from diagnosis.errors import DomainError
 from diagnosis.models import ModelEvaluation, ModelVersion, Prediction
+from medsite.errors import DomainError
 
 Status = ModelVersion.Status
 

@@ -6,13 +6,13 @@ from django.db import transaction
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, Site, User
 from diagnosis import listings
-from diagnosis.errors import DomainError
 from diagnosis.models import Prediction, Review, Study
 from diagnosis.services.delivery import deliveries_for_review
 from diagnosis.services.learning import retraining_item_create
 from diagnosis.services.records import study_refresh_status
 from diagnosis.services.worklist import study_release_when_read
 from diagnosis.task_names import STATUS_REFRESH_TASK
+from medsite.errors import DomainError
 
 
 @transaction.atomic

@@ -13,8 +13,8 @@ from django.utils.formats import time_format
 from accounts.audit import SYSTEM, Client, audit_record
 from accounts.models import AuditEvent, User
 from diagnosis import listings, selectors
-from diagnosis.errors import DomainError
 from diagnosis.models import Study
+from medsite.errors import DomainError
 
 
 def claim_holder(study: Study, now: datetime | None = None) -> User | None:

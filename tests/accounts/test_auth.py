@@ -1,10 +1,13 @@
 import pytest
+from allauth.account.adapter import DefaultAccountAdapter
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEvent, Invitation, Membership, Role, User
-from accounts.services import invitation_create
+from accounts.services import invitation_accept, invitation_create
+from medsite.errors import DomainError
 from tests.conftest import with_totp
 from tests.factories import MembershipFactory, PatientFactory
 
@@ -71,6 +74,37 @@ def test_invitation_signup_creates_user_with_role(client, site, site_admin):
     # Single use: the link no longer works.
     client.logout()
     assert client.get(reverse("accounts:invitation_accept", args=[invitation.token])).status_code == 410
+
+
+def test_a_used_invitation_is_a_domain_error_and_saves_nobody(site):
+    invitation = Invitation.objects.create(
+        email="late@hospital.example", site=site, role=Role.CLINICIAN, accepted_at=timezone.now()
+    )
+    with pytest.raises(DomainError, match="expired or was already used") as refused:
+        invitation_accept(invitation=invitation, user=User(email="late@hospital.example"))
+    assert (refused.value.kind, refused.value.code) == ("conflict", "invitation_unusable")
+    assert not User.objects.filter(email="late@hospital.example").exists()
+
+
+def test_an_invitation_used_while_the_form_was_sent_is_a_403_in_words(client, site, monkeypatch):
+    """Two sign-ups with one link: the second passes the form's checks, then finds the invitation used. It gets a
+    page that says so, not a 500, and no account."""
+    invitation = Invitation.objects.create(email="twice@hospital.example", site=site, role=Role.CLINICIAN)
+    client.get(reverse("accounts:invitation_accept", args=[invitation.token]))
+    save_user = DefaultAccountAdapter.save_user
+
+    def the_other_sign_up_wins(self, request, user, form, commit=True):
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+        return save_user(self, request, user, form, commit=commit)
+
+    monkeypatch.setattr(DefaultAccountAdapter, "save_user", the_other_sign_up_wins)
+    password = "a-strong-pass-2026"
+    response = client.post(
+        reverse("account_signup"), {"email": "twice@hospital.example", "password1": password, "password2": password}
+    )
+    assert response.status_code == 403
+    assert b"expired or was already used" in response.content
+    assert not User.objects.filter(email="twice@hospital.example").exists()
 
 
 def test_invitation_requires_the_invited_address(client, site, site_admin):

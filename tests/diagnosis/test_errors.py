@@ -1,13 +1,13 @@
-"""diagnosis.errors.DomainError: the one error services raise, shown the same way by the web and the API."""
+"""medsite.errors.DomainError: the one error services raise, shown the same way by the web and the API."""
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from diagnosis.errors import DomainError
 from diagnosis.models import Review
 from diagnosis.services import review
+from medsite.errors import DomainError
 
 
 def test_a_domain_error_is_a_validation_error_for_the_callers_that_catch_those():

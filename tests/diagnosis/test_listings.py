@@ -97,7 +97,8 @@ def test_what_people_change_shows_on_the_worklist_at_once_and_new_results_within
     time_machine.move_to(time.time(), tick=True)  # a clock the test moves on, instead of waiting
     caches["listings"].clear()
     assert _rows(client)[0] == 1
-    _analysed(StudyFactory(patient=patient), clinician, model_version, "second", 0.2, committed)  # a worker's new result ...
+    # a worker's new result ...
+    _analysed(StudyFactory(patient=patient), clinician, model_version, "second", 0.2, committed)
     assert _rows(client)[0] == 1
     time_machine.shift(1.1)
     assert _rows(client)[0] == 2  # ... once the page has aged out
@@ -166,7 +167,8 @@ def test_the_study_list_api_shows_an_upload_at_once_and_its_progress_within_seco
     time_machine.shift(1.1)
     body = client.get(url).json()
     assert body["results"][0]["images"][0]["status"] == "failed"
-    assert body["results"][0]["status"] == "awaiting_read"  # nothing still being analysed; no AI result: a person reads it
+    # nothing still being analysed; no AI result: a person reads it
+    assert body["results"][0]["status"] == "awaiting_read"
     # Filters and pages are cached apart; every request is audited with what it returned.
     assert client.get(url, {"modality": "MR"}).json()["count"] == 0
     assert client.get(url).json()["count"] == 1

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, Role
 from diagnosis import selectors
-from diagnosis.errors import DomainError
 from diagnosis.models import Image, ModelVersion, Study
 from diagnosis.services.review import review_submit
 from diagnosis.services.worklist import claim_holder, study_claim, study_release
+from medsite.errors import DomainError
 from tests.conftest import with_totp
 from tests.factories import (
     ImageFactory,

@@ -11,8 +11,8 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from diagnosis.errors import DomainError
 from diagnosis.models import Image, Patient
+from medsite.errors import DomainError
 from medsite.throttling import UserRateThrottle
 from medsite.urls import urlpatterns as project_urls
 from tests.conftest import png_bytes
