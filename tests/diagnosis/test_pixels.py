@@ -234,11 +234,16 @@ def test_viewer_presets_follow_the_modality_and_the_dicom_voi():
         "process.stdout.write(JSON.stringify(hs.map(h => window.MedSiteViewer.presetsFor(h))));"
     )
     mr = dict(header, modality="MR", window=None)
+    ct_without_window = dict(header, window=None)
     cr = dict(header, modality="CR", photometric="MONOCHROME1", window={"center": 550, "width": 1024})
     out = subprocess.run(
-        ["node", "-e", script, str(VIEWER_JS), json.dumps([header, mr, cr])], capture_output=True, text=True, check=True
+        ["node", "-e", script, str(VIEWER_JS), json.dumps([header, mr, cr, ct_without_window])],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    ct_presets, mr_presets, cr_presets = json.loads(out.stdout)
+    ct_presets, mr_presets, cr_presets, bare_ct_presets = json.loads(out.stdout)
+    assert [p[0] for p in bare_ct_presets] == ["Soft tissue", "Brain", "Lung", "Bone", "Full range"]
     assert [p[0] for p in ct_presets] == [
         "DICOM default",
         "Brain",

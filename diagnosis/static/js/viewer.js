@@ -103,8 +103,8 @@
     var auto = ["Auto (1st–99th percentile)", (header.p1 + header.p99) / 2, Math.max(1, header.p99 - header.p1)];
     var dicom = header.window ? ["DICOM default", header.window.center, header.window.width] : null;
     if (modality === "CT") {
-      if (dicom) { list.push(dicom); }
-      list = list.concat(CT_PRESETS);
+      /* Without a window in the file, soft tissue first: the default that suits a CT of any body part. */
+      list = dicom ? [dicom].concat(CT_PRESETS) : [CT_PRESETS[1], CT_PRESETS[0]].concat(CT_PRESETS.slice(2));
     } else if (modality === "MR") {
       list.push(auto);
       if (dicom) { list.push(dicom); }
