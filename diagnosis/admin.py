@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME, ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.shortcuts import redirect
@@ -467,7 +467,8 @@ class ResultDeliveryAdmin(SiteScopedAdmin):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
     """Registration is `manage.py register_model`; here admins promote, shadow, retire and roll back, each
-    one click, atomic and audited (diagnosis.services.registry)."""
+    atomic and audited (diagnosis.services.registry); promote and roll back go through a confirmation page that
+    asks for the written reason the services require."""
 
     list_display = ["short_sha", "task", "status", "backbone", "threshold", "test_auc", "created_at", "activated_at"]
     list_filter = ["task", "status"]
@@ -478,9 +479,50 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         value = ((obj.metrics or {}).get("test") or {}).get("roc_auc")
         return "—" if value is None else f"{value:.3f}"
 
+    class ReasonForm(forms.Form):
+        """The written reason a promotion or rollback needs; registry.model_promote/model_rollback own the rule
+        (a blank one comes back as their DomainError on the field), the browser's `required` is a courtesy."""
+
+        reason = forms.CharField(
+            required=False,
+            max_length=500,
+            label="Reason (kept in the audit trail)",
+            widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "required": True}),
+        )
+
     @admin.action(description="Promote the selected version to active through the gate (the current one is retired)")
-    def promote(self, request, queryset) -> None:
-        self._one(request, queryset, registry.model_promote, "is now the active {task} model")
+    def promote(self, request, queryset):
+        """A confirmation page: the version, the task's active one, the gate's verdict and a required reason."""
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            return None
+        version = queryset.get()
+        form = self.ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            promoted = self._confirmed(
+                request,
+                form,
+                lambda reason: registry.model_promote(
+                    model_version=version, actor=request.user, reason=reason, client=Client.from_request(request)
+                ),
+            )
+            if promoted is not None:
+                self.message_user(request, f"Promoted: {promoted} is now the active {promoted.task} model.")
+                return None
+            if not form.errors:
+                return None
+        passed, findings, _ = registry.promotion_check(model_version=version)
+        active = ModelVersion.objects.filter(task=version.task, status=ModelVersion.Status.ACTIVE).first()
+        return self._confirmation(
+            request,
+            queryset,
+            form,
+            action="promote",
+            title=f"Promote {version} to active",
+            version=version,
+            active=active,
+            gate=(passed, findings),
+        )
 
     @admin.action(description="Run the selected versions in shadow (stored, never shown)")
     def shadow(self, request, queryset) -> None:
@@ -493,24 +535,66 @@ class ModelVersionAdmin(ReadOnlyAdmin):
             self._apply(request, registry.model_retire, version, "is retired")
 
     @admin.action(description="Roll back the selected version's task to its previous active version")
-    def rollback(self, request, queryset) -> None:
+    def rollback(self, request, queryset):
+        """A confirmation page: the task, its active version, the version it goes back to and a required reason;
+        the POST back with `apply` rolls back (registry.model_rollback audits it with the reason)."""
         tasks = set(queryset.values_list("task", flat=True))
         if len(tasks) != 1:
             self.message_user(request, "Select versions of exactly one task to roll back.", messages.ERROR)
-            return
-        try:
-            version = registry.model_rollback(task=tasks.pop(), actor=request.user, client=Client.from_request(request))
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
-            return
-        self.message_user(request, f"Rolled back: {version} is the active {version.task} model again.")
+            return None
+        task = tasks.pop()
+        current, target = registry.rollback_target(task=task)
+        if target is None:
+            self.message_user(request, f"There is no earlier active version of {task} to roll back to.", messages.ERROR)
+            return None
+        form = self.ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            restored = self._confirmed(
+                request,
+                form,
+                lambda reason: registry.model_rollback(
+                    task=task, actor=request.user, reason=reason, client=Client.from_request(request)
+                ),
+            )
+            if restored is not None:
+                self.message_user(request, f"Rolled back: {restored} is the active {restored.task} model again.")
+                return None
+            if not form.errors:
+                return None
+        return self._confirmation(
+            request,
+            queryset,
+            form,
+            action="rollback",
+            title=f"Roll back {task}",
+            task=task,
+            active=current,
+            target=target,
+        )
 
-    def _one(self, request, queryset, change, done: str) -> None:
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version.", messages.ERROR)
-            return
-        version = queryset.get()
-        self._apply(request, change, version, done.format(task=version.task))
+    def _confirmed(self, request, form, change) -> ModelVersion | None:
+        """Run the change with the form's reason. A refusal about the reason goes onto the form (the page is shown
+        again); any other refusal is a message on the list. None when refused."""
+        try:
+            return change(form.cleaned_data["reason"])
+        except ValidationError as exc:
+            if getattr(exc, "field", None) == "reason":
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return None
+
+    def _confirmation(self, request, queryset, form, *, action: str, title: str, **context) -> TemplateResponse:
+        context = self.admin_site.each_context(request) | {
+            "title": title,
+            "opts": self.model._meta,
+            "form": form,
+            "action": action,
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            **context,
+        }
+        return TemplateResponse(request, "admin/diagnosis/modelversion/confirm_change.html", context)
 
     def _apply(self, request, change, version: ModelVersion, done: str) -> None:
         try:

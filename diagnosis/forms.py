@@ -110,8 +110,9 @@ class ExclusionForm(forms.Form):
 
 
 class ModelChangeForm(forms.Form):
-    """Promotion or rollback on the web: a deliberate second step with a written reason, which the audit trail keeps
-    (the API's ModelPromoteSerializer and ModelRollbackSerializer keep it optional)."""
+    """Promotion or rollback on the web: a deliberate second step with a written reason, which the audit trail keeps.
+    registry.model_promote/model_rollback own the rule (the API and the admin rely on it); this form checks it first,
+    in the same words, so the page answers without a round trip through the service."""
 
     reason = forms.CharField(
         max_length=500,

@@ -18,6 +18,7 @@ from diagnosis.models import (
     Study,
     TrainingRun,
 )
+from diagnosis.services.registry import REASON_REQUIRED
 
 # --- output ----------------------------------------------------------------------------------
 
@@ -65,16 +66,32 @@ class ModelVersionDetailSerializer(serializers.ModelSerializer):
 
 
 class ModelStatusChangeSerializer(serializers.Serializer):
+    """Shadow and retire: the reason is optional (neither changes what readers are shown)."""
+
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class ModelRollbackSerializer(ModelStatusChangeSerializer):
+class ModelReasonSerializer(serializers.Serializer):
+    """Promote and roll back: a written reason is required (registry.model_promote/model_rollback refuse without
+    one); the audit trail keeps it."""
+
+    reason = serializers.CharField(
+        max_length=500,
+        help_text="Why (required, kept in the audit trail)",
+        error_messages={
+            "required": REASON_REQUIRED,
+            "blank": REASON_REQUIRED,
+        },
+    )
+
+
+class ModelRollbackSerializer(ModelReasonSerializer):
     task = serializers.CharField(max_length=64)
 
 
-class ModelPromoteSerializer(ModelStatusChangeSerializer):
+class ModelPromoteSerializer(ModelReasonSerializer):
     override = serializers.BooleanField(
-        required=False, default=False, help_text="Promote although the gate refuses; needs a written reason"
+        required=False, default=False, help_text="Promote although the gate refuses (the reason says why)"
     )
 
 

@@ -52,8 +52,9 @@ class ModelVersionViewSet(
     @action(detail=True, methods=["post"])
     def promote(self, request, pk):
         """Make this version the active model of its task through the promotion gate; the previous one is
-        retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
-        active one on the held-out set, or `override` is true with a written `reason` (audited)."""
+        retired. Needs a written `reason` (400 naming `reason` without one; audited). Refused (400, with the gate's
+        findings) unless the version passed an evaluation against the active one on the held-out set, or
+        `override` is true."""
         version = self.get_object()
         body = ModelPromoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -102,7 +103,8 @@ class ModelVersionViewSet(
     @extend_schema(request=ModelRollbackSerializer, responses=ModelVersionDetailSerializer)
     @action(detail=False, methods=["post"])
     def rollback(self, request):
-        """Make the task's previous active version active again."""
+        """Make the task's previous active version active again. Needs a written `reason` (400 naming `reason`
+        without one; audited)."""
         body = ModelRollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         version = registry.model_rollback(

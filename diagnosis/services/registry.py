@@ -79,16 +79,16 @@ def model_promote(
     client: Client = SYSTEM,
 ) -> ModelVersion:
     """Promote through the gate: allowed when the candidate is not worse than the active version on the
-    held-out set (AUC and sensitivity at its operating point). override=True promotes anyway, and needs a
-    written reason, which the audit trail keeps with the gate's findings."""
+    held-out set (AUC and sensitivity at its operating point). override=True promotes anyway. Either way it
+    needs a written reason, which the audit trail keeps with the gate's findings (the web, the API, the admin
+    and the automatic promotion after training all come through here)."""
+    reason = _required_reason(reason)
     version = _lock_task(model_version)
     passed, reasons, evaluation = promotion_check(model_version=version)
     if not passed and not override:
         raise DomainError(
             "The promotion gate refuses this version: " + " ".join(reasons) + " An override needs a written reason."
         )
-    if override and not reason.strip():
-        raise DomainError("Overriding the promotion gate needs a written reason.", code="required", field="reason")
     gate = {"gate_passed": passed, "gate": reasons, "evaluation": evaluation.pk if evaluation else None}
     return model_activate(
         model_version=version,
@@ -101,13 +101,12 @@ def model_promote(
 
 @transaction.atomic
 def model_rollback(*, task: str, actor: User | None, reason: str = "", client: Client = SYSTEM) -> ModelVersion:
-    """Make the version that was active before the current one active again; the current one is retired."""
-    versions = list(ModelVersion.objects.select_for_update().filter(task=task).order_by("pk"))
-    current = next((v for v in versions if v.status == Status.ACTIVE), None)
-    earlier = [v for v in versions if v.status == Status.RETIRED and v.activated_at is not None and v != current]
-    if not earlier:
+    """Make the version that was active before the current one active again; the current one is retired.
+    Needs a written reason, which the audit trail keeps."""
+    reason = _required_reason(reason)
+    current, target = _rollback_pair(list(ModelVersion.objects.select_for_update().filter(task=task).order_by("pk")))
+    if target is None:
         raise DomainError(f"There is no earlier active version of {task} to roll back to.")
-    target = max(earlier, key=lambda v: v.activated_at)
     if current is not None:
         current.status = Status.RETIRED
         current.save(update_fields=["status"])
@@ -144,6 +143,30 @@ def model_retire(
     if version.status == Status.ACTIVE:
         raise DomainError("The active version cannot be retired; promote another version or roll back.")
     return _change_status(version, Status.RETIRED, actor, reason, client)
+
+
+def rollback_target(*, task: str) -> tuple[ModelVersion | None, ModelVersion | None]:
+    """(the active version, the version a rollback would make active again) of the task, without changing
+    anything: what a confirmation page shows before model_rollback. Either may be None."""
+    return _rollback_pair(list(ModelVersion.objects.filter(task=task).order_by("pk")))
+
+
+def _rollback_pair(versions: list[ModelVersion]) -> tuple[ModelVersion | None, ModelVersion | None]:
+    current = next((v for v in versions if v.status == Status.ACTIVE), None)
+    earlier = [v for v in versions if v.status == Status.RETIRED and v.activated_at is not None and v != current]
+    return current, max(earlier, key=lambda v: v.activated_at) if earlier else None
+
+
+REASON_REQUIRED = "Write why: the reason is kept in the audit trail."
+
+
+def _required_reason(reason: str) -> str:
+    """Promotion and rollback change what every reader is shown: the person (or the automatic promotion) says
+    why, in words the audit trail keeps."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(REASON_REQUIRED, code="required", field="reason")
+    return reason
 
 
 def _lock_task(model_version: ModelVersion) -> ModelVersion:

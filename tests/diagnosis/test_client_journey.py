@@ -151,7 +151,9 @@ def test_the_whole_journey_through_the_generated_client(
         assert evaluation.baseline == active.pk and evaluation.gate_passed, evaluation.gate_reasons
 
         # Promotion through the gate, then a rollback to the version before.
-        promoted = v1_models_promote_create.sync(candidate, client=admin, body=ModelPromote())
+        promoted = v1_models_promote_create.sync(
+            candidate, client=admin, body=ModelPromote(reason="the gate passed on the held-out set")
+        )
         assert (promoted.id, promoted.status) == (candidate, ModelVersionStatusEnum.ACTIVE)
         restored = v1_models_rollback_create.sync(
             client=admin, body=ModelRollback(task="chest-xray", reason="client journey")

@@ -160,7 +160,7 @@ def test_promotion_is_picked_up_by_the_next_image_and_rollback_restores(
     image_run_inference(image_pk=second.pk)  # the same process: its cache is keyed by version
     assert second.predictions.get().model_version == candidate
 
-    restored = registry.model_rollback(task="chest-xray", actor=superuser)
+    restored = registry.model_rollback(task="chest-xray", actor=superuser, reason="back to the known version")
     assert restored == chest
     (third,) = _upload(study, clinician, size=(60, 50))
     image_run_inference(image_pk=third.pk)
@@ -179,7 +179,7 @@ def test_registry_refuses_impossible_changes(chest, second_chest_bundle, superus
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="no earlier active version"):
-        registry.model_rollback(task="chest-xray", actor=superuser)
+        registry.model_rollback(task="chest-xray", actor=superuser, reason="try")
     with pytest.raises(ValidationError, match="cannot run in shadow"):
         registry.model_set_shadow(model_version=chest, actor=superuser)
     with pytest.raises(ValidationError, match="cannot be retired"):
@@ -229,6 +229,7 @@ def test_admin_actions_promote_and_roll_back_for_superusers_only(
     url = reverse("admin:diagnosis_modelversion_changelist")
     promote = {"action": "promote", "_selected_action": [candidate.pk]}
     client.force_login(superuser)
+    promote |= {"apply": "yes", "reason": "better on the held-out set"}  # the confirmation page's POST back
     client.post(url, promote)  # not evaluated against the active version: the gate refuses
     candidate.refresh_from_db()
     assert candidate.status == ModelVersion.Status.CANDIDATE
@@ -245,10 +246,34 @@ def test_admin_actions_promote_and_roll_back_for_superusers_only(
     assert client.post(url, promote).status_code == 302
     candidate.refresh_from_db()
     assert candidate.status == ModelVersion.Status.ACTIVE
-    client.post(url, {"action": "rollback", "_selected_action": [candidate.pk]})
+    client.post(url, {"action": "rollback", "_selected_action": [candidate.pk], "apply": "yes", "reason": "ward"})
     chest.refresh_from_db()
     assert chest.status == ModelVersion.Status.ACTIVE
     assert AuditEvent.objects.filter(action=AuditEvent.Action.ROLLBACK, actor=superuser).exists()
+
+
+def test_api_promote_and_rollback_answer_400_naming_reason_without_one(api, chest, second_chest_bundle, superuser):
+    candidate = model_register(bundle_path=second_chest_bundle)
+    passing_evaluation(candidate, baseline=chest)
+    client = api(superuser)
+    promote = reverse("api:model-promote", args=[candidate.pk])
+    for body in ({}, {"reason": ""}, {"reason": "   "}, {"override": True}):
+        refused = client.post(promote, body, format="json")
+        assert refused.status_code == 400 and refused["Content-Type"] == "application/problem+json", body
+        assert refused.json()["errors"] == {"reason": ["Write why: the reason is kept in the audit trail."]}, body
+    candidate.refresh_from_db()
+    assert candidate.status == ModelVersion.Status.CANDIDATE
+    assert client.post(promote, {"reason": "passed the gate"}, format="json").status_code == 200
+    refused = client.post(reverse("api:model-rollback"), {"task": "chest-xray"}, format="json")
+    assert refused.status_code == 400 and list(refused.json()["errors"]) == ["reason"]
+    assert "Write why" in refused.json()["detail"]
+    candidate.refresh_from_db()
+    assert (
+        candidate.status == ModelVersion.Status.ACTIVE
+        and not AuditEvent.objects.filter(action=AuditEvent.Action.ROLLBACK).exists()
+    )
+    # shadow and retire keep the reason optional: neither changes what readers are shown
+    assert client.post(reverse("api:model-shadow", args=[chest.pk]), {}, format="json").status_code == 200
 
 
 def test_api_promotes_and_rolls_back(api, chest, second_chest_bundle, superuser):
@@ -263,7 +288,7 @@ def test_api_promotes_and_rolls_back(api, chest, second_chest_bundle, superuser)
     assert event.detail["override"] is True and event.detail["reason"] == "validated offline"
     refused = client.post(reverse("api:model-shadow", args=[candidate.pk]), {}, format="json")
     assert refused.status_code == 400 and "cannot run in shadow" in refused.json()["detail"]
-    back = client.post(reverse("api:model-rollback"), {"task": "chest-xray"}, format="json")
+    back = client.post(reverse("api:model-rollback"), {"task": "chest-xray", "reason": "drift"}, format="json")
     assert back.status_code == 200 and back.json()["id"] == chest.pk
     listed = client.get(reverse("api:model-list"), {"task": "chest-xray", "status": "retired"}).json()
     assert [row["id"] for row in listed["results"]] == [candidate.pk]

@@ -18,6 +18,7 @@ from diagnosis.services.inference import prediction_create
 from diagnosis.services.records import image_upload
 from diagnosis.services.review import review_submit
 from diagnosis.services.training import model_register, training_run_execute
+from medsite.errors import DomainError
 from tests.diagnosis.conftest import passing_evaluation, png_file
 from tests.factories import PatientFactory, StudyFactory
 
@@ -153,25 +154,52 @@ def test_the_beat_sweep_sends_again_queued_runs_whose_message_was_lost(
 def test_promotion_gate_needs_a_passing_evaluation_against_the_current_active_version(model_version, world, superuser):
     candidate = world.candidate
     with pytest.raises(ValidationError, match="not been evaluated against the active version"):
-        registry.model_promote(model_version=candidate, actor=superuser)
+        registry.model_promote(model_version=candidate, actor=superuser, reason="better")
     failing = passing_evaluation(candidate, baseline=model_version, passed=False)
     with pytest.raises(ValidationError, match="ROC AUC is worse"):
-        registry.model_promote(model_version=candidate, actor=superuser)
-    with pytest.raises(ValidationError, match="needs a written reason"):
+        registry.model_promote(model_version=candidate, actor=superuser, reason="better")
+    with pytest.raises(DomainError, match="Write why") as refused:
         registry.model_promote(model_version=candidate, actor=superuser, override=True)
+    assert (refused.value.code, refused.value.field) == ("required", "reason")
     failing.delete()
     older = ModelVersion.objects.create(
         task="chest-xray", classes=["normal", "pneumonia"], bundle_sha256="e" * 64, image_size=16
     )
     passing_evaluation(candidate, baseline=older)  # judged against a version that is not active: does not count
     with pytest.raises(ValidationError):
-        registry.model_promote(model_version=candidate, actor=superuser)
+        registry.model_promote(model_version=candidate, actor=superuser, reason="better")
     evaluation = passing_evaluation(candidate, baseline=model_version)
-    registry.model_promote(model_version=candidate, actor=superuser)
+    registry.model_promote(model_version=candidate, actor=superuser, reason="better")
     candidate.refresh_from_db()
     assert candidate.status == ModelVersion.Status.ACTIVE
     event = AuditEvent.objects.get(action=AuditEvent.Action.ACTIVATE, object_id=str(candidate.pk))
     assert event.detail["gate_passed"] is True and event.detail["evaluation"] == evaluation.pk
+
+
+def test_promotion_and_rollback_refuse_a_blank_reason_in_the_service(model_version, world, superuser):
+    """One rule for the web, the API, the admin and the automatic promotion: the registry refuses without a
+    written reason, changes nothing and audits nothing."""
+    ModelVersion.objects.filter(pk=model_version.pk).update(activated_at=timezone.now() - timedelta(days=30))
+    passing_evaluation(world.candidate, baseline=model_version)
+    for blank in ("", "   \n"):
+        with pytest.raises(DomainError, match="Write why: the reason is kept in the audit trail.") as refused:
+            registry.model_promote(model_version=world.candidate, actor=superuser, reason=blank)
+        assert (refused.value.code, refused.value.field, refused.value.status) == ("required", "reason", 400)
+    world.candidate.refresh_from_db()
+    assert world.candidate.status == ModelVersion.Status.CANDIDATE
+    promoted = registry.model_promote(model_version=world.candidate, actor=superuser, reason="  passed the gate ")
+    assert promoted.status == ModelVersion.Status.ACTIVE
+    with pytest.raises(DomainError, match="Write why") as refused:
+        registry.model_rollback(task="chest-xray", actor=superuser)
+    assert refused.value.field == "reason"
+    model_version.refresh_from_db()
+    assert model_version.status == ModelVersion.Status.RETIRED
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.ROLLBACK).exists()
+    registry.model_rollback(task="chest-xray", actor=superuser, reason="false negatives")
+    events = AuditEvent.objects.filter(
+        action__in=[AuditEvent.Action.ACTIVATE, AuditEvent.Action.ROLLBACK], object_type="modelversion"
+    ).order_by("pk")
+    assert [e.detail.get("reason") for e in events] == ["passed the gate", "false negatives"]
 
 
 def test_an_override_promotes_a_refused_candidate_and_is_audited_with_the_reason(model_version, world, superuser):

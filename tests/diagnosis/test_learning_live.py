@@ -66,14 +66,14 @@ def test_the_learning_loop_end_to_end(live_env, tmp_path, tiny_bundle, site, cli
         assert evaluation.gate_passed, evaluation.gate_reasons
         assert candidate.status == ModelVersion.Status.CANDIDATE  # no automatic promotion in this policy
 
-        # 5. Gated promotion: one click (no override) for the admin.
-        promoted = admin.post(reverse("api:model-promote", args=[candidate.pk]), {}, format="json")
+        # 5. Gated promotion: one call (no override, a written reason) for the admin.
+        promoted = admin.post(reverse("api:model-promote", args=[candidate.pk]), {"reason": "gate"}, format="json")
         assert promoted.status_code == 200, promoted.json()
 
         # 6. The next upload is predicted by the new version; a rollback restores the old one.
         after = _predicted(site, clinician, bright=True)
         assert after.current_prediction().model_version == candidate
-        back = admin.post(reverse("api:model-rollback"), {"task": "chest-xray"}, format="json")
+        back = admin.post(reverse("api:model-rollback"), {"task": "chest-xray", "reason": "drift"}, format="json")
         assert back.status_code == 200 and back.json()["id"] == active.pk
         restored = _predicted(site, clinician, bright=True)
         assert restored.current_prediction().model_version == active
