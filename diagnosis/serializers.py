@@ -66,14 +66,14 @@ class ModelVersionDetailSerializer(serializers.ModelSerializer):
 
 
 class ModelStatusChangeSerializer(serializers.Serializer):
-    """Shadow and retire: the reason is optional (neither changes what readers are shown)."""
+    """Shadow and retire: the reason is optional (neither changes what readers are shown); the audit trail
+    keeps it when given."""
 
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class ModelReasonSerializer(serializers.Serializer):
-    """Promote and roll back: a written reason is required (registry.model_promote/model_rollback refuse without
-    one); the audit trail keeps it."""
+    """Promote and roll back: a written reason is required, and the audit trail keeps it."""
 
     reason = serializers.CharField(
         max_length=500,

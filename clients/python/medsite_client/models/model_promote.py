@@ -13,13 +13,14 @@ T = TypeVar("T", bound="ModelPromote")
 
 @_attrs_define
 class ModelPromote:
-    """
+    """Promote and roll back: a written reason is required, and the audit trail keeps it.
+
     Attributes:
-        reason (str | Unset):  Default: ''.
-        override (bool | Unset): Promote although the gate refuses; needs a written reason Default: False.
+        reason (str): Why (required, kept in the audit trail)
+        override (bool | Unset): Promote although the gate refuses (the reason says why) Default: False.
     """
 
-    reason: str | Unset = ""
+    reason: str
     override: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -30,9 +31,11 @@ class ModelPromote:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update({})
-        if reason is not UNSET:
-            field_dict["reason"] = reason
+        field_dict.update(
+            {
+                "reason": reason,
+            }
+        )
         if override is not UNSET:
             field_dict["override"] = override
 
@@ -41,7 +44,7 @@ class ModelPromote:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        reason = d.pop("reason", UNSET)
+        reason = d.pop("reason")
 
         override = d.pop("override", UNSET)
 

@@ -6,50 +6,48 @@ from typing import Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
-from ..types import UNSET, Unset
-
 T = TypeVar("T", bound="ModelRollback")
 
 
 @_attrs_define
 class ModelRollback:
-    """
+    """Promote and roll back: a written reason is required, and the audit trail keeps it.
+
     Attributes:
+        reason (str): Why (required, kept in the audit trail)
         task (str):
-        reason (str | Unset):  Default: ''.
     """
 
+    reason: str
     task: str
-    reason: str | Unset = ""
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        task = self.task
-
         reason = self.reason
+
+        task = self.task
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "reason": reason,
                 "task": task,
             }
         )
-        if reason is not UNSET:
-            field_dict["reason"] = reason
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        reason = d.pop("reason")
+
         task = d.pop("task")
 
-        reason = d.pop("reason", UNSET)
-
         model_rollback = cls(
-            task=task,
             reason=reason,
+            task=task,
         )
 
         model_rollback.additional_properties = d

@@ -13,9 +13,11 @@ T = TypeVar("T", bound="ModelStatusChange")
 
 @_attrs_define
 class ModelStatusChange:
-    """
-    Attributes:
-        reason (str | Unset):  Default: ''.
+    """Shadow and retire: the reason is optional (neither changes what readers are shown); the audit trail
+    keeps it when given.
+
+        Attributes:
+            reason (str | Unset):  Default: ''.
     """
 
     reason: str | Unset = ""

@@ -9,13 +9,13 @@ from ...client import AuthenticatedClient, Client
 from ...models.model_promote import ModelPromote
 from ...models.model_version_detail import ModelVersionDetail
 from ...models.problem import Problem
-from ...types import UNSET, Response, Unset
+from ...types import Response
 
 
 def _get_kwargs(
     id: int,
     *,
-    body: ModelPromote | Unset = UNSET,
+    body: ModelPromote,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -26,8 +26,7 @@ def _get_kwargs(
         ),
     }
 
-    if not isinstance(body, Unset):
-        _kwargs["json"] = body.to_dict()
+    _kwargs["json"] = body.to_dict()
 
     headers["Content-Type"] = "application/json"
 
@@ -104,15 +103,18 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-    body: ModelPromote | Unset = UNSET,
+    body: ModelPromote,
 ) -> Response[ModelVersionDetail | Problem]:
     """Make this version the active model of its task through the promotion gate; the previous one is
-    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
-    active one on the held-out set, or `override` is true with a written `reason` (audited).
+    retired. Needs a written `reason` (400 naming `reason` without one; audited). Refused (400, with the
+    gate's
+    findings) unless the version passed an evaluation against the active one on the held-out set, or
+    `override` is true.
 
     Args:
         id (int):
-        body (ModelPromote | Unset):
+        body (ModelPromote): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -138,15 +140,18 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-    body: ModelPromote | Unset = UNSET,
+    body: ModelPromote,
 ) -> ModelVersionDetail | Problem | None:
     """Make this version the active model of its task through the promotion gate; the previous one is
-    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
-    active one on the held-out set, or `override` is true with a written `reason` (audited).
+    retired. Needs a written `reason` (400 naming `reason` without one; audited). Refused (400, with the
+    gate's
+    findings) unless the version passed an evaluation against the active one on the held-out set, or
+    `override` is true.
 
     Args:
         id (int):
-        body (ModelPromote | Unset):
+        body (ModelPromote): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,15 +172,18 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-    body: ModelPromote | Unset = UNSET,
+    body: ModelPromote,
 ) -> Response[ModelVersionDetail | Problem]:
     """Make this version the active model of its task through the promotion gate; the previous one is
-    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
-    active one on the held-out set, or `override` is true with a written `reason` (audited).
+    retired. Needs a written `reason` (400 naming `reason` without one; audited). Refused (400, with the
+    gate's
+    findings) unless the version passed an evaluation against the active one on the held-out set, or
+    `override` is true.
 
     Args:
         id (int):
-        body (ModelPromote | Unset):
+        body (ModelPromote): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -199,15 +207,18 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-    body: ModelPromote | Unset = UNSET,
+    body: ModelPromote,
 ) -> ModelVersionDetail | Problem | None:
     """Make this version the active model of its task through the promotion gate; the previous one is
-    retired. Refused (400, with the gate's findings) unless the version passed an evaluation against the
-    active one on the held-out set, or `override` is true with a written `reason` (audited).
+    retired. Needs a written `reason` (400 naming `reason` without one; audited). Refused (400, with the
+    gate's
+    findings) unless the version passed an evaluation against the active one on the held-out set, or
+    `override` is true.
 
     Args:
         id (int):
-        body (ModelPromote | Unset):
+        body (ModelPromote): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -110,7 +110,9 @@ def sync_detailed(
 
     Args:
         id (int):
-        body (ModelStatusChange | Unset):
+        body (ModelStatusChange | Unset): Shadow and retire: the reason is optional (neither
+            changes what readers are shown); the audit trail
+            keeps it when given.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,7 +144,9 @@ def sync(
 
     Args:
         id (int):
-        body (ModelStatusChange | Unset):
+        body (ModelStatusChange | Unset): Shadow and retire: the reason is optional (neither
+            changes what readers are shown); the audit trail
+            keeps it when given.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -169,7 +173,9 @@ async def asyncio_detailed(
 
     Args:
         id (int):
-        body (ModelStatusChange | Unset):
+        body (ModelStatusChange | Unset): Shadow and retire: the reason is optional (neither
+            changes what readers are shown); the audit trail
+            keeps it when given.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -199,7 +205,9 @@ async def asyncio(
 
     Args:
         id (int):
-        body (ModelStatusChange | Unset):
+        body (ModelStatusChange | Unset): Shadow and retire: the reason is optional (neither
+            changes what readers are shown); the audit trail
+            keeps it when given.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -95,10 +95,12 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: ModelRollback,
 ) -> Response[ModelVersionDetail | Problem]:
-    """Make the task's previous active version active again.
+    """Make the task's previous active version active again. Needs a written `reason` (400 naming `reason`
+    without one; audited).
 
     Args:
-        body (ModelRollback):
+        body (ModelRollback): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,10 +126,12 @@ def sync(
     client: AuthenticatedClient,
     body: ModelRollback,
 ) -> ModelVersionDetail | Problem | None:
-    """Make the task's previous active version active again.
+    """Make the task's previous active version active again. Needs a written `reason` (400 naming `reason`
+    without one; audited).
 
     Args:
-        body (ModelRollback):
+        body (ModelRollback): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -148,10 +152,12 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: ModelRollback,
 ) -> Response[ModelVersionDetail | Problem]:
-    """Make the task's previous active version active again.
+    """Make the task's previous active version active again. Needs a written `reason` (400 naming `reason`
+    without one; audited).
 
     Args:
-        body (ModelRollback):
+        body (ModelRollback): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -175,10 +181,12 @@ async def asyncio(
     client: AuthenticatedClient,
     body: ModelRollback,
 ) -> ModelVersionDetail | Problem | None:
-    """Make the task's previous active version active again.
+    """Make the task's previous active version active again. Needs a written `reason` (400 naming `reason`
+    without one; audited).
 
     Args:
-        body (ModelRollback):
+        body (ModelRollback): Promote and roll back: a written reason is required, and the audit
+            trail keeps it.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
