@@ -261,6 +261,7 @@ def test_api_promote_and_rollback_answer_400_naming_reason_without_one(api, ches
         refused = client.post(promote, body, format="json")
         assert refused.status_code == 400 and refused["Content-Type"] == "application/problem+json", body
         assert refused.json()["errors"] == {"reason": ["Write why: the reason is kept in the audit trail."]}, body
+        assert refused.json()["detail"] == "reason: Write why: the reason is kept in the audit trail.", body
     candidate.refresh_from_db()
     assert candidate.status == ModelVersion.Status.CANDIDATE
     assert client.post(promote, {"reason": "passed the gate"}, format="json").status_code == 200
