@@ -14,7 +14,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Func,
     IntegerField,
     Max,
     Min,
@@ -111,17 +110,6 @@ def _waiting_for(user) -> Q:
     return ~Exists(reviews) | second_read
 
 
-class AgeInYears(Func):
-    """Whole years from a date to today: a patient's age from their birth date."""
-
-    output_field = IntegerField()
-    template = "CAST(strftime('%%Y.%%m%%d', 'now') - strftime('%%Y.%%m%%d', %(expressions)s) AS INTEGER)"  # SQLite
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        template = "CAST(EXTRACT(YEAR FROM AGE(CURRENT_DATE, %(expressions)s)) AS INTEGER)"
-        return self.as_sql(compiler, connection, template=template, **extra_context)
-
-
 # STAT, then urgent, then routine. The triage order puts the requester's priority before the AI's score: a STAT
 # request is read first whatever the model thinks (the model may miss what the clinician saw); within one priority,
 # the most likely abnormal study comes first, so the AI reorders the routine pile, where the delays are.
@@ -196,7 +184,7 @@ def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]
     - `margin`: the smallest distance from a decision among them (small: uncertain);
     - `image_count` (the study's images), `unread_count` (images waiting for this reader);
     - `waiting_since`: when the oldest waiting result was made;
-    - `patient_age` (whole years, None without a birth date); the patient, site and claimant are joined;
+    - the patient (with `Patient.age`), site and claimant joined;
     - `claim`: "mine" (this reader's live claim), "other" (another reader's), or "" (none, or lapsed).
 
     Filters: WorklistFilter (site, modality, priority, task, label, created_after/before, claimed, order); invalid
@@ -222,7 +210,6 @@ def worklist_studies(*, user, filters: Mapping | None = None) -> QuerySet[Study]
         .annotate(
             top_label=Subquery(top.values("label")[:1]),  # worked out for the rows of the page only (PostgreSQL)
             top_task=Subquery(top.values("model_version__task")[:1]),
-            patient_age=AgeInYears("patient__birth_date"),
             priority_rank=PRIORITY_RANK,
         )
     )

@@ -436,7 +436,7 @@ class WorklistPatientSerializer(serializers.Serializer):
     name = serializers.CharField(source="patient.name")
     sex = serializers.ChoiceField(choices=Patient.Sex.choices, source="patient.sex")
     age = serializers.IntegerField(
-        source="patient_age", allow_null=True, help_text="Whole years today; null without a birth date"
+        source="patient.age", allow_null=True, help_text="Whole years today; null without a birth date"
     )
 
 

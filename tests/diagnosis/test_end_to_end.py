@@ -60,7 +60,8 @@ def test_skeleton_on_postgres_and_redis_with_live_worker(
     assert RetrainingItem.objects.get(review=review).label == corrected
 
 
-def _login(base: str, email: str) -> requests.Session:
+def _login(base: str, email: str, lands_on: str = "/") -> requests.Session:
+    """Signs in through the login form; the user lands on their start page (a radiologist's is the worklist)."""
     session = requests.Session()
     page = session.get(f"{base}/accounts/login/")
     assert page.status_code == 200 and "Log in" in page.text
@@ -68,7 +69,7 @@ def _login(base: str, email: str) -> requests.Session:
         f"{base}/accounts/login/",
         data={"login": email, "password": "medsite-demo-2026", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
     )
-    assert response.status_code == 200 and response.url == f"{base}/", f"{email} could not log in"
+    assert response.status_code == 200 and response.url == f"{base}{lands_on}", f"{email} could not log in"
     return session
 
 
@@ -87,8 +88,12 @@ def test_embedded_default_sqlite_filesystem_broker_separate_processes(tmp_path, 
     port = live.free_port()
     base = f"http://127.0.0.1:{port}"
     with live.web(env, tmp_path / "web.log", port), live.worker(env, tmp_path / "worker.log"):
-        for email in ["clinician@demo.medsite", "radiologist@demo.medsite", "admin@demo.medsite"]:
-            _login(base, email)
+        for email, lands_on in [
+            ("clinician@demo.medsite", "/"),
+            ("radiologist@demo.medsite", "/worklist/"),
+            ("admin@demo.medsite", "/"),
+        ]:
+            _login(base, email, lands_on)
         clinician = _login(base, "clinician@demo.medsite")
         patient_page = _post(
             clinician, f"{base}/patients/new/", data={"site": "1", "mrn": "E2E-1", "name": "Pat Example", "sex": "F"}
@@ -112,7 +117,7 @@ def test_embedded_default_sqlite_filesystem_broker_separate_processes(tmp_path, 
         results = live.wait_for(labelled_results, timeout=120, what="the worker's prediction")
         label = re.search(r'data-testid="ai-label">([^<]+)<', results).group(1)
 
-        radiologist = _login(base, "radiologist@demo.medsite")
+        radiologist = _login(base, "radiologist@demo.medsite", "/worklist/")
         worklist = radiologist.get(f"{base}/worklist/").text
         assert "Pat Example" in worklist
         prediction_pk = re.search(r'action="/predictions/(\d+)/review/"', radiologist.get(results_url).text).group(1)

@@ -446,7 +446,7 @@ def test_worklist_shows_patient_study_label_top_probability_and_wait(login, radi
     html = login(radiologist).get(reverse("diagnosis:worklist")).content.decode()
     row = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)
     assert study.patient.name in row and study.patient.mrn in row and "CHEST" in row
-    assert "0.80</span> pneumonia" in row
+    assert '<strong>pneumonia</strong> <span class="wl-ai-value">P(abnormal) 0.80</span>' in row
     assert "minute" in row and "<time datetime=" in row
     assert f'href="{reverse("diagnosis:study_read", args=[study.pk])}"' in row
 

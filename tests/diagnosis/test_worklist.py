@@ -48,7 +48,7 @@ def test_one_row_per_study_with_its_facts(site, radiologist):
     assert row.margin == pytest.approx(0.1)
     assert (row.image_count, row.unread_count) == (4, 3)
     assert row.top_label == "pneumonia" and row.top_task == "chest-xray"
-    assert row.patient_age == 40
+    assert row.patient.age == 40
     assert row.waiting_since <= timezone.now()
 
 

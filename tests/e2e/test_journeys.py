@@ -93,7 +93,8 @@ def test_login_with_totp(browser, site_live, screenshot):
 
     page.locator('input[name="code"]').fill(code)
     page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url("/")
+    page.wait_for_url("**/worklist/")  # a radiologist starts on their worklist
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
     expect(page.locator(".nav-user")).to_contain_text(f"{RADIOLOGIST} · Radiologist at Demo Hospital")
     expect(page.locator('[data-nav="worklist"]')).to_be_visible()
     screenshot(page)
