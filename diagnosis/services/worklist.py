@@ -43,16 +43,7 @@ def study_claim(*, study: Study, reader: User, client: Client | None = None) -> 
     locked.claimed_by, locked.claimed_at = reader, now
     locked.save(update_fields=["claimed_by", "claimed_at"])
     if holder is None:
-        site = locked.patient.site
-        audit_record(
-            actor=reader,
-            action=AuditEvent.Action.UPDATE,
-            obj=locked,
-            site=site,
-            client=client or SYSTEM,
-            detail={"claim": "taken"},
-        )
-        listings.results_changed(site.pk)
+        _claim_changed(locked, reader, client, "taken")
     study.claimed_by, study.claimed_at = locked.claimed_by, locked.claimed_at
     return locked
 
@@ -67,16 +58,7 @@ def study_release(*, study: Study, reader: User, client: Client | None = None) -
     locked.claimed_by, locked.claimed_at = None, None
     locked.save(update_fields=["claimed_by", "claimed_at"])
     if live:
-        site = locked.patient.site
-        audit_record(
-            actor=reader,
-            action=AuditEvent.Action.UPDATE,
-            obj=locked,
-            site=site,
-            client=client or SYSTEM,
-            detail={"claim": "released"},
-        )
-        listings.results_changed(site.pk)
+        _claim_changed(locked, reader, client, "released")
     study.claimed_by, study.claimed_at = None, None
     return locked
 
@@ -95,3 +77,17 @@ def claim_state(study: Study) -> dict:
         return {"study": study.pk, "claimed_by": None, "claimed_at": None, "expires_at": None}
     expires = study.claimed_at + timedelta(minutes=settings.MEDSITE_READING_CLAIM_MINUTES)
     return {"study": study.pk, "claimed_by": str(holder), "claimed_at": study.claimed_at, "expires_at": expires}
+
+
+def _claim_changed(study: Study, reader: User, client: Client | None, change: str) -> None:
+    """Audit a claim taken or released (an `update` of the study) and refresh the site's worklists."""
+    site = study.patient.site
+    audit_record(
+        actor=reader,
+        action=AuditEvent.Action.UPDATE,
+        obj=study,
+        site=site,
+        client=client or SYSTEM,
+        detail={"claim": change},
+    )
+    listings.results_changed(site.pk)

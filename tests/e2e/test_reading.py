@@ -194,7 +194,24 @@ def test_reading_view_after_a_correction_and_at_phone_width(browser, reading_que
     expect(page.get_by_test_id("threshold-marker")).to_have_count(1)
     expect(page.get_by_test_id("model-use")).to_contain_text("resized to")
     screenshot(page, "corrected")
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_be_hidden()  # wide: the navigation is always there
+    expect(page.locator('[data-nav="worklist"]')).to_be_visible()
     with phone(page):
+        # On a phone the navigation and the theme fold behind "Menu"; Escape closes it and gives focus back.
+        expect(page.locator('[data-nav="worklist"]')).to_be_hidden()
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(page.locator('[data-nav="worklist"]')).to_be_visible()
+        screenshot(page, "phone-menu")
+        assert_accessible(page, "the reading view at phone width, menu open")
+        page.keyboard.press("Escape")
+        expect(menu).to_have_attribute("aria-expanded", "false")
+        expect(menu).to_be_focused()
+        expect(page.locator('[data-nav="worklist"]')).to_be_hidden()
+        # The decision follows the image and its result, not the viewer's controls: within two screens of the top.
+        agree_top = form.locator('[data-decision="agree"]').evaluate("(e) => e.getBoundingClientRect().top + scrollY")
+        assert agree_top < 2 * 844, f"the decision is {agree_top:.0f} px down the page on a phone"
         page.keyboard.press("?")
         expect(page.locator("[data-key-legend]")).to_have_attribute("open", "")
         screenshot(page, "phone")

@@ -287,8 +287,21 @@ def test_viewer_inline_in_the_reading_view_by_keys(browser, viewer_studies, scre
     assert_accessible(page, "the reading view's inline viewer")
     with phone(page):
         page.wait_for_timeout(300)
+        # On a phone the controls fold behind one button, so the decision follows the image; the keys still work.
+        tools = section.get_by_role("button", name=re.compile("^Image tools"))
+        expect(tools).to_have_attribute("aria-expanded", "false")
+        expect(section.locator("[data-viewer-preset]")).to_be_hidden()
         screenshot(page, "reading-inline-phone")
         assert_accessible(page, "the reading view's inline viewer at phone width")
+        tools.click()
+        expect(tools).to_have_attribute("aria-expanded", "true")
+        expect(section.locator("[data-viewer-preset]")).to_be_visible()
+        screenshot(page, "reading-inline-phone-tools")
+        assert_accessible(page, "the reading view's image tools at phone width")
+        tools.click()
+        expect(section.locator("[data-viewer-preset]")).to_be_hidden()
+    expect(section.get_by_role("button", name=re.compile("^Image tools"))).to_be_hidden()  # wide: always shown
+    expect(section.locator("[data-viewer-preset]")).to_be_visible()
     page.keyboard.press("h")
     expect(section).to_have_attribute("data-viewer-heatmap-shown", "false")
     assert_no_page_errors(page)
