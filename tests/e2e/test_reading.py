@@ -12,6 +12,7 @@ from datetime import timedelta
 import numpy as np
 import PIL.Image
 import pytest
+from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -117,11 +118,45 @@ class Keys:
         self.count += 1
 
 
+@pytest.fixture(scope="package")
+def colleague(site_live):
+    """Another reader (committed, like the package's other rows)."""
+    return UserFactory(email="dr.colleague@demo.medsite")
+
+
+@pytest.fixture
+def colleague_reads_the_rest(site_live, reading_queue, colleague):
+    """While the test runs, every other study at the site (other journeys' studies, whichever ran first) is being
+    read by a colleague, so "Save and next" skips them: the reader's queue is exactly the ten cases. The claims go
+    through a connection of their own and are committed at once: written in the test's transaction, the web
+    process would not see them, and would wait on their row locks."""
+    mine = [prediction.image.study_id for prediction in reading_queue]
+    connection = connections.create_connection("default")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.id, s.claimed_by_id, s.claimed_at FROM diagnosis_study s"
+                " JOIN diagnosis_patient p ON p.id = s.patient_id WHERE p.site_id = %s AND NOT (s.id = ANY(%s))",
+                [site_live.site.pk, mine],
+            )
+            before = cursor.fetchall()  # a journey's own claims come back afterwards
+            cursor.execute(
+                "UPDATE diagnosis_study SET claimed_by_id = %s, claimed_at = %s WHERE id = ANY(%s)",
+                [colleague.pk, timezone.now(), [pk for pk, _, _ in before]],
+            )
+        yield
+        with connection.cursor() as cursor:
+            restore = "UPDATE diagnosis_study SET claimed_by_id = %s, claimed_at = %s WHERE id = %s"
+            cursor.executemany(restore, [(holder, at, pk) for pk, holder, at in before])
+    finally:
+        connection.close()
+
+
 def focused(page) -> dict:
     return page.evaluate("() => ({name: document.activeElement.name || '', value: document.activeElement.value || ''})")
 
 
-def test_keyboard_only_reader_clears_ten_cases(browser, reading_queue, screenshot):
+def test_keyboard_only_reader_clears_ten_cases(browser, reading_queue, colleague_reads_the_rest, screenshot):
     page = browser.as_user(RADIOLOGIST)
     first = reading_queue[0]
     page.goto(f"/studies/{first.image.study_id}/read/")
