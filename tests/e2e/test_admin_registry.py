@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from diagnosis.models import ModelVersion
+from diagnosis.services.registry import rollback_target
 from tests.e2e.conftest import ADMIN, assert_accessible, assert_no_page_errors, phone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.live, pytest.mark.django_db, pytest.mark.timeout(300)]
@@ -36,9 +37,9 @@ def _look(page, screenshot, step: str) -> None:
 
 @pytest.fixture(scope="module")
 def earlier_version(site_live):
-    """A version that was active a year ago: what a rollback goes back to while this module runs (older than any
-    the other journeys activate, so their rollbacks still go back to theirs). Made outside the tests' transactions,
-    so that the web process sees it; removed afterwards."""
+    """A version that was active a year ago, so that a rollback always has somewhere to go while this module runs
+    (older than any the other journeys activate: where they ran first, it goes back to theirs). Made outside the
+    tests' transactions, so that the web process sees it; removed afterwards."""
     earlier = ModelVersion.objects.create(
         task="chest-xray",
         classes=["normal", "pneumonia"],
@@ -53,7 +54,7 @@ def earlier_version(site_live):
 
 def test_admin_rollback_and_promotion_ask_for_a_reason(browser, site_live, earlier_version, screenshot):
     active = ModelVersion.objects.get(task="chest-xray", status=ModelVersion.Status.ACTIVE)
-    earlier = earlier_version
+    _, earlier = rollback_target(task="chest-xray")  # this module's year-old version, or one another journey made
     page = browser.as_user(ADMIN)
     _run_action(page, active, "rollback")
     expect(page.locator("h1")).to_have_text("Roll back chest-xray")
