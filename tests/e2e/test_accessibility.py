@@ -124,6 +124,10 @@ def test_page_is_accessible_in_both_themes_and_widths(browser, site_live, rows, 
                 except AssertionError as exc:
                     failures.append(str(exc))
                 if width == "phone":  # nothing may make the whole page scroll sideways (WCAG 1.4.10 Reflow)
+                    # Signed in, the header folds behind "Menu"; signed out, the theme toggle alone shows.
+                    menus = page.get_by_role("button", name="Menu", exact=True).count()
+                    if user != ANONYMOUS and status < 400 and menus != 1 or user == ANONYMOUS and menus:
+                        failures.append(f"{name} ({theme}, phone): {menus} Menu button(s) for {user}")
                     wide = page.evaluate("() => document.documentElement.scrollWidth")
                     if wide > PHONE["width"]:
                         failures.append(f"{name} ({theme}, phone): the page is {wide}px wide at {PHONE['width']}px")
