@@ -247,6 +247,7 @@ def test_reading_view_after_a_correction_and_at_phone_width(browser, reading_que
         # The decision follows the image and its result, not the viewer's controls: within two screens of the top.
         agree_top = form.locator('[data-decision="agree"]').evaluate("(e) => e.getBoundingClientRect().top + scrollY")
         assert agree_top < 2 * 844, f"the decision is {agree_top:.0f} px down the page on a phone"
+        print(f"\nPHONE the decision (Agree) starts {agree_top:.0f} px from the top at 390x844")  # docs/performance.md
         page.keyboard.press("?")
         expect(page.locator("[data-key-legend]")).to_have_attribute("open", "")
         screenshot(page, "phone")

@@ -812,15 +812,6 @@
     if (status) { status.hidden = false; }
     if (fallback) { fallback.hidden = true; }
     section.classList.add("is-enhanced");
-    var toggle = section.querySelector("[data-viewer-tools-toggle]");
-    if (toggle) { /* shown by the stylesheet on narrow screens only, where the controls fold away */
-      toggle.hidden = false;
-      toggle.addEventListener("click", function () {
-        var open = !section.classList.contains("tools-open");
-        section.classList.toggle("tools-open", open);
-        toggle.setAttribute("aria-expanded", open ? "true" : "false");
-      });
-    }
     var viewer = new Viewer(section, true);
     viewer.load({
       src: section.getAttribute("data-viewer-src"),
